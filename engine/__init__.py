@@ -1,0 +1,21 @@
+"""How nodes run: the manager, jobs, the scheduler loop, backends and strategies."""
+
+from .backends import BACKENDS
+from .job import Job
+from .manager import ParallelProcessing
+from .scheduler import RunState, finish, run_graph, start_state
+from .strategies import STRATEGIES
+from .trace import Trace, TraceEvent
+
+__all__ = [
+    "ParallelProcessing",
+    "Job",
+    "Trace",
+    "TraceEvent",
+    "RunState",
+    "start_state",
+    "finish",
+    "run_graph",
+    "BACKENDS",
+    "STRATEGIES",
+]

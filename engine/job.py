@@ -1,0 +1,122 @@
+"""Job: the data and options of one manager run, and its buffers.
+
+A Job holds the input (``X``, ``y``: arrays, or a path to a ``.npy`` file,
+memory-mapped, or a ``.csv`` file, loaded), what to return, and whether the
+tasks are stacked. :meth:`Job.allocate` creates one array per
+:class:`~foldgraph.graph.nodes.BufferSpec` of a graph; :meth:`Job.release`
+drops them. The in-process backends use the arrays directly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from foldgraph.errors import GraphError
+from foldgraph.graph.checks import check_data
+from foldgraph.graph.taskgraph import check_job
+
+__all__ = ["Job", "load_array"]
+
+SUFFIXES = (".npy", ".csv")
+
+
+def load_array(data, what: str = "X"):
+    """Return ``data`` as an array; a path to ``.npy`` is memory-mapped, ``.csv`` loaded.
+
+    Raises
+    ------
+    GraphError
+        The path does not exist or has an unsupported suffix.
+    """
+    if not isinstance(data, (str, os.PathLike)):
+        return data
+    path = Path(data)
+    if path.suffix not in SUFFIXES:
+        raise GraphError(
+            f"{what}={str(path)!r}: unsupported file type {path.suffix!r}; "
+            f"save the data as {' or '.join(SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise GraphError(f"{what}={str(path)!r}: no such file")
+    if path.suffix == ".npy":
+        return np.load(path, mmap_mode="r")
+    return np.loadtxt(path, delimiter=",", ndmin=2 if what == "X" else 1)
+
+
+class Job:
+    """The data and options of one run.
+
+    Parameters
+    ----------
+    job : {"fit", "predict", "transform"}
+    X : array-like or str
+        Input, or a path to a ``.npy`` (memory-mapped) or ``.csv`` file.
+    y : array-like or str, optional
+    stack : bool, default=False
+        Chain the tasks (output of one learner is the input of the next).
+    split : bool, default=True
+        With ``stack``: seal tasks off from each other (see ``stack_graph``).
+    path : str, optional
+        Kept for mlens compatibility: in-process backends write nothing to
+        disk. foldgraph never deletes a directory it did not create.
+    return_preds : bool or list of str, default=False
+
+    Attributes
+    ----------
+    buffers : dict of str to ndarray
+        The arrays of the current run (empty when released).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Job("fit", np.ones((4, 2)), np.ones(4)).X.shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        job: str = "fit",
+        X=None,
+        y=None,
+        stack: bool = False,
+        split: bool = True,
+        path=None,
+        return_preds=False,
+    ):
+        self.job = check_job(job)
+        self.X, self.y = check_data(load_array(X, "X"), load_array(y, "y"))
+        self.stack = bool(stack)
+        self.split = bool(split)
+        self.path = path
+        self.return_preds = return_preds
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"Job(job={self.job!r}, X={self.X.shape}, stack={self.stack}, "
+            f"split={self.split})"
+        )
+
+    def allocate(self, graph) -> dict:
+        """Create the arrays of ``graph``'s buffers: X and y as given, outputs zeroed."""
+        spec = graph.buffers.get("X")
+        if spec is not None and tuple(self.X.shape) != tuple(spec.shape):
+            raise GraphError(
+                f"the graph was built for X of shape {tuple(spec.shape)}, got "
+                f"{tuple(self.X.shape)}: rebuild the graph for this data"
+            )
+        buffers = {"X": self.X}
+        if self.y is not None:
+            buffers["y"] = self.y
+        for name, spec in graph.buffers.items():
+            if name not in buffers:
+                buffers[name] = np.zeros(spec.shape, dtype=spec.dtype)
+        self.buffers = buffers
+        return buffers
+
+    def release(self) -> None:
+        """Drop every buffer of the run (idempotent)."""
+        self.buffers = {}

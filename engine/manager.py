@@ -1,0 +1,216 @@
+"""ParallelProcessing: build the graph of a job, run it, return its outputs.
+
+The user-facing manager of the "Parallel Mechanics" tutorial. ``map`` and
+``stack`` are ``initialize`` followed by ``process``; ``run`` executes a graph
+built by hand. Every run validates its graph before any node runs, records
+a :class:`~foldgraph.engine.trace.Trace` on ``manager.trace`` and releases
+its buffers on success, error or interrupt; ``clear()`` (or leaving a
+``with`` block) also stops the backend's workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from foldgraph.graph.builders import map_graph, stack_graph
+
+from .assemble import attach_fitted, check_return_preds, collect_outputs
+from .backends import BACKENDS, PLANNED, make_backend
+from .job import Job
+from .scheduler import run_graph
+from .strategies import resolve
+from .trace import Trace
+
+__all__ = ["ParallelProcessing", "available_cpus"]
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _check_backend(backend: str) -> str:
+    if backend in BACKENDS:
+        return backend
+    valid = ", ".join(map(repr, BACKENDS))
+    if backend in PLANNED:
+        raise ValueError(f"backend {backend!r} is not available yet: choose one of {valid}")
+    raise ValueError(f"unknown backend {backend!r}: choose one of {valid}")
+
+
+def _check_n_jobs(n_jobs) -> int:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(
+            f"n_jobs={n_jobs!r}: pass a positive number of workers, or -1 for every CPU"
+        )
+    return available_cpus() if n_jobs == -1 else n_jobs
+
+
+class ParallelProcessing:
+    """Run task graphs of learners and transformers on a backend.
+
+    Parameters
+    ----------
+    backend : {"threading", "sequential"}, default="threading"
+        How nodes run: a pool of threads over the parent's arrays, or one
+        by one in the calling thread.
+    n_jobs : int, default=-1
+        Workers; -1 means every CPU this process may use.
+    strategy : str, Strategy or callable, default="fifo"
+        Order of the ready nodes: ``"fifo"``, ``"lpt"``, ``"critical_path"``
+        or ``fn(ready, graph, state) -> ordered keys``.
+    retries : int, default=1
+        Times a node is retried when its worker dies (process backends).
+    verbose : bool, default=False
+        Print one line per finished node to stderr.
+
+    Attributes
+    ----------
+    job : Job or None
+        The job set by :meth:`initialize`, until :meth:`clear`.
+    graph : TaskGraph or None
+        The graph of the last run.
+    trace : Trace or None
+        What ran where and when in the last run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import Learner, FoldIndex
+    >>> from foldgraph.testing import OLS
+    >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    >>> with ParallelProcessing(n_jobs=2) as manager:
+    ...     P = manager.map(Learner(OLS(), FoldIndex(2)), "fit", X, y, return_preds=True)
+    >>> P.shape, P.dtype
+    ((10, 1), dtype('float32'))
+    """
+
+    def __init__(
+        self,
+        backend: str = "threading",
+        n_jobs: int = -1,
+        strategy="fifo",
+        retries: int = 1,
+        verbose: bool = False,
+    ):
+        self.backend = _check_backend(backend)
+        self.n_jobs = n_jobs
+        self._n_workers = 1 if backend == "sequential" else _check_n_jobs(n_jobs)
+        self.strategy = strategy
+        self._strategy = resolve(strategy)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries={retries!r}: pass a non-negative int")
+        self.retries = retries
+        self.verbose = verbose
+        self.job: Job | None = None
+        self.graph = None
+        self.trace: Trace | None = None
+        self._backend = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ParallelProcessing(backend={self.backend!r}, n_jobs={self.n_jobs!r}, "
+            f"strategy={self.strategy!r})"
+        )
+
+    def __enter__(self) -> ParallelProcessing:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.clear()
+
+    # -- the tutorial's API -------------------------------------------------
+    def map(self, caller, job: str, X, y=None, return_preds=False, **kw):
+        """Run independent tasks (each reads ``X``); see :func:`~foldgraph.graph.map_graph`.
+
+        Returns
+        -------
+        None, ndarray or list of ndarray
+            Per ``return_preds``: nothing, the last task's predictions, or
+            one array per named task, in the order given.
+        """
+        out = self.initialize(job, X, y, return_preds=return_preds, stack=False, **kw)
+        return self.process(caller, out)
+
+    def stack(self, caller, job: str, X, y=None, return_preds=False, split=True, **kw):
+        """Run tasks in sequence, each learner reading the previous one's output."""
+        out = self.initialize(
+            job, X, y, return_preds=return_preds, stack=True, split=split, **kw
+        )
+        return self.process(caller, out)
+
+    def initialize(
+        self, job: str, X, y=None, path=None, return_preds=False, stack=False, split=True
+    ) -> dict:
+        """Set the job (data and options) and return the ``out`` mapping for :meth:`process`.
+
+        Returns
+        -------
+        dict
+            ``{}`` (no output), ``{"return_final": True}`` or
+            ``{"return_final": False, "return_names": [...]}``.
+        """
+        self.job = Job(job, X, y, stack=stack, split=split, path=path,
+                       return_preds=return_preds)  # fmt: skip
+        if return_preds is True:
+            return {"return_final": True}
+        if return_preds:
+            names = [return_preds] if isinstance(return_preds, str) else list(return_preds)
+            return {"return_final": False, "return_names": names}
+        return {}
+
+    def process(self, caller, out: dict):
+        """Build the graph of ``caller`` for the initialized job and run it."""
+        if self.job is None:
+            raise RuntimeError(
+                "the manager is not initialized: call initialize(job, X, y) before process"
+            )
+        job = self.job
+        if job.stack:
+            graph = stack_graph(caller, job, split=job.split)
+        else:
+            graph = map_graph(caller, job)
+        return self._execute(graph, job, _return_preds(out))
+
+    def run(self, graph, X, y=None, return_preds=False):
+        """Run a graph built by hand (or by a builder) on ``X`` and ``y``."""
+        graph.validate()
+        self.job = Job(graph.job, X, y, return_preds=return_preds)
+        return self._execute(graph, self.job, return_preds)
+
+    def clear(self) -> None:
+        """Release the job's buffers and stop the workers (idempotent)."""
+        if self.job is not None:
+            self.job.release()
+        self.job = None
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.shutdown()
+
+    # -- internals ----------------------------------------------------------
+    def _execute(self, graph, job: Job, return_preds):
+        names = check_return_preds(graph, return_preds)
+        self.graph = graph
+        self.trace = Trace(self._n_workers)
+        try:
+            buffers = job.allocate(graph)
+            if self._backend is None:
+                self._backend = make_backend(self.backend, self._n_workers)
+            results = run_graph(graph, job, self._backend, self._strategy, self.trace,
+                                verbose=self.verbose)  # fmt: skip
+            outputs = collect_outputs(graph, buffers, names, return_preds)
+            attach_fitted(graph, results)
+        finally:
+            job.release()
+        return outputs
+
+
+def _return_preds(out: dict):
+    if not out:
+        return False
+    if out.get("return_final"):
+        return True
+    return list(out.get("return_names", []))

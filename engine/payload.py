@@ -1,0 +1,61 @@
+"""Build a node's payload in the parent: clone once, pass handles.
+
+For a ``"fit"`` job the estimator is a fresh ``sklearn.base.clone`` of the
+task's template, made here and nowhere else; ``"predict"`` and
+``"transform"`` jobs use the task's fitted estimators. A ``preprocess=``
+link supplies the fitted transformer: from its node's result in a fit job,
+from the Transformer's fitted estimators otherwise.
+"""
+
+from __future__ import annotations
+
+from sklearn.base import clone
+
+from foldgraph.graph.nodes import node_key
+
+from .worker import Payload
+
+__all__ = ["make_payload"]
+
+
+def _fitted(task, partition: int, fold):
+    if fold == "full":
+        return task.partition_estimators_[partition]
+    fits = [f for f in task.folds_ if f.fold != "full"]
+    for i, f in enumerate(fits):
+        if (f.partition, f.fold) == (partition, fold):
+            return task.fold_estimators_[i]
+    raise KeyError(f"no fitted estimator for partition {partition}, fold {fold}")
+
+
+def _preprocess(graph, attrs, state):
+    link = attrs.get("preprocess")
+    if link is None:
+        return None
+    if graph.job == "fit":
+        parts = graph.info[link]["n_partitions"]
+        key = node_key(link, "fit", attrs["fold"], attrs["partition"] if parts > 1 else None)
+        return state.results[key].estimator
+    return _fitted(graph.tasks[link], attrs["partition"], attrs["fold"])
+
+
+def make_payload(graph, key: str, state) -> Payload:
+    """The Payload of node ``key``; predecessors' results come from ``state``."""
+    attrs = graph.nx.nodes[key]
+    task = graph.tasks[attrs["task"]]
+    if graph.job == "fit":
+        estimator = clone(task.estimator)
+    else:
+        estimator = _fitted(task, attrs["partition"], attrs["fold"])
+    info = graph.info[attrs["task"]]
+    classes = info.get("classes")
+    return Payload(
+        key=key, kind=attrs["kind"], op=attrs["op"], estimator=estimator,
+        x=attrs["x"], y=attrs["y"], y_offset=attrs["y_offset"],
+        train=attrs["train"], test=attrs["test"], out=attrs["out"],
+        out_rows=attrs["out_rows"], cols=attrs["cols"],
+        preprocess=_preprocess(graph, attrs, state),
+        proba=bool(getattr(task, "proba", False)),
+        classes=None if classes is None else classes,
+        scorer=getattr(task, "scorer", None),
+    )  # fmt: skip

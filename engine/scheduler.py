@@ -1,0 +1,166 @@
+"""The scheduler: one loop, shared by every backend.
+
+State (plain data in one :class:`RunState`, written down before the code):
+
+- ``remaining``  :: {key: int}   unfinished predecessors of each waiting node
+- ``dependents`` :: {key: [key]} successors of each node
+- ``priority``   :: {key: float} the strategy's order, lower first
+- ``ready``      :: heap of (priority, order, key): nodes whose inputs are done
+- ``running``    :: {key: None}  submitted, not yet finished
+- ``done``       :: {key}        finished nodes
+- ``results``    :: {key: NodeResult} fitted estimators and timings
+
+:func:`start_state` and :func:`finish` are pure functions of that state
+(tests call them with no worker). :func:`run_graph` is the loop: while
+nodes are ready or running, submit the best ready nodes to free workers,
+wait for completions, finish them, record the trace; any exception (a
+failed node, KeyboardInterrupt) aborts the backend and propagates.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+import time
+from dataclasses import dataclass, field
+
+from foldgraph.errors import TaskError
+
+from .payload import make_payload
+from .trace import Trace, TraceEvent
+
+__all__ = ["RunState", "start_state", "finish", "pick", "run_graph"]
+
+
+@dataclass(slots=True)
+class RunState:
+    """Bookkeeping of one run (see the module docstring)."""
+
+    remaining: dict
+    dependents: dict
+    priority: dict
+    ready: list = field(default_factory=list)
+    running: dict = field(default_factory=dict)
+    done: set = field(default_factory=set)
+    results: dict = field(default_factory=dict)
+    order: dict = field(default_factory=dict)
+
+
+def _push(state: RunState, key: str) -> None:
+    heapq.heappush(state.ready, (state.priority[key], state.order[key], key))
+
+
+def start_state(g, priority: dict) -> RunState:
+    """Initial state of a run over DiGraph ``g``: roots are ready.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> s = start_state(nx.DiGraph([("a", "b")]), {"a": 0, "b": 1})
+    >>> [k for *_, k in s.ready], s.remaining
+    (['a'], {'b': 1})
+    """
+    order = {key: i for i, key in enumerate(g)}
+    state = RunState(
+        remaining={k: d for k, d in g.in_degree() if d},
+        dependents={k: list(g.successors(k)) for k in g},
+        priority=priority,
+        order=order,
+    )
+    for key, degree in g.in_degree():
+        if degree == 0:
+            _push(state, key)
+    return state
+
+
+def finish(state: RunState, key: str, result) -> list[str]:
+    """Mark ``key`` done with ``result``; return the nodes it made ready.
+
+    Raises
+    ------
+    ValueError
+        ``key`` was already marked done.
+    """
+    if key in state.done:
+        raise ValueError(f"node {key!r} was already marked done")
+    state.running.pop(key, None)
+    state.done.add(key)
+    state.results[key] = result
+    newly = []
+    for child in state.dependents[key]:
+        state.remaining[child] -= 1
+        if state.remaining[child] == 0:
+            del state.remaining[child]
+            _push(state, child)
+            newly.append(child)
+    return newly
+
+
+def pick(state: RunState, n: int, graph=None, select=None) -> list[str]:
+    """Pop up to ``n`` ready nodes, best priority first (or as ``select`` orders them)."""
+    n = min(n, len(state.ready))
+    if n <= 0:
+        return []
+    if select is None:
+        return [heapq.heappop(state.ready)[-1] for _ in range(n)]
+    ready = [key for *_, key in sorted(state.ready)]
+    chosen = list(select(list(ready), graph, state))[:n]
+    unknown = [k for k in chosen if k not in ready]
+    if unknown or not chosen:
+        raise ValueError(
+            f"strategy returned {unknown or chosen!r}, expected keys among the ready "
+            f"nodes {ready!r}"
+        )
+    keep = set(chosen)
+    state.ready = [item for item in state.ready if item[-1] not in keep]
+    heapq.heapify(state.ready)
+    return chosen
+
+
+def _task_error(graph, done) -> TaskError:
+    task = graph.nx.nodes[done.key]["task"]
+    exc = done.error
+    err = TaskError(
+        f"task '{task}' failed at node '{done.key}': {type(exc).__name__}: {exc}",
+        task=task,
+        node=done.key,
+    )
+    err.worker_traceback = done.tb
+    return err
+
+
+def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False) -> dict:
+    """Run every node of ``graph`` on ``backend``; return ``{key: NodeResult}``.
+
+    Raises
+    ------
+    TaskError
+        A node raised; the original exception is chained as ``__cause__``.
+    """
+    state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers))
+    select = getattr(strategy, "select", None)
+    total, t0 = len(graph.nx), time.perf_counter()
+    backend.start(job.buffers)
+    try:
+        while state.ready or state.running:
+            for key in pick(state, backend.n_workers - len(state.running), graph, select):
+                state.running[key] = None
+                backend.submit(make_payload(graph, key, state))
+            for done in backend.wait():
+                if done.error is not None:
+                    raise _task_error(graph, done) from done.error
+                finish(state, done.key, done.result)
+                attrs = graph.nx.nodes[done.key]
+                trace.record(TraceEvent(
+                    done.key, attrs["task"], done.worker, done.pid,
+                    done.start - t0, done.end - t0, attrs.get("nbytes", 0),
+                ))  # fmt: skip
+                if verbose:
+                    print(f"[foldgraph] {len(state.done)}/{total} {done.key} "
+                          f"{done.end - done.start:.3f}s", file=sys.stderr)
+    except BaseException:
+        backend.shutdown(abort=True)
+        raise
+    if len(state.done) != total:  # unreachable for a validated (acyclic) graph
+        raise RuntimeError(f"{total - len(state.done)} nodes never became ready")
+    return state.results

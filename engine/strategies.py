@@ -1,0 +1,102 @@
+"""Strategies: which ready node runs first.
+
+A strategy maps ``(graph, n_workers)`` to ``{key: priority}``, lower first
+(dask's ``order`` contract); ties break by build order, so runs are
+deterministic. Built-in: ``"fifo"`` (build order), ``"lpt"`` (longest
+processing time first), ``"critical_path"`` (largest bottom level first).
+A plain callable ``fn(ready, graph, state) -> ordered keys`` is also
+accepted: it is asked each time workers are free.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Strategy", "FIFO", "LPT", "CriticalPath", "STRATEGIES", "resolve"]
+
+
+class Strategy:
+    """Base of the built-in strategies: a name and static priorities."""
+
+    name = "strategy"
+
+    def priorities(self, graph, n_workers: int = 1) -> dict[str, float]:
+        """Return ``{key: priority}``; lower runs first."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class FIFO(Strategy):
+    """Build order: the order map/stack added the nodes."""
+
+    name = "fifo"
+
+    def priorities(self, graph, n_workers: int = 1) -> dict[str, float]:
+        return {k: float(d["order"]) for k, d in graph.nx.nodes(data=True)}
+
+
+class LPT(Strategy):
+    """Longest processing time first, by the nodes' ``cost``."""
+
+    name = "lpt"
+
+    def priorities(self, graph, n_workers: int = 1) -> dict[str, float]:
+        return {k: -float(d.get("cost", 1.0)) for k, d in graph.nx.nodes(data=True)}
+
+
+class CriticalPath(Strategy):
+    """Largest bottom level first: the node heading the longest remaining chain."""
+
+    name = "critical_path"
+
+    def priorities(self, graph, n_workers: int = 1) -> dict[str, float]:
+        return {k: -level for k, level in graph.bottom_level().items()}
+
+
+STRATEGIES = {cls.name: cls for cls in (FIFO, LPT, CriticalPath)}
+
+
+class _Callable(Strategy):
+    """Wraps a user function ``fn(ready, graph, state) -> ordered keys``."""
+
+    name = "callable"
+
+    def __init__(self, fn):
+        self.select = fn
+
+    def priorities(self, graph, n_workers: int = 1) -> dict[str, float]:
+        return FIFO().priorities(graph, n_workers)
+
+    def __repr__(self) -> str:
+        return f"strategy {getattr(self.select, '__name__', self.select)!r}"
+
+
+def resolve(strategy) -> Strategy:
+    """Turn a name, a Strategy object or a callable into a Strategy.
+
+    Raises
+    ------
+    ValueError
+        An unknown name; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> resolve("lpt")
+    LPT()
+    """
+    if isinstance(strategy, str):
+        if strategy not in STRATEGIES:
+            raise ValueError(
+                f"unknown strategy {strategy!r}: choose one of "
+                f"{', '.join(map(repr, STRATEGIES))}, or pass a callable "
+                f"fn(ready, graph, state) -> ordered keys"
+            )
+        return STRATEGIES[strategy]()
+    if hasattr(strategy, "priorities"):
+        return strategy
+    if callable(strategy):
+        return _Callable(strategy)
+    raise ValueError(
+        f"strategy must be a name ({', '.join(map(repr, STRATEGIES))}), a Strategy "
+        f"or a callable, got {type(strategy).__name__}"
+    )

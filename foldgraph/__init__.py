@@ -1,0 +1,47 @@
+"""foldgraph: an explicit DAG execution engine for machine-learning ensembles.
+
+Learners and transformers compile into a ``networkx`` task graph of
+fold-level nodes; a scheduler walks it over workers. This module only
+re-exports the public names.
+"""
+
+from foldgraph.engine import Job, ParallelProcessing, Trace
+from foldgraph.errors import FoldgraphError, GraphError, TaskError, WorkerDied
+from foldgraph.graph import TaskGraph, map_graph, stack_graph
+from foldgraph.tasks import (
+    BlendIndex,
+    ClusteredSubsetIndex,
+    Fold,
+    FoldIndex,
+    FullIndex,
+    Learner,
+    Pipeline,
+    SubsetIndex,
+    TemporalIndex,
+    Transformer,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ParallelProcessing",
+    "Job",
+    "Trace",
+    "TaskGraph",
+    "map_graph",
+    "stack_graph",
+    "Learner",
+    "Transformer",
+    "Pipeline",
+    "Fold",
+    "FoldIndex",
+    "BlendIndex",
+    "FullIndex",
+    "SubsetIndex",
+    "ClusteredSubsetIndex",
+    "TemporalIndex",
+    "FoldgraphError",
+    "GraphError",
+    "TaskError",
+    "WorkerDied",
+]

@@ -1,0 +1,81 @@
+"""Tiny deterministic estimators for tutorials and tests.
+
+They do exact, cheap arithmetic so that expected outputs can be computed by
+hand. They mirror ``mlens.utils.dummy``: :class:`OLS` is a least-squares
+regressor (with an ``offset`` added to its coefficients) and :class:`Scale`
+a mean-centering transformer. This module is a leaf: it imports only numpy
+and scikit-learn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+
+__all__ = ["OLS", "Scale"]
+
+
+class OLS(RegressorMixin, BaseEstimator):
+    """Ordinary least squares through the origin, solved with ``numpy.linalg.lstsq``.
+
+    Parameters
+    ----------
+    offset : float, default=0
+        Added to every fitted coefficient; lets tests tell estimators apart.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_features, n_targets)
+        Fitted coefficients, ``offset`` included.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0], [2.0], [3.0]])
+    >>> OLS().fit(X, 2 * X[:, 0]).predict(X)
+    array([2., 4., 6.])
+    """
+
+    def __init__(self, offset: float = 0):
+        self.offset = offset
+
+    def fit(self, X, y):
+        """Solve ``X @ coef = y`` in the least-squares sense; returns self."""
+        X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+        self.coef_ = np.linalg.lstsq(X, y, rcond=None)[0] + self.offset
+        return self
+
+    def predict(self, X):
+        """Return ``X @ coef_``."""
+        return np.asarray(X, dtype=float) @ self.coef_
+
+
+class Scale(TransformerMixin, BaseEstimator):
+    """Subtract the column means learnt in ``fit``.
+
+    Parameters
+    ----------
+    copy : bool, default=True
+        Work on a copy of ``X`` (``False`` centres float arrays in place).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Scale().fit_transform(np.array([[1.0], [3.0]]))
+    array([[-1.],
+           [ 1.]])
+    """
+
+    def __init__(self, copy: bool = True):
+        self.copy = copy
+
+    def fit(self, X, y=None):
+        """Learn the column means; returns self."""
+        self.mean_ = np.asarray(X, dtype=float).mean(axis=0)
+        return self
+
+    def transform(self, X):
+        """Return ``X - mean_``."""
+        X = np.array(X, dtype=float, copy=self.copy)
+        X -= self.mean_
+        return X

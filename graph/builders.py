@@ -1,0 +1,328 @@
+"""Graph builders: cut tasks into fold-level nodes and connect them.
+
+``map_graph`` adds independent tasks that all read ``X``; ``stack_graph``
+chains them, the output of one learner being the input of the next. Both go
+through :func:`add_task`, which also serves graphs built by hand.
+
+Nodes of one task, by job (``K`` folds, ``J`` partitions):
+
+- ``"fit"``: a learner gets one node per fold fit (fit on the train rows,
+  predict the held-out rows into ``P:<task>``) and one ``full`` node per
+  partition (fit on all its rows; writes nothing, except with FullIndex);
+  a transformer gets the same nodes, writing nothing.
+- ``"predict"``: one ``full`` node per partition of each learner: its
+  full-data estimator predicts every row. Transformers get no node: the
+  learners apply their fitted pipelines.
+- ``"transform"``: one node per fitted fold: the fold estimator predicts
+  the rows it held out at fit time (reproduces the out-of-fold output).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from foldgraph.errors import GraphError
+from foldgraph.tasks.indexers import FoldIndex
+from foldgraph.tasks.learner import check_fitted, default_name
+
+from .checks import check_data, check_task, task_input
+from .nodes import BufferSpec, node_key, rows_overlap, shift_rows
+from .taskgraph import TaskGraph
+
+__all__ = ["map_graph", "stack_graph", "add_task", "assign_names", "estimate_cost"]
+
+#: relative cost of one (row x feature) for estimator families; see estimate_cost
+FAMILY_WEIGHTS = {
+    "linear": 1.0, "ols": 1.0, "ridge": 1.0, "lasso": 2.0, "logistic": 3.0,
+    "neighbors": 2.0, "tree": 4.0, "forest": 40.0, "boost": 60.0, "mlp": 50.0,
+    "svr": 30.0, "svc": 30.0,
+}  # fmt: skip
+
+
+def estimate_cost(estimator, n_rows: int, n_features: int) -> float:
+    """A rough cost model: ``rows x features x family weight x 1e-7`` seconds.
+
+    The family weight is looked up by a substring of the estimator's class
+    name in :data:`FAMILY_WEIGHTS` (``"forest"``, ``"boost"``, ...), 5.0 if
+    none matches. Strategies only compare costs, so the scale matters little.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> estimate_cost(Ridge(), 1000, 10)
+    0.001
+    """
+    name = type(estimator).__name__.lower()
+    weight = next((w for k, w in FAMILY_WEIGHTS.items() if k in name), 5.0)
+    return max(n_rows, 1) * max(n_features, 1) * weight * 1e-7
+
+
+def assign_names(tasks) -> list[str]:
+    """Resolve task names: explicit ones kept, automatic ones made unique.
+
+    Automatic names are the estimator's class name in lower case; when two
+    tasks share one, they become ``name-1``, ``name-2``... in list order,
+    skipping names already taken. Nothing global is counted.
+
+    Examples
+    --------
+    >>> from foldgraph import Learner
+    >>> from foldgraph.testing import OLS, Scale
+    >>> assign_names([Learner(OLS()), Learner(OLS()), Learner(Scale(), name="x")])
+    ['ols-1', 'ols-2', 'x']
+    """
+    explicit = {t.name for t in tasks if getattr(t, "name", None) is not None}
+    auto = Counter(default_name(t) for t in tasks if getattr(t, "name", None) is None)
+    names, taken, counters = [], set(explicit), Counter()
+    for task in tasks:
+        if getattr(task, "name", None) is not None:
+            names.append(task.name)
+            continue
+        base = default_name(task)
+        if auto[base] == 1 and base not in taken:
+            name = base
+        else:
+            counters[base] += 1
+            while f"{base}-{counters[base]}" in taken:
+                counters[base] += 1
+            name = f"{base}-{counters[base]}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _unpack_job(job, X, y):
+    """Accept ``job`` as a string with X/y, or a Job-like object carrying them."""
+    if hasattr(job, "job") and hasattr(job, "X"):
+        X = job.X if X is None else X
+        y = getattr(job, "y", None) if y is None else y
+        job = job.job
+    return job, X, y
+
+
+def _as_list(caller) -> list:
+    if isinstance(caller, (list, tuple)):
+        return list(caller)
+    return [caller]
+
+
+def map_graph(caller, job, X=None, y=None) -> TaskGraph:
+    """Build the graph of independent tasks, each reading ``X``.
+
+    Parameters
+    ----------
+    caller : Learner, Transformer or list of them
+    job : {"fit", "predict", "transform"} or Job
+        A Job carries ``X`` and ``y``; with a string, pass them as keywords.
+    X, y : array-like
+        Data the folds are cut for.
+
+    Returns
+    -------
+    TaskGraph
+        Validated.
+
+    Raises
+    ------
+    GraphError
+        Unknown job, duplicate names, dangling ``preprocess=``, cycles, ...
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import Learner
+    >>> from foldgraph.testing import OLS
+    >>> g = map_graph([Learner(OLS()), Learner(OLS())], "fit", X=np.ones((6, 2)), y=np.ones(6))
+    >>> list(g.tasks), len(g)
+    (['ols-1', 'ols-2'], 6)
+    """
+    job, X, y = _unpack_job(job, X, y)
+    graph = _new_graph(job, X, y)
+    tasks = _as_list(caller)
+    for task, name in zip(tasks, _checked_names(tasks)):
+        add_task(graph, task, input="X", name=name)
+    return graph.validate()
+
+
+def stack_graph(tasks, job, split: bool = True, X=None, y=None) -> TaskGraph:
+    """Build a sequence: each learner reads the previous learner's output.
+
+    Transformers write nothing, so the task after a transformer reads the
+    same input as the transformer. With ``split=True`` tasks are sealed off
+    from each other, and a learner may not use an earlier task as its
+    ``preprocess=``; ``split=False`` allows it (see the tutorial).
+
+    Parameters
+    ----------
+    tasks : Learner, Transformer or list of them
+    job : {"fit", "predict", "transform"} or Job
+    split : bool, default=True
+    X, y : array-like
+
+    Returns
+    -------
+    TaskGraph
+        Validated.
+    """
+    job, X, y = _unpack_job(job, X, y)
+    graph = _new_graph(job, X, y)
+    tasks = _as_list(tasks)
+    names = _checked_names(tasks)
+    if split:
+        _check_split(tasks, names)
+    stream = "X"
+    for task, name in zip(tasks, names):
+        add_task(graph, task, input=stream, name=name)
+        if f"P:{name}" in graph.buffers:
+            stream = f"P:{name}"
+    return graph.validate()
+
+
+def _new_graph(job, X, y) -> TaskGraph:
+    graph = TaskGraph(job)
+    X, y = check_data(X, y)
+    return TaskGraph(graph.job, X, y)
+
+
+def _checked_names(tasks) -> list[str]:
+    for i, task in enumerate(tasks):
+        check_task(task, f"task #{i}")
+    names = assign_names(tasks)
+    seen = Counter(names)
+    dups = sorted(n for n, c in seen.items() if c > 1)
+    if dups:
+        raise GraphError(
+            f"duplicate task name {dups[0]!r}: every task of a graph needs a unique "
+            f"name; rename one (e.g. name='{dups[0]}-b') or leave name=None"
+        )
+    return names
+
+
+def _check_split(tasks, names) -> None:
+    for task, name in zip(tasks, names):
+        link = getattr(task, "preprocess", None)
+        if link is not None and link in names:
+            raise GraphError(
+                f"task '{name}' has preprocess={link!r}, an earlier task of this stack, "
+                f"but split=True seals tasks off from each other: pass split=False"
+            )
+
+
+def add_task(graph: TaskGraph, task, input: str = "X", name: str | None = None) -> str:
+    """Add ``task``'s nodes to ``graph``, reading buffer ``input``; returns its name."""
+    if name is None:
+        name = _free_name(graph, task)
+    check_task(task, name)
+    if name in graph.tasks:
+        raise GraphError(f"duplicate task name {name!r}: rename one of the tasks")
+    if graph.X is None:
+        raise GraphError(
+            f"cannot add task '{name}': the graph has no data; build it with "
+            f"TaskGraph(job, X=X, y=y)"
+        )
+    info = task_input(graph, task, name, input)
+    graph.tasks[name] = task
+    graph.info[name] = info
+    folds = _folds_for_job(graph, task, name, info)
+    info["folds"] = folds
+    info["n_cols"] = info["n_partitions"] * info["width"]
+    if task.kind == "learner" and (graph.job != "fit" or any(f.test for f in folds)):
+        out = f"P:{name}"
+        graph.buffers[out] = BufferSpec(out, (info["n_out"], info["n_cols"]), "float32")
+        graph.outputs.append(name)
+        info["out"] = out
+    for index, fold in enumerate(folds):
+        _add_fold_node(graph, task, name, info, index, fold)
+    return name
+
+
+def _free_name(graph, task) -> str:
+    base, i = default_name(task), 0
+    name = base
+    while name in graph.tasks:
+        i += 1
+        name = f"{base}-{i}"
+    return name
+
+
+def _folds_for_job(graph, task, name, info):
+    """The folds whose nodes the job needs, as a list of Fold."""
+    if graph.job == "fit":
+        indexer = task.indexer if task.indexer is not None else FoldIndex(2)
+        X_in = graph.X if info["x"] == "X" else np.empty((info["n_in"], 0))
+        folds = indexer.make_folds(X_in, info["y_values"], job="fit")
+        info["n_out"] = indexer.n_test_samples_
+        info["n_partitions"] = indexer.n_partitions_
+        info["indexer"] = indexer
+        return folds
+    if task.kind == "transformer":
+        check_fitted(task, name)
+        info["n_out"], info["n_partitions"] = info["n_in"], len(task.partition_estimators_)
+        return []
+    check_fitted(task, name)
+    info["n_partitions"] = len(task.partition_estimators_)
+    if graph.job == "predict":
+        info["n_out"] = info["n_in"]
+        full = ((0, info["n_in"]),)
+        return [f._replace(train=(), test=full) for f in task.folds_ if f.fold == "full"]
+    n_fit = max(stop for f in task.folds_ for _, stop in f.train + f.test)
+    if info["n_in"] != n_fit:
+        raise GraphError(
+            f"task '{name}' was fitted on {n_fit} rows but its input has {info['n_in']}: "
+            f"a 'transform' job replays the fit-time folds; use 'predict' for new data"
+        )
+    info["n_out"] = n_fit - min(start for f in task.folds_ for start, _ in f.test)
+    return [f for f in task.folds_ if f.test]
+
+
+def _add_fold_node(graph, task, name, info, index, fold) -> None:
+    op = graph.job
+    parts = info["n_partitions"]
+    key = node_key(name, op, fold.fold, fold.partition if parts > 1 else None)
+    width = info["width"]
+    cols = (fold.partition * width, (fold.partition + 1) * width)
+    out = info.get("out")
+    writes = ()
+    out_rows = ()
+    if out is not None and fold.test:
+        out_rows = shift_rows(fold.test, info["n_in"] - info["n_out"])
+        writes = ((out, out_rows, cols),)
+    reads = tuple((info["x"], rows, None) for rows in (fold.train, fold.test) if rows)
+    n_train = sum(b - a for a, b in fold.train) or sum(b - a for a, b in fold.test)
+    graph.add_node(
+        key,
+        task=name, kind=task.kind, op=op, fold=fold.fold, partition=fold.partition,
+        index=index, x=info["x"], y=info["y"], y_offset=info["y_offset"],
+        train=fold.train, test=fold.test, out=out if writes else None,
+        out_rows=out_rows, cols=cols, preprocess=getattr(task, "preprocess", None),
+        reads=reads, writes=writes,
+        cost=estimate_cost(task.estimator, n_train, info["n_features"]),
+        nbytes=_nbytes(fold, info),
+    )  # fmt: skip
+    _connect(graph, key, reads)
+    _link_preprocess(graph, task, name, key, fold)
+
+
+def _nbytes(fold, info) -> int:
+    rows = sum(b - a for a, b in fold.train + fold.test)
+    return int(rows * info["n_features"] * info["itemsize"])
+
+
+def _connect(graph, key, reads) -> None:
+    """Edges from every node that writes rows this node reads."""
+    for buffer, rows, _ in reads:
+        for other, wrows in graph.writers.get(buffer, ()):
+            if other != key and rows_overlap(rows, wrows):
+                graph.add_edge(other, key, via=buffer)
+
+
+def _link_preprocess(graph, task, name, key, fold) -> None:
+    link = getattr(task, "preprocess", None)
+    if link is None or graph.job != "fit" or link not in graph.tasks:
+        return  # dangling links are reported by validate()
+    parts = graph.info[link]["n_partitions"]
+    source = node_key(link, "fit", fold.fold, fold.partition if parts > 1 else None)
+    if source in graph.nx:
+        graph.add_edge(source, key, via="estimator")

@@ -1,0 +1,166 @@
+"""TaskGraph: a thin wrapper over ``networkx.DiGraph`` of fold-level nodes.
+
+The graph holds three things: ``nx`` (nodes with the attributes of
+:class:`~foldgraph.graph.nodes.NodeAttrs`, edges with ``via``), ``tasks``
+(the Learner/Transformer objects by their resolved name) and ``buffers``
+(a :class:`~foldgraph.graph.nodes.BufferSpec` per array of the run). It
+knows nothing of processes or memory: the engine allocates the buffers and
+runs the nodes.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from foldgraph.errors import GraphError
+
+from .nodes import JOBS, BufferSpec
+
+__all__ = ["TaskGraph", "check_job"]
+
+
+def check_job(job: str) -> str:
+    """Return ``job`` if it is a known job, else raise a GraphError listing them."""
+    if job not in JOBS:
+        raise GraphError(
+            f"unknown job {job!r}: choose one of {', '.join(map(repr, JOBS))}"
+        )
+    return job
+
+
+class TaskGraph:
+    """A task graph of fold-level nodes for one job.
+
+    Parameters
+    ----------
+    job : {"fit", "predict", "transform"}
+        What the graph computes.
+    X : array-like of shape (n_samples, n_features), optional
+        Input the folds are cut for. Needed by :meth:`add_task`.
+    y : array-like of shape (n_samples,) or (n_samples, n_targets), optional
+        Targets (needed to fit learners, and for class columns).
+
+    Attributes
+    ----------
+    nx : networkx.DiGraph
+        Nodes keyed like ``"ols-2/fit/fold-1"``; edges are data dependencies.
+    tasks : dict of str to Learner or Transformer
+        Tasks by resolved name, in build order.
+    buffers : dict of str to BufferSpec
+        Every array of the run: ``"X"``, ``"y"`` and one ``"P:<task>"`` per
+        output-producing learner.
+    writers : dict of str to list
+        Per buffer, the ``(node, rows)`` that write it.
+    outputs : list of str
+        Names of the tasks that write an output buffer, in build order.
+    info : dict of str to dict
+        Per task: its input buffer, folds, output columns and classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import Learner, FoldIndex
+    >>> from foldgraph.testing import OLS
+    >>> g = TaskGraph("fit", X=np.ones((10, 2)), y=np.ones(10))
+    >>> g.add_task(Learner(OLS(), FoldIndex(2), name="ols"))
+    'ols'
+    >>> sorted(g.nx)
+    ['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full']
+    """
+
+    def __init__(self, job: str = "fit", X=None, y=None):
+        self.job = check_job(job)
+        self.nx = nx.DiGraph()
+        self.tasks: dict = {}
+        self.buffers: dict[str, BufferSpec] = {}
+        self.outputs: list[str] = []
+        self.info: dict[str, dict] = {}
+        self.writers: dict[str, list] = {}
+        self.X = None if X is None else np.asarray(X) if not hasattr(X, "shape") else X
+        self.y = None if y is None else np.asarray(y)
+        if self.X is not None:
+            self.buffers["X"] = BufferSpec("X", tuple(self.X.shape), str(self.X.dtype))
+        if self.y is not None:
+            self.buffers["y"] = BufferSpec("y", tuple(self.y.shape), str(self.y.dtype))
+
+    # -- building -----------------------------------------------------------
+    def add_task(self, task, input: str = "X", name: str | None = None) -> str:
+        """Add a Learner or Transformer as fold-level nodes reading ``input``.
+
+        Edges come from the nodes writing the rows each new node reads, and
+        from the transformer named in ``preprocess=``. Returns the task's
+        resolved name.
+        """
+        from .builders import add_task
+
+        return add_task(self, task, input=input, name=name)
+
+    def add_node(self, key: str, **attrs) -> None:
+        """Add a node by hand; ``attrs`` follow :class:`NodeAttrs`."""
+        if key in self.nx:
+            raise GraphError(f"node {key!r} is already in the graph")
+        attrs.setdefault("order", self.nx.number_of_nodes())
+        attrs.setdefault("cost", 1.0)
+        attrs.setdefault("reads", ())
+        attrs.setdefault("writes", ())
+        self.nx.add_node(key, **attrs)
+        for buffer, rows, _ in attrs["writes"]:
+            self.writers.setdefault(buffer, []).append((key, rows))
+
+    def add_edge(self, u: str, v: str, via: str = "") -> None:
+        """Add a dependency ``u -> v`` (``v`` runs after ``u``); ``via`` names what flows."""
+        for node in (u, v):
+            if node not in self.nx:
+                raise GraphError(f"cannot add edge {u!r} -> {v!r}: no node {node!r}")
+        self.nx.add_edge(u, v, via=via)
+
+    def validate(self) -> TaskGraph:
+        """Check the graph (cycles, links, disjoint writes, fitted tasks); returns self."""
+        from .validate import validate
+
+        validate(self)
+        return self
+
+    # -- queries ------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.nx.number_of_nodes()
+
+    def __contains__(self, key) -> bool:
+        return key in self.nx
+
+    def __repr__(self) -> str:
+        return (
+            f"TaskGraph(job={self.job!r}, tasks={list(self.tasks)}, "
+            f"nodes={self.nx.number_of_nodes()}, edges={self.nx.number_of_edges()})"
+        )
+
+    def nodes_of(self, task: str) -> list[str]:
+        """Keys of the nodes of ``task``, in build order."""
+        nodes = [k for k, d in self.nx.nodes(data=True) if d.get("task") == task]
+        return sorted(nodes, key=lambda k: self.nx.nodes[k]["order"])
+
+    def roots(self) -> list[str]:
+        """Nodes with no predecessor, in build order."""
+        roots = [k for k in self.nx if self.nx.in_degree(k) == 0]
+        return sorted(roots, key=lambda k: self.nx.nodes[k]["order"])
+
+    def bottom_level(self, weight: str = "cost") -> dict[str, float]:
+        """Longest path (summed node ``weight``) from each node to any sink, itself included.
+
+        Examples
+        --------
+        >>> g = TaskGraph()
+        >>> g.add_node("a", cost=1.0); g.add_node("b", cost=2.0); g.add_edge("a", "b")
+        >>> g.bottom_level()
+        {'b': 2.0, 'a': 3.0}
+        """
+        level: dict[str, float] = {}
+        for key in reversed(list(nx.topological_sort(self.nx))):
+            below = max((level[s] for s in self.nx.successors(key)), default=0.0)
+            level[key] = float(self.nx.nodes[key].get(weight, 1.0)) + below
+        return level
+
+    def total_cost(self) -> float:
+        """Sum of the node costs."""
+        return float(sum(d.get("cost", 1.0) for _, d in self.nx.nodes(data=True)))

@@ -1,0 +1,412 @@
+"""Indexers: which rows each fit of a task trains on and which rows it predicts.
+
+``fit(X)`` lays out :class:`Fold` records of sorted, disjoint ``(start, stop)`` ranges:
+the fold fits partition-major, then one ``"full"`` fit per partition. Within a partition
+the fold fits' test rows are disjoint and lie in the output tail ``[n - n_test, n)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import warnings
+from collections.abc import Iterator
+from itertools import accumulate
+from typing import Any, NamedTuple
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+
+__all__ = ["Rows", "Fold", "rows_to_array", "array_to_rows", "n_rows", "partition_sizes",
+           "BaseIndex", "FoldIndex", "BlendIndex", "FullIndex", "SubsetIndex",
+           "ClusteredSubsetIndex", "TemporalIndex", "INDEXERS"]
+
+Rows = tuple[tuple[int, int], ...]
+FULL = "full"
+
+
+class Fold(NamedTuple):
+    """One fit of one partition: the rows it trains on and the rows it predicts."""
+
+    partition: int  # 0 .. n_partitions_ - 1
+    fold: int | str  # 0 .. K-1 for a fold fit, "full" for the partition's full-data fit
+    train: Rows  # rows the estimator is fitted on
+    test: Rows  # rows it predicts; () for a full fit, except in FullIndex
+
+
+def rows_to_array(rows: Rows) -> np.ndarray:
+    """Expand ranges into an int64 index array.
+
+    Examples
+    --------
+    >>> rows_to_array(((0, 2), (5, 7))).tolist()
+    [0, 1, 5, 6]
+    """
+    arrays = [np.arange(a, b, dtype=np.int64) for a, b in rows]
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
+
+
+def array_to_rows(index: Any) -> Rows:
+    """Compress strictly increasing row indices (or a boolean mask) into ranges.
+
+    Raises
+    ------
+    ValueError
+        If ``index`` is not 1-D, not integer, or not strictly increasing.
+
+    Examples
+    --------
+    >>> array_to_rows([0, 1, 2, 5, 6, 9]), array_to_rows([True, False, True, True])
+    (((0, 3), (5, 7), (9, 10)), ((0, 1), (2, 4)))
+    """
+    idx = np.asarray(index)
+    idx = np.flatnonzero(idx) if idx.dtype == bool and idx.ndim == 1 else idx
+    if idx.ndim == 1 and idx.size == 0:
+        return ()
+    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or idx[0] < 0 or np.any(
+            np.diff(idx) <= 0):
+        raise ValueError(f"array_to_rows needs a 1-D array of strictly increasing non-negative "
+                         f"ints, got dtype {idx.dtype} and shape {idx.shape}: apply np.unique")
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    starts = idx[np.r_[0, breaks]].tolist()
+    stops = (idx[np.r_[breaks - 1, idx.size - 1]] + 1).tolist()
+    return tuple(zip(starts, stops, strict=True))
+
+
+def n_rows(rows: Rows) -> int:
+    """Count the rows covered by ranges.
+
+    Examples
+    --------
+    >>> n_rows(((0, 4), (7, 10)))
+    7
+    """
+    return sum(b - a for a, b in rows)
+
+
+def partition_sizes(n: int, p: int) -> list[int]:
+    """Sizes of ``p >= 1`` contiguous parts of ``n`` rows; the first ``n % p`` get one more.
+
+    Examples
+    --------
+    >>> partition_sizes(10, 3)
+    [4, 3, 3]
+    """
+    if p < 1:
+        raise ValueError(f"partition_sizes needs p >= 1 parts, got p={p} for n={n}: pass p >= 1")
+    return [n // p + (i < n % p) for i in range(p)]
+
+
+def _bounds(n: int, k: int) -> list[tuple[int, int]]:
+    edges = [0, *accumulate(partition_sizes(n, k))]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+class BaseIndex(BaseEstimator):
+    """Base class: ``__init__`` stores parameters verbatim, ``fit`` validates them.
+
+    Subclasses implement ``_split(X, y, n, job) -> (folds, n_test_samples)``. Fitted
+    attributes: ``n_samples_`` (input rows), ``n_test_samples_`` (output rows, the
+    tail of the input predicted by a fit job), ``n_partitions_`` and ``folds_``.
+    """
+
+    def fit(self, X: Any, y: Any = None, job: str = "fit") -> BaseIndex:
+        """Validate the parameters against the data and compute ``folds_``.
+
+        Parameters
+        ----------
+        X : array-like or sized
+            The data; only its length is read, except by ClusteredSubsetIndex.
+        y : array-like, optional
+            Targets, passed on to a clustering estimator.
+        job : str, default "fit"
+            ClusteredSubsetIndex refits its clusterer on ``"fit"`` only.
+        """
+        n = int(X.shape[0]) if getattr(X, "shape", ()) else len(X)
+        if n < 1:
+            raise self._error(f"needs at least 1 row, got {n}: pass non-empty data")
+        folds, n_test = self._split(X, y, n, job)
+        self.n_samples_, self.n_test_samples_, self.folds_ = n, n_test, list(folds)
+        self.n_partitions_ = sum(f.fold == FULL for f in self.folds_)
+        return self
+
+    def make_folds(self, X: Any, y: Any = None, job: str = "fit") -> list[Fold]:
+        """Fit, then return a copy of ``folds_``."""
+        return list(self.fit(X, y, job).folds_)
+
+    def generate(self, as_array: bool = False) -> Iterator[tuple[Any, Any]]:
+        """Iterate over ``(train, test)`` of the fold fits (FullIndex: of its full fit)."""
+        out, folds = rows_to_array if as_array else tuple, self._fitted_folds()
+        fits = [f for f in folds if f.fold != FULL] or folds
+        return ((out(f.train), out(f.test)) for f in fits)
+
+    def partition(self, as_array: bool = False) -> Iterator[Any]:
+        """Iterate over the train rows of each partition's full fit."""
+        out, folds = rows_to_array if as_array else tuple, self._fitted_folds()
+        return (out(f.train) for f in folds if f.fold == FULL)
+
+    def _fitted_folds(self) -> list[Fold]:
+        if not hasattr(self, "folds_"):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit(X) first")
+        return self.folds_
+
+    def _describe(self) -> str:
+        names = inspect.signature(type(self).__init__).parameters
+        args = [f"{p}={getattr(self, p)!r}" for p in names if p not in ("self", "raise_on_exception")]
+        return f"{type(self).__name__}({', '.join(args)})"
+
+    def _error(self, text: str) -> ValueError:
+        return ValueError(f"{self._describe()} {text}")
+
+    def _check_int(self, name: str, low: int, n: int, fix: str = "") -> int:
+        value = getattr(self, name)
+        if not _is_int(value) or value < low:
+            fix = fix or f"pass an int {name} >= {low}"
+            raise self._error(f"needs an int {name} >= {low}, got {value!r} on {n} rows: {fix}")
+        return int(value)
+
+
+class FoldIndex(BaseIndex):
+    """Contiguous K-fold, identical to sklearn ``KFold(folds)`` without shuffle.
+
+    Parameters
+    ----------
+    folds : int, default 2
+        Number of folds, ``2 <= folds <= n``.
+    raise_on_exception : bool, default True
+        If False, ``folds=1`` warns and fits one in-sample fold on all rows.
+
+    Examples
+    --------
+    >>> [(f.train, f.test) for f in FoldIndex(3).make_folds(range(10))][1]
+    (((0, 4), (7, 10)), ((4, 7),))
+    """
+
+    def __init__(self, folds: int = 2, raise_on_exception: bool = True) -> None:
+        self.folds = folds
+        self.raise_on_exception = raise_on_exception
+
+    def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
+        if _is_int(self.folds) and self.folds == 1 and not self.raise_on_exception:
+            warnings.warn(f"{self._describe()} fits one fold on all {n} rows and predicts "
+                          "them in-sample: use folds >= 2 for out-of-fold predictions",
+                          UserWarning, stacklevel=4)
+            return [Fold(0, 0, ((0, n),), ((0, n),)), Fold(0, FULL, ((0, n),), ())], n
+        k = self._check_int("folds", 2, n, "pass folds >= 2 (raise_on_exception=False allows 1)")
+        if k > n:
+            raise self._error(f"needs at least {k} rows, got {n}: lower folds or pass more data")
+        return _subset_folds([np.arange(n)], k), n
+
+
+class BlendIndex(BaseIndex):
+    """One split: fit on the head rows, predict the LAST rows (the output is the tail).
+
+    Parameters
+    ----------
+    test_size : int or float, default 0.5
+        Rows predicted: a count, or a fraction in (0, 1) of the rows (floored).
+    train_size : int or float, optional
+        Rows fitted on, from row 0, same convention; default all other rows.
+
+    Examples
+    --------
+    >>> BlendIndex(test_size=3, train_size=4).make_folds(range(10))[0]
+    Fold(partition=0, fold=0, train=((0, 4),), test=((7, 10),))
+    """
+
+    def __init__(self, test_size: int | float = 0.5, train_size: int | float | None = None) -> None:
+        self.test_size = test_size
+        self.train_size = train_size
+
+    def _size(self, name: str, n: int) -> int:
+        value = getattr(self, name)
+        if _is_int(value):
+            return int(value)
+        if isinstance(value, numbers.Real) and 0 < value < 1:
+            return int(np.floor(value * n))
+        raise self._error(f"needs {name} as an int count or a float in (0, 1), got {value!r} "
+                          f"on {n} rows: pass e.g. {name}=0.5")
+
+    def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
+        n_test = self._size("test_size", n)
+        n_train = n - n_test if self.train_size is None else self._size("train_size", n)
+        if n_test < 1:
+            raise self._error(f"needs at least 1 test row, got {n_test} of {n}: raise test_size")
+        if n_train < 1:
+            raise self._error(f"needs at least 1 train row, got {n_train} of {n}: "
+                              "raise train_size or lower test_size")
+        if n_train + n_test > n:
+            raise self._error(f"needs train + test <= {n} rows, got {n_train} + {n_test}: "
+                              "lower train_size or test_size, or pass more data")
+        fit = Fold(0, 0, ((0, n_train),), ((n - n_test, n),))
+        return [fit, Fold(0, FULL, ((0, n),), ())], n_test
+
+
+class FullIndex(BaseIndex):
+    """No folds: one fit on all rows that predicts all rows in-sample (meta layers).
+
+    Examples
+    --------
+    >>> FullIndex().make_folds(range(4))
+    [Fold(partition=0, fold='full', train=((0, 4),), test=((0, 4),))]
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
+        return [Fold(0, FULL, ((0, n),), ((0, n),))], n
+
+
+def _subset_folds(parts: list[np.ndarray], k: int) -> list[Fold]:
+    """Fold (p, f): train = part p minus its fold f, test = union of every part's fold f."""
+    cuts = [[part[a:b] for a, b in _bounds(len(part), k)] for part in parts]
+    tests = [array_to_rows(np.sort(np.concatenate([c[f] for c in cuts]))) for f in range(k)]
+    fits = [Fold(p, f, array_to_rows(np.concatenate(c[:f] + c[f + 1:])), tests[f])
+            for p, c in enumerate(cuts) for f in range(k)]
+    return fits + [Fold(p, FULL, array_to_rows(part), ()) for p, part in enumerate(parts)]
+
+
+class SubsetIndex(BaseIndex):
+    """Subsemble folds over contiguous partitions.
+
+    Fold fit ``(p, f)`` trains on partition ``p`` minus its f-th fold and predicts the
+    f-th fold of EVERY partition: each row is predicted once per partition column.
+
+    Parameters
+    ----------
+    partitions : int, default 2
+        Number of contiguous partitions, >= 1.
+    folds : int, default 2
+        Folds per partition, >= 2, with ``partitions * folds <= n``.
+
+    Examples
+    --------
+    >>> SubsetIndex(2, 2).make_folds(range(8))[0]
+    Fold(partition=0, fold=0, train=((2, 4),), test=((0, 2), (4, 6)))
+    """
+
+    def __init__(self, partitions: int = 2, folds: int = 2) -> None:
+        self.partitions = partitions
+        self.folds = folds
+
+    def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
+        j, k = self._check_int("partitions", 1, n), self._check_int("folds", 2, n)
+        if j * k > n:
+            raise self._error(f"needs at least partitions * folds = {j * k} rows, got {n}: "
+                              "lower partitions or folds, or pass more data")
+        return _subset_folds([np.arange(a, b) for a, b in _bounds(n, j)], k), n
+
+
+class ClusteredSubsetIndex(BaseIndex):
+    """Subsemble folds over the clusters found by ``estimator``, one partition per label.
+
+    A ``"fit"`` job fits a clone of ``estimator`` (``fit(X, y)``, else ``fit(X)``),
+    kept as ``estimator_``; its labels (``predict(X)``, else ``labels_``) in sorted
+    order give the partitions, whose rows are then cut as in :class:`SubsetIndex`.
+    Other jobs keep the partitions of the last fit job. No ``fit``: TypeError.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A clusterer with ``fit`` and ``predict`` (or ``labels_``).
+    partitions : int, default 2
+        Partitions asked for; the clusterer decides, see ``n_partitions_``.
+    folds : int, default 2
+        Folds per partition, >= 2; every cluster needs ``folds`` rows.
+
+    Examples
+    --------
+    >>> from sklearn.cluster import KMeans
+    >>> X = np.r_[np.zeros((3, 1)), np.ones((3, 1)), np.zeros((3, 1))]
+    >>> sorted(ClusteredSubsetIndex(KMeans(2, n_init=1)).fit(X).partition())
+    [((0, 3), (6, 9)), ((3, 6),)]
+    """
+
+    def __init__(self, estimator: Any, partitions: int = 2, folds: int = 2) -> None:
+        self.estimator = estimator
+        self.partitions = partitions
+        self.folds = folds
+
+    def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
+        if job != "fit":
+            return self._fitted_folds(), n
+        self._check_int("partitions", 1, n)
+        k = self._check_int("folds", 2, n)
+        if not callable(getattr(self.estimator, "fit", None)):
+            raise TypeError(f"{self._describe()} needs an estimator with a fit method, got "
+                            f"a {type(self.estimator).__name__}: pass e.g. KMeans(n_clusters=2)")
+        estimator = clone(self.estimator)
+        try:
+            estimator.fit(X, y)
+        except TypeError:
+            estimator.fit(X)
+        has_predict = callable(getattr(estimator, "predict", None))
+        labels = np.asarray(estimator.predict(X) if has_predict else estimator.labels_).ravel()
+        values, inverse = np.unique(labels, return_inverse=True)
+        parts = [np.flatnonzero(inverse.ravel() == p) for p in range(len(values))]
+        for value, part in zip(values, parts, strict=True):
+            if len(part) < k:
+                raise self._error(f"needs at least folds={k} rows in every cluster, got "
+                                  f"{len(part)} in cluster {value!r} ({n} rows in all): "
+                                  "lower folds or partitions")
+        self.estimator_ = estimator
+        return _subset_folds(parts, k), n
+
+
+class TemporalIndex(BaseIndex):
+    """Walk-forward folds for time series: train on the past, predict the next step.
+
+    Fold ``k`` predicts ``[i, i + step_size)``, ``i = burn_in + k * step_size``, and
+    trains on the rows before ``i - lag`` (the last ``window`` of them if set).
+
+    Parameters
+    ----------
+    step_size : int, default 1
+        Rows predicted per fold, >= 1.
+    burn_in : int, optional
+        Leading rows never predicted, ``1 <= burn_in < n``; default ``step_size``.
+    window : int, optional
+        Train on at most this many rows (>= 1); default all past rows.
+    lag : int, default 0
+        Rows skipped between train and test, ``0 <= lag < burn_in``.
+
+    Examples
+    --------
+    >>> [f[2:] for f in TemporalIndex(2, burn_in=3, window=2, lag=1).make_folds(range(8))]
+    [(((0, 2),), ((3, 5),)), (((2, 4),), ((5, 7),)), (((4, 6),), ((7, 8),)), (((0, 8),), ())]
+    """
+
+    def __init__(self, step_size: int = 1, burn_in: int | None = None,
+                 window: int | None = None, lag: int = 0) -> None:
+        self.step_size = step_size
+        self.burn_in = burn_in
+        self.window = window
+        self.lag = lag
+
+    def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
+        step = self._check_int("step_size", 1, n)
+        burn = step if self.burn_in is None else self._check_int("burn_in", 1, n)
+        if burn >= n:
+            raise self._error(f"needs burn_in < rows, got burn_in={burn} on {n} rows: "
+                              "lower burn_in (or step_size) or pass more data")
+        lag = self._check_int("lag", 0, n)
+        if lag >= burn:
+            raise self._error(f"needs lag < burn_in={burn}, got lag={lag} on {n} rows: "
+                              "lower lag or raise burn_in")
+        window = None if self.window is None else self._check_int("window", 1, n)
+        fits = [Fold(0, k, ((0 if window is None else max(i - lag - window, 0), i - lag),),
+                     ((i, min(i + step, n)),))
+                for k, i in enumerate(range(burn, n, step))]
+        return [*fits, Fold(0, FULL, ((0, n),), ())], n - burn
+
+
+INDEXERS: dict[str, type[BaseIndex]] = {
+    "stack": FoldIndex, "blend": BlendIndex, "subsemble": SubsetIndex,
+    "clustered": ClusteredSubsetIndex, "full": FullIndex, "temporal": TemporalIndex,
+}

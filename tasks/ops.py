@@ -1,0 +1,201 @@
+"""What one node does: plain functions, arrays in, fitted estimators out.
+
+Every function takes the arrays a node reads (views on the job's buffers),
+the rows and columns it owns, and writes its predictions straight into the
+output array ``P`` at those rows; only the fitted estimator and timings are
+returned. Rows are tuples of half-open ``(start, stop)`` ranges; a single
+range is a zero-copy slice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from .pipeline import apply_transform, fit_step
+
+__all__ = [
+    "NodeResult",
+    "take",
+    "put",
+    "fit_fold",
+    "predict_fold",
+    "fit_transformer",
+]
+
+Rows = tuple[tuple[int, int], ...]
+
+
+class NodeResult(NamedTuple):
+    """What a node hands back to the scheduler (never the predictions)."""
+
+    estimator: object
+    fit_time: float = 0.0
+    predict_time: float = 0.0
+    score: float | None = None
+
+
+def take(a, rows: Rows):
+    """Rows ``rows`` of ``a``: a view for one range, a copy for several.
+
+    Examples
+    --------
+    >>> take(np.arange(6), ((0, 2), (4, 6))).tolist()
+    [0, 1, 4, 5]
+    """
+    if len(rows) == 1:
+        start, stop = rows[0]
+        return a[start:stop]
+    return np.concatenate([a[start:stop] for start, stop in rows])
+
+
+def put(P, rows: Rows, cols: tuple[int, int], values) -> None:
+    """Write ``values`` (one row per selected row) into ``P[rows, cols]``."""
+    c0, c1 = cols
+    offset = 0
+    for start, stop in rows:
+        P[start:stop, c0:c1] = values[offset : offset + stop - start]
+        offset += stop - start
+
+
+def _as_columns(pred, classes, estimator) -> np.ndarray:
+    """Shape predictions as a 2-D block; align probabilities on ``classes``."""
+    pred = np.asarray(pred)
+    if pred.ndim == 1:
+        pred = pred.reshape(-1, 1)
+    if classes is None:
+        return pred
+    fitted = getattr(estimator, "classes_", None)
+    if fitted is None or len(fitted) == len(classes):
+        return pred
+    block = np.zeros((pred.shape[0], len(classes)), dtype=pred.dtype)
+    block[:, np.searchsorted(classes, fitted)] = pred
+    return block
+
+
+def _predict(estimator, X, proba: bool, classes):
+    start = time.perf_counter()
+    pred = estimator.predict_proba(X) if proba else estimator.predict(X)
+    return _as_columns(pred, classes, estimator), time.perf_counter() - start
+
+
+def _write(P, out_rows, cols, block, n_rows: int) -> None:
+    width = cols[1] - cols[0]
+    if block.shape != (n_rows, width):
+        raise ValueError(
+            f"the estimator returned predictions of shape {block.shape}, "
+            f"expected ({n_rows}, {width}) for these rows and columns"
+        )
+    put(P, out_rows, cols, block)
+
+
+def fit_fold(
+    estimator,
+    X,
+    y,
+    train: Rows,
+    test: Rows = (),
+    P=None,
+    out_rows: Rows = (),
+    cols: tuple[int, int] = (0, 1),
+    preprocess=None,
+    proba: bool = False,
+    classes=None,
+    scorer=None,
+) -> NodeResult:
+    """Fit ``estimator`` on ``train`` rows and predict ``test`` rows into ``P``.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fresh clone; it is fitted in place and returned.
+    X, y : array-like
+        The task's input (rows are positions in them).
+    train, test : Rows
+        Rows to fit on and rows to predict (``()``: fit only).
+    P : ndarray, optional
+        Output array written at ``out_rows`` x ``cols``.
+    out_rows : Rows
+        Output rows, one per test row (``test`` shifted to the output's tail).
+    cols : (int, int)
+        Column range of ``P`` owned by this node.
+    preprocess : fitted transformer, optional
+        Applied to the train and the test slices, with their ``y``.
+    proba : bool
+        Use ``predict_proba``; columns aligned on ``classes``.
+    classes : ndarray, optional
+        All classes of ``y`` (probability columns).
+    scorer : callable, optional
+        ``scorer(y_test, predictions)``.
+
+    Returns
+    -------
+    NodeResult
+
+    Examples
+    --------
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2); y = X.sum(axis=1); P = np.zeros((4, 1))
+    >>> res = fit_fold(OLS(), X, y, train=((0, 2),), test=((2, 4),), P=P, out_rows=((2, 4),))
+    >>> P.ravel().round(6).tolist()
+    [0.0, 0.0, 9.0, 13.0]
+    """
+    X_train, y_train = take(X, train), None if y is None else take(y, train)
+    if preprocess is not None:
+        X_train, y_train = apply_transform(preprocess, X_train, y_train)
+    start = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    fit_time = time.perf_counter() - start
+    if not test:
+        return NodeResult(estimator, fit_time)
+    X_test, y_test = take(X, test), None if y is None else take(y, test)
+    if preprocess is not None:
+        X_test, y_test = apply_transform(preprocess, X_test, y_test)
+    block, predict_time = _predict(estimator, X_test, proba, classes)
+    _write(P, out_rows, cols, block, sum(b - a for a, b in test))
+    score = None
+    if scorer is not None and y_test is not None:
+        pred = block[:, 0] if block.shape[1] == 1 and np.ndim(y_test) == 1 else block
+        score = float(scorer(y_test, pred))
+    return NodeResult(estimator, fit_time, predict_time, score)
+
+
+def predict_fold(
+    estimator,
+    X,
+    rows: Rows,
+    P,
+    out_rows: Rows,
+    y=None,
+    cols: tuple[int, int] = (0, 1),
+    preprocess=None,
+    proba: bool = False,
+    classes=None,
+) -> NodeResult:
+    """Predict ``rows`` of ``X`` with a fitted ``estimator`` into ``P``.
+
+    Used by ``"predict"`` jobs (full-data estimators, all rows) and
+    ``"transform"`` jobs (fold estimators, their test rows).
+
+    Returns
+    -------
+    NodeResult
+        ``estimator`` is returned unchanged.
+    """
+    X_rows = take(X, rows)
+    if preprocess is not None:
+        y_rows = None if y is None else take(y, rows)
+        X_rows, _ = apply_transform(preprocess, X_rows, y_rows)
+    block, predict_time = _predict(estimator, X_rows, proba, classes)
+    _write(P, out_rows, cols, block, sum(b - a for a, b in rows))
+    return NodeResult(estimator, 0.0, predict_time)
+
+
+def fit_transformer(estimator, X, y, train: Rows) -> NodeResult:
+    """Fit a transformer (or Pipeline) on ``train`` rows; no output."""
+    X_train, y_train = take(X, train), None if y is None else take(y, train)
+    start = time.perf_counter()
+    fit_step(estimator, X_train, y_train)
+    return NodeResult(estimator, time.perf_counter() - start)
