@@ -64,8 +64,7 @@ def array_to_rows(index: Any) -> Rows:
     idx = np.flatnonzero(idx) if idx.dtype == bool and idx.ndim == 1 else idx
     if idx.ndim == 1 and idx.size == 0:
         return ()
-    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or idx[0] < 0 or np.any(
-            np.diff(idx) <= 0):
+    if idx.ndim != 1 or idx.dtype.kind not in "iu" or idx[0] < 0 or (np.diff(idx) <= 0).any():
         raise ValueError(f"array_to_rows needs a 1-D array of strictly increasing non-negative "
                          f"ints, got dtype {idx.dtype} and shape {idx.shape}: apply np.unique")
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
@@ -110,9 +109,9 @@ def _is_int(value: Any) -> bool:
 class BaseIndex(BaseEstimator):
     """Base class: ``__init__`` stores parameters verbatim, ``fit`` validates them.
 
-    Subclasses implement ``_split(X, y, n, job) -> (folds, n_test_samples)``. Fitted
-    attributes: ``n_samples_`` (input rows), ``n_test_samples_`` (output rows, the
-    tail of the input predicted by a fit job), ``n_partitions_`` and ``folds_``.
+    Subclasses implement ``_split(X, y, n, job) -> (folds, n_test)``. ``fit`` sets
+    ``n_samples_``, ``n_test_samples_`` (output rows: the input tail a fit job
+    predicts), ``n_partitions_`` and ``folds_``.
     """
 
     def fit(self, X: Any, y: Any = None, job: str = "fit") -> BaseIndex:
@@ -155,19 +154,17 @@ class BaseIndex(BaseEstimator):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit(X) first")
         return self.folds_
 
-    def _describe(self) -> str:
-        names = inspect.signature(type(self).__init__).parameters
-        args = [f"{p}={getattr(self, p)!r}" for p in names if p not in ("self", "raise_on_exception")]
-        return f"{type(self).__name__}({', '.join(args)})"
+    def _error(self, text: str, kind: type[Exception] = ValueError) -> Exception:
+        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        args = [f"{k}={getattr(self, k)!r}" for k in names if k != "raise_on_exception"]
+        return kind(f"{type(self).__name__}({', '.join(args)}) {text}")
 
-    def _error(self, text: str) -> ValueError:
-        return ValueError(f"{self._describe()} {text}")
-
-    def _check_int(self, name: str, low: int, n: int, fix: str = "") -> int:
+    def _check_int(self, name: str, low: int, n: int, high: int | None = None, fix="") -> int:
         value = getattr(self, name)
-        if not _is_int(value) or value < low:
-            fix = fix or f"pass an int {name} >= {low}"
-            raise self._error(f"needs an int {name} >= {low}, got {value!r} on {n} rows: {fix}")
+        bound = f">= {low}" if high is None else f"in [{low}, {high})"
+        if not _is_int(value) or value < low or (high is not None and value >= high):
+            fix = fix or f"pass an int {name} {bound}"
+            raise self._error(f"needs an int {name} {bound}, got {value!r} on {n} rows: {fix}")
         return int(value)
 
 
@@ -193,11 +190,10 @@ class FoldIndex(BaseIndex):
 
     def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
         if _is_int(self.folds) and self.folds == 1 and not self.raise_on_exception:
-            warnings.warn(f"{self._describe()} fits one fold on all {n} rows and predicts "
-                          "them in-sample: use folds >= 2 for out-of-fold predictions",
-                          UserWarning, stacklevel=4)
+            msg = f"fits all {n} rows in one fold and predicts them in-sample: use folds >= 2"
+            warnings.warn(self._error(msg, UserWarning), stacklevel=3)
             return [Fold(0, 0, ((0, n),), ((0, n),)), Fold(0, FULL, ((0, n),), ())], n
-        k = self._check_int("folds", 2, n, "pass folds >= 2 (raise_on_exception=False allows 1)")
+        k = self._check_int("folds", 2, n, fix="pass folds >= 2 (1 needs raise_on_exception=False)")
         if k > n:
             raise self._error(f"needs at least {k} rows, got {n}: lower folds or pass more data")
         return _subset_folds([np.arange(n)], k), n
@@ -235,14 +231,13 @@ class BlendIndex(BaseIndex):
     def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
         n_test = self._size("test_size", n)
         n_train = n - n_test if self.train_size is None else self._size("train_size", n)
-        if n_test < 1:
-            raise self._error(f"needs at least 1 test row, got {n_test} of {n}: raise test_size")
-        if n_train < 1:
-            raise self._error(f"needs at least 1 train row, got {n_train} of {n}: "
-                              "raise train_size or lower test_size")
-        if n_train + n_test > n:
-            raise self._error(f"needs train + test <= {n} rows, got {n_train} + {n_test}: "
-                              "lower train_size or test_size, or pass more data")
+        for bad, text in [
+            (n_test < 1, f"at least 1 test row, got {n_test} of {n}: raise test_size"),
+            (n_train < 1, f"at least 1 train row, got {n_train} of {n}: lower test_size"),
+            (n_train + n_test > n, f"train + test <= {n} rows, got {n_train} + {n_test}: lower "
+             "train_size or test_size, or pass more data")]:
+            if bad:
+                raise self._error(f"needs {text}")
         fit = Fold(0, 0, ((0, n_train),), ((n - n_test, n),))
         return [fit, Fold(0, FULL, ((0, n),), ())], n_test
 
@@ -306,15 +301,14 @@ class SubsetIndex(BaseIndex):
 class ClusteredSubsetIndex(BaseIndex):
     """Subsemble folds over the clusters found by ``estimator``, one partition per label.
 
-    A ``"fit"`` job fits a clone of ``estimator`` (``fit(X, y)``, else ``fit(X)``),
-    kept as ``estimator_``; its labels (``predict(X)``, else ``labels_``) in sorted
-    order give the partitions, whose rows are then cut as in :class:`SubsetIndex`.
-    Other jobs keep the partitions of the last fit job. No ``fit``: TypeError.
+    A ``"fit"`` job fits a clone, ``estimator_`` (``fit(X, y)``, else ``fit(X)``); its
+    labels (``predict(X)``, else ``labels_``) in sorted order give the partitions, cut as
+    in :class:`SubsetIndex`. Other jobs keep the last fit job's partitions.
 
     Parameters
     ----------
     estimator : estimator
-        A clusterer with ``fit`` and ``predict`` (or ``labels_``).
+        A clusterer with ``fit`` and ``predict`` (or ``labels_``), else TypeError.
     partitions : int, default 2
         Partitions asked for; the clusterer decides, see ``n_partitions_``.
     folds : int, default 2
@@ -336,11 +330,10 @@ class ClusteredSubsetIndex(BaseIndex):
     def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
         if job != "fit":
             return self._fitted_folds(), n
-        self._check_int("partitions", 1, n)
-        k = self._check_int("folds", 2, n)
+        _, k = self._check_int("partitions", 1, n), self._check_int("folds", 2, n)
         if not callable(getattr(self.estimator, "fit", None)):
-            raise TypeError(f"{self._describe()} needs an estimator with a fit method, got "
-                            f"a {type(self.estimator).__name__}: pass e.g. KMeans(n_clusters=2)")
+            raise self._error(f"needs an estimator with fit, got {type(self.estimator).__name__}: "
+                              "pass e.g. KMeans(n_clusters=2)", TypeError)
         estimator = clone(self.estimator)
         try:
             estimator.fit(X, y)
@@ -350,7 +343,7 @@ class ClusteredSubsetIndex(BaseIndex):
         labels = np.asarray(estimator.predict(X) if has_predict else estimator.labels_).ravel()
         values, inverse = np.unique(labels, return_inverse=True)
         parts = [np.flatnonzero(inverse.ravel() == p) for p in range(len(values))]
-        for value, part in zip(values, parts, strict=True):
+        for value, part in zip(values.tolist(), parts, strict=True):
             if len(part) < k:
                 raise self._error(f"needs at least folds={k} rows in every cluster, got "
                                   f"{len(part)} in cluster {value!r} ({n} rows in all): "
@@ -391,14 +384,9 @@ class TemporalIndex(BaseIndex):
 
     def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
         step = self._check_int("step_size", 1, n)
-        burn = step if self.burn_in is None else self._check_int("burn_in", 1, n)
-        if burn >= n:
-            raise self._error(f"needs burn_in < rows, got burn_in={burn} on {n} rows: "
-                              "lower burn_in (or step_size) or pass more data")
-        lag = self._check_int("lag", 0, n)
-        if lag >= burn:
-            raise self._error(f"needs lag < burn_in={burn}, got lag={lag} on {n} rows: "
-                              "lower lag or raise burn_in")
+        burn = self._check_int("step_size" if self.burn_in is None else "burn_in", 1, n, high=n,
+                               fix="lower burn_in (default: step_size) or pass more data")
+        lag = self._check_int("lag", 0, n, high=burn, fix="lower lag or raise burn_in")
         window = None if self.window is None else self._check_int("window", 1, n)
         fits = [Fold(0, k, ((0 if window is None else max(i - lag - window, 0), i - lag),),
                      ((i, min(i + step, n)),))
