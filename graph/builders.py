@@ -212,9 +212,9 @@ def _check_split(tasks, names) -> None:
 
 def add_task(graph: TaskGraph, task, input: str = "X", name: str | None = None) -> str:
     """Add ``task``'s nodes to ``graph``, reading buffer ``input``; returns its name."""
+    check_task(task, name or "task")
     if name is None:
-        name = _free_name(graph, task)
-    check_task(task, name)
+        name = task.name if task.name is not None else _free_name(graph, task)
     if name in graph.tasks:
         raise GraphError(f"duplicate task name {name!r}: rename one of the tasks")
     if graph.X is None:
