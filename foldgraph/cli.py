@@ -25,10 +25,10 @@ def _rmse(a, b) -> float:
 def demo(backend: str = "threading", n_jobs: int = -1, folds: int = 5) -> dict:
     """Run the demo; print a report and return its numbers."""
     from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import RandomForestRegressor
     from sklearn.linear_model import LinearRegression, Ridge
     from sklearn.model_selection import train_test_split
     from sklearn.neighbors import KNeighborsRegressor
-    from sklearn.ensemble import RandomForestRegressor
     from sklearn.svm import SVR
 
     from foldgraph import FoldIndex, FullIndex, Learner, ParallelProcessing
