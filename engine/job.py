@@ -108,6 +108,11 @@ class Job:
                 f"the graph was built for X of shape {tuple(spec.shape)}, got "
                 f"{tuple(self.X.shape)}: rebuild the graph for this data"
             )
+        if "y" in graph.buffers and self.y is None:
+            raise GraphError(
+                f"the graph was built with y (a {graph.job!r} job of learners needs "
+                f"targets): pass y to run(graph, X, y)"
+            )
         buffers = {"X": self.X}
         if self.y is not None:
             buffers["y"] = self.y

@@ -98,7 +98,8 @@ class ParallelProcessing:
     ):
         self.backend = _check_backend(backend)
         self.n_jobs = n_jobs
-        self._n_workers = 1 if backend == "sequential" else _check_n_jobs(n_jobs)
+        n_workers = _check_n_jobs(n_jobs)
+        self._n_workers = 1 if backend == "sequential" else n_workers
         self.strategy = strategy
         self._strategy = resolve(strategy)
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:

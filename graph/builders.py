@@ -188,7 +188,8 @@ def _new_graph(job, X, y) -> TaskGraph:
 
 def _checked_names(tasks) -> list[str]:
     for i, task in enumerate(tasks):
-        check_task(task, f"task #{i}")
+        check_task(task, f"task #{i}" if getattr(task, "estimator", None) is None
+                   else task.name or default_name(task))
     names = assign_names(tasks)
     seen = Counter(names)
     dups = sorted(n for n, c in seen.items() if c > 1)
@@ -252,7 +253,10 @@ def _folds_for_job(graph, task, name, info):
     if graph.job == "fit":
         indexer = task.indexer if task.indexer is not None else FoldIndex(2)
         X_in = graph.X if info["x"] == "X" else np.empty((info["n_in"], 0))
-        folds = indexer.make_folds(X_in, info["y_values"], job="fit")
+        try:
+            folds = indexer.make_folds(X_in, info["y_values"], job="fit")
+        except ValueError as exc:
+            raise GraphError(f"task '{name}': {exc}") from exc
         info["n_out"] = indexer.n_test_samples_
         info["n_partitions"] = indexer.n_partitions_
         info["indexer"] = indexer
@@ -262,6 +266,12 @@ def _folds_for_job(graph, task, name, info):
         info["n_out"], info["n_partitions"] = info["n_in"], len(task.partition_estimators_)
         return []
     check_fitted(task, name)
+    fitted_features = getattr(task, "n_features_in_", info["n_features"])
+    if fitted_features != info["n_features"]:
+        raise GraphError(
+            f"task '{name}' was fitted on {fitted_features} features but its input "
+            f"{info['x']!r} has {info['n_features']}: pass data with the same columns"
+        )
     info["n_partitions"] = len(task.partition_estimators_)
     if graph.job == "predict":
         info["n_out"] = info["n_in"]

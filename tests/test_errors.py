@@ -151,7 +151,9 @@ def all_of(*parts: str) -> str:
 
 
 def foldgraph_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("foldgraph") and t.is_alive()]
+    return [
+        t.name for t in threading.enumerate() if t.name.startswith("foldgraph") and t.is_alive()
+    ]
 
 
 def fitted_tasks(ctx) -> None:
@@ -199,6 +201,7 @@ def pp_with(**kw):
 
 
 # -- the table ---------------------------------------------------------------
+# fmt: off
 CASES = [
     # data
     Case("X-y-length-mismatch", lambda c: c.pp.map(L("ols"), "fit", X, Y[:9]),
@@ -341,7 +344,7 @@ CASES = [
          GraphError, all_of("(10, 2)", "(10, 3)")),
     Case("run-fit-graph-without-y",
          lambda c: c.pp.run(map_graph(L("ols"), "fit", X=X, y=Y), X),
-         GraphError, all_of("y")),
+         GraphError, r"(?s)\by\b.*(needs|missing|required)|(needs|missing|required).*\by\b"),
     # keywords are never silently dropped
     Case("map-unexpected-keyword",
          lambda c: c.pp.map(L("ols"), "fit", X, Y, warm_start=True),
@@ -350,6 +353,7 @@ CASES = [
          lambda c: c.pp.stack([L("ols")], "fit", X, Y, warm_start=True),
          TypeError, all_of("warm_start")),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -363,7 +367,7 @@ def test_bad_input_is_refused(case: Case, backend: str, tmp_path):
         before = list(FITTED)
         with pytest.raises(case.exc, match=case.match):
             case.call(ctx)
-        assert FITTED == before, f"estimators fitted before the error: {FITTED[len(before):]}"
+        assert FITTED == before, f"estimators fitted before the error: {FITTED[len(before) :]}"
         assert pp.job is None or pp.job.buffers == {}, "buffers left behind"
     finally:
         pp.clear()
@@ -389,9 +393,9 @@ def test_fit_error_surfaces_as_task_error(backend: str):
     task = Learner(Boom(), FoldIndex(2), name="boom")
     pp = ParallelProcessing(backend, n_jobs=2)
     try:
-        with pytest.raises(TaskError, match=re.escape(
-            "task 'boom' failed at node 'boom/fit/fold-0'"
-        )) as info:
+        with pytest.raises(
+            TaskError, match=re.escape("task 'boom' failed at node 'boom/fit/fold-0'")
+        ) as info:
             pp.map(task, "fit", X, Y, return_preds=True)
         err = info.value
         assert type(err.__cause__) is BoomError
