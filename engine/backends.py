@@ -1,7 +1,7 @@
 """Backends: how a node runs, never which node runs next.
 
 Every backend implements four calls (dask's ``get_async`` split):
-``start(buffers)``, ``submit(payload)``, ``wait() -> list[Done]`` and
+``start(job)``, ``submit(payload)``, ``wait() -> list[Done]`` and
 ``shutdown(abort=False)``, plus ``n_workers``. The scheduler loop in
 :mod:`foldgraph.engine.scheduler` is the same for all of them.
 """
@@ -24,7 +24,7 @@ class Backend(Protocol):
 
     n_workers: int
 
-    def start(self, buffers: dict) -> None: ...
+    def start(self, job) -> None: ...
 
     def submit(self, payload: Payload) -> None: ...
 
@@ -42,8 +42,8 @@ class Sequential:
         self._buffers: dict = {}
         self._done: list[Done] = []
 
-    def start(self, buffers: dict) -> None:
-        self._buffers = buffers
+    def start(self, job) -> None:
+        self._buffers = job.buffers
 
     def submit(self, payload: Payload) -> None:
         self._done.append(execute(payload, self._buffers, 0))
@@ -76,8 +76,8 @@ class Threads:
     def _run(self, payload: Payload) -> Done:
         return execute(payload, self._buffers, self._ids.worker)
 
-    def start(self, buffers: dict) -> None:
-        self._buffers = buffers
+    def start(self, job) -> None:
+        self._buffers = job.buffers
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 self.n_workers, thread_name_prefix="foldgraph", initializer=self._init_thread
@@ -98,11 +98,17 @@ class Threads:
         self._futures, self._buffers = set(), {}
 
 
-BACKENDS = {"sequential": Sequential, "threading": Threads}
+BACKENDS = {"sequential": Sequential, "threading": Threads, "multiprocessing": None}
 #: backends with a planned implementation, refused with a clear message for now
-PLANNED = ("multiprocessing", "dask")
+PLANNED = ("dask",)
+#: backends whose workers reach buffers through shared memory
+SHARED = ("multiprocessing",)
 
 
-def make_backend(name: str, n_jobs: int):
+def make_backend(name: str, n_jobs: int, **options):
     """Instantiate backend ``name`` with ``n_jobs`` workers (validated by the caller)."""
+    if name == "multiprocessing":
+        from .processes import Processes
+
+        return Processes(n_jobs, **options)
     return BACKENDS[name](n_jobs)

@@ -68,6 +68,8 @@ class Job:
     ----------
     buffers : dict of str to ndarray
         The arrays of the current run (empty when released).
+    handles : dict of str to tuple
+        For a shared allocation: how a worker attaches each buffer.
 
     Examples
     --------
@@ -87,12 +89,19 @@ class Job:
         return_preds=False,
     ):
         self.job = check_job(job)
+        self._sources = {
+            name: os.fspath(value)
+            for name, value in (("X", X), ("y", y))
+            if isinstance(value, (str, os.PathLike))
+        }
         self.X, self.y = check_data(load_array(X, "X"), load_array(y, "y"))
         self.stack = bool(stack)
         self.split = bool(split)
         self.path = path
         self.return_preds = return_preds
         self.buffers: dict[str, np.ndarray] = {}
+        self.handles: dict[str, tuple] = {}
+        self._owned: list = []
 
     def __repr__(self) -> str:
         return (
@@ -100,8 +109,13 @@ class Job:
             f"split={self.split})"
         )
 
-    def allocate(self, graph) -> dict:
-        """Create the arrays of ``graph``'s buffers: X and y as given, outputs zeroed."""
+    def allocate(self, graph, shared: bool = False) -> dict:
+        """Create the arrays of ``graph``'s buffers: X and y as given, outputs zeroed.
+
+        With ``shared``, every buffer lives in a shared-memory segment (X and
+        y copied in once) and :attr:`handles` says how workers attach; an X
+        or y given as a ``.npy`` path is memory-mapped by the workers instead.
+        """
         spec = graph.buffers.get("X")
         if spec is not None and tuple(self.X.shape) != tuple(spec.shape):
             raise GraphError(
@@ -113,15 +127,47 @@ class Job:
                 f"the graph was built with y (a {graph.job!r} job of learners needs "
                 f"targets): pass y to run(graph, X, y)"
             )
-        buffers = {"X": self.X}
-        if self.y is not None:
-            buffers["y"] = self.y
-        for name, spec in graph.buffers.items():
-            if name not in buffers:
-                buffers[name] = np.zeros(spec.shape, dtype=spec.dtype)
-        self.buffers = buffers
-        return buffers
+        self.release()
+        inputs = {"X": self.X} if self.y is None else {"X": self.X, "y": self.y}
+        outputs = {n: s for n, s in graph.buffers.items() if n not in inputs}
+        try:
+            if shared:
+                self._allocate_shared(inputs, outputs)
+            else:
+                self.buffers = dict(inputs)
+                for name, spec in outputs.items():
+                    self.buffers[name] = np.zeros(spec.shape, dtype=spec.dtype)
+        except BaseException:
+            self.release()
+            raise
+        return self.buffers
+
+    def _allocate_shared(self, inputs: dict, outputs: dict) -> None:
+        from .buffers import SharedBuffer
+
+        for name, array in inputs.items():
+            source = self._sources.get(name)
+            if source is not None and source.endswith(".npy"):
+                self.buffers[name] = array
+                self.handles[name] = ("npy", source, tuple(array.shape), array.dtype.str)
+                continue
+            array = np.asarray(array)
+            buf = SharedBuffer(name, array.shape, array.dtype, data=array)
+            self._owned.append(buf)
+            self.buffers[name], self.handles[name] = buf.array, buf.handle
+        for name, spec in outputs.items():
+            buf = SharedBuffer(name, spec.shape, spec.dtype)
+            self._owned.append(buf)
+            self.buffers[name], self.handles[name] = buf.array, buf.handle
+
+    @property
+    def segments(self) -> list[str]:
+        """Names of the shared-memory segments this job owns right now."""
+        return [buf.segment for buf in self._owned]
 
     def release(self) -> None:
-        """Drop every buffer of the run (idempotent)."""
-        self.buffers = {}
+        """Drop every buffer of the run, unlinking its segments (idempotent)."""
+        self.buffers, self.handles = {}, {}
+        owned, self._owned = self._owned, []
+        for buf in owned:
+            buf.release()

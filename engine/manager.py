@@ -15,7 +15,8 @@ import os
 from foldgraph.graph.builders import map_graph, stack_graph
 
 from .assemble import attach_fitted, check_return_preds, collect_outputs
-from .backends import BACKENDS, PLANNED, make_backend
+from .backends import BACKENDS, PLANNED, SHARED, make_backend
+from .processes import check_start_method
 from .job import Job
 from .scheduler import run_graph
 from .strategies import resolve
@@ -54,9 +55,11 @@ class ParallelProcessing:
 
     Parameters
     ----------
-    backend : {"threading", "sequential"}, default="threading"
-        How nodes run: a pool of threads over the parent's arrays, or one
-        by one in the calling thread.
+    backend : {"threading", "sequential", "multiprocessing"}, default="threading"
+        How nodes run: a pool of threads over the parent's arrays, one by
+        one in the calling thread, or long-lived worker processes attached
+        to shared-memory buffers (started at the first run, reused until
+        :meth:`clear`).
     n_jobs : int, default=-1
         Workers; -1 means every CPU this process may use.
     strategy : str, Strategy or callable, default="fifo"
@@ -66,6 +69,14 @@ class ParallelProcessing:
         Times a node is retried when its worker dies (process backends).
     verbose : bool, default=False
         Print one line per finished node to stderr.
+    start_method : {"forkserver", "spawn", "fork"}, optional
+        How worker processes start (``"multiprocessing"`` backend).
+        Default: ``"forkserver"`` where available, which is safe with
+        threads in the parent; ``"fork"`` is not.
+    threads_per_worker : int, "auto" or None, default="auto"
+        BLAS/OpenMP threads per worker process. ``"auto"``: 1 when there
+        are several workers (no oversubscription), no cap otherwise;
+        ``None``: never cap.
 
     Attributes
     ----------
@@ -95,6 +106,8 @@ class ParallelProcessing:
         strategy="fifo",
         retries: int = 1,
         verbose: bool = False,
+        start_method: str | None = None,
+        threads_per_worker="auto",
     ):
         self.backend = _check_backend(backend)
         self.n_jobs = n_jobs
@@ -106,6 +119,8 @@ class ParallelProcessing:
             raise ValueError(f"retries={retries!r}: pass a non-negative int")
         self.retries = retries
         self.verbose = verbose
+        self.start_method = check_start_method(start_method)
+        self.threads_per_worker = _check_threads(threads_per_worker)
         self.job: Job | None = None
         self.graph = None
         self.trace: Trace | None = None
@@ -197,16 +212,46 @@ class ParallelProcessing:
         self.graph = graph
         self.trace = Trace(self._n_workers)
         try:
-            buffers = job.allocate(graph)
-            if self._backend is None:
-                self._backend = make_backend(self.backend, self._n_workers)
-            results = run_graph(graph, job, self._backend, self._strategy, self.trace,
+            job.allocate(graph, shared=self.backend in SHARED)
+            results = run_graph(graph, job, self._get_backend(), self._strategy, self.trace,
                                 verbose=self.verbose)  # fmt: skip
-            outputs = collect_outputs(graph, buffers, names, return_preds)
+            outputs = collect_outputs(graph, job.buffers, names, return_preds)
             attach_fitted(graph, results)
+        except (KeyboardInterrupt, SystemExit):
+            self.clear()  # stop the workers too
+            raise
         finally:
             job.release()
         return outputs
+
+    def _get_backend(self):
+        if self._backend is None:
+            options = {}
+            if self.backend == "multiprocessing":
+                options = dict(start_method=self.start_method, retries=self.retries,
+                               threads_per_worker=self._worker_threads())  # fmt: skip
+            self._backend = make_backend(self.backend, self._n_workers, **options)
+        return self._backend
+
+    def _worker_threads(self):
+        if self.threads_per_worker == "auto":
+            return 1 if self._n_workers > 1 else None
+        return self.threads_per_worker
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the running worker processes (empty for in-process backends)."""
+        return list(getattr(self._backend, "pids", []))
+
+
+def _check_threads(value):
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"threads_per_worker={value!r}: pass a positive int, 'auto' or None"
+        )
+    return value
 
 
 def _return_preds(out: dict):

@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from foldgraph.errors import TaskError
+from foldgraph.errors import TaskError, WorkerDied
 
 from .payload import make_payload
 from .trace import Trace, TraceEvent
@@ -120,7 +120,8 @@ def pick(state: RunState, n: int, graph=None, select=None) -> list[str]:
 def _task_error(graph, done) -> TaskError:
     task = graph.nx.nodes[done.key]["task"]
     exc = done.error
-    err = TaskError(
+    cls = WorkerDied if isinstance(exc, WorkerDied) else TaskError
+    err = cls(
         f"task '{task}' failed at node '{done.key}': {type(exc).__name__}: {exc}",
         task=task,
         node=done.key,
@@ -140,7 +141,7 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers))
     select = getattr(strategy, "select", None)
     total, t0 = len(graph.nx), time.perf_counter()
-    backend.start(job.buffers)
+    backend.start(job)
     try:
         while state.ready or state.running:
             for key in pick(state, backend.n_workers - len(state.running), graph, select):
@@ -148,7 +149,8 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
                 backend.submit(make_payload(graph, key, state))
             for done in backend.wait():
                 if done.error is not None:
-                    raise _task_error(graph, done) from done.error
+                    cause = None if isinstance(done.error, WorkerDied) else done.error
+                    raise _task_error(graph, done) from cause
                 finish(state, done.key, done.result)
                 attrs = graph.nx.nodes[done.key]
                 trace.record(TraceEvent(

@@ -1,0 +1,252 @@
+"""The multiprocessing backend: long-lived workers over shared-memory buffers.
+
+Each worker is a process running :func:`foldgraph.engine.worker.worker_main`
+with its own duplex pipe. The parent sends a payload (cloudpickle bytes:
+handles, never arrays) to a free worker and waits, loky's way, on every
+busy worker's pipe *and* every worker's process sentinel at once
+(``multiprocessing.connection.wait``), so a worker that dies is noticed at
+once: it is replaced, and its node is retried up to ``retries`` times
+before the run fails with :class:`~foldgraph.errors.WorkerDied`.
+
+Workers start once (lazily, at the first run) and serve every later run
+until :meth:`Processes.shutdown`. Default start method: ``forkserver`` on
+Linux (safe with threads in the parent; it preloads numpy, scikit-learn
+and the worker module so that workers share those pages), ``spawn``
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sys
+import time
+from contextlib import contextmanager
+from multiprocessing.connection import wait as wait_connections
+
+import cloudpickle
+
+from foldgraph.errors import WorkerDied
+
+from .worker import Done, Payload, worker_main
+
+__all__ = ["Processes", "default_start_method", "RemoteTraceback"]
+
+PRELOAD = ["numpy", "sklearn.base", "foldgraph.engine.worker"]
+START_METHODS = ("forkserver", "spawn", "fork")
+
+
+class RemoteTraceback(Exception):
+    """The traceback text of an exception raised in a worker (set as its cause)."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def default_start_method() -> str:
+    """``forkserver`` where available (Linux, macOS), else ``spawn``."""
+    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+
+@contextmanager
+def _without_main_module():
+    """Start processes without re-running the parent's ``__main__`` in them.
+
+    Payloads are cloudpickled (functions and classes of ``__main__`` travel
+    by value), so workers never need the user's script: like loky, we drop
+    it from the spawn preparation data. A script without an
+    ``if __name__ == "__main__":`` guard then works too.
+    """
+    from multiprocessing import spawn
+
+    original = spawn.get_preparation_data
+
+    def preparation_data(name):
+        data = original(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    spawn.get_preparation_data = preparation_data
+    try:
+        yield
+    finally:
+        spawn.get_preparation_data = original
+
+
+class _Worker:
+    """One worker slot: its process, pipe, and the node it runs."""
+
+    __slots__ = ("slot", "process", "conn", "key", "payload", "run_id")
+
+    def __init__(self, slot: int, ctx, n_threads):
+        parent, child = ctx.Pipe(duplex=True)
+        self.slot = slot
+        self.process = ctx.Process(
+            target=worker_main, args=(slot, child, n_threads),
+            name=f"foldgraph-worker-{slot}", daemon=True,
+        )  # fmt: skip
+        with _without_main_module():
+            self.process.start()
+        child.close()
+        self.conn = parent
+        self.key = None
+        self.payload = None
+        self.run_id = None
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask the worker to exit; kill it if it does not within ``timeout``."""
+        try:
+            self.conn.send(("stop",))
+        except (OSError, ValueError):
+            pass
+        self.process.join(timeout)
+        self.kill()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self.conn.close()
+        self.process.close() if self.process.exitcode is not None else None
+
+
+class Processes:
+    """Run nodes in ``n_jobs`` worker processes attached to shared buffers.
+
+    Parameters
+    ----------
+    n_jobs : int
+    start_method : {"forkserver", "spawn", "fork"}, optional
+    threads_per_worker : int or None
+        BLAS/OpenMP threads allowed in each worker; None leaves them alone.
+    retries : int
+        Times a node is resubmitted after its worker died.
+    """
+
+    def __init__(self, n_jobs: int, start_method=None, threads_per_worker=None, retries=1):
+        self.n_workers = n_jobs
+        self.start_method = start_method or default_start_method()
+        self.threads_per_worker = threads_per_worker
+        self.retries = retries
+        self._ctx = mp.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            self._ctx.set_forkserver_preload(PRELOAD)
+        self._workers: list[_Worker] = []
+        self._handles: dict = {}
+        self._run_id = 0
+        self._attempts: dict = {}
+        self.deaths: list[tuple] = []
+
+    # -- lifecycle -----------------------------------------------------------
+    def _spawn(self, slot: int) -> _Worker:
+        return _Worker(slot, self._ctx, self.threads_per_worker)
+
+    def start(self, job) -> None:
+        """Start missing workers; point them at ``job``'s shared buffers."""
+        if not job.handles and job.buffers:
+            raise RuntimeError("the multiprocessing backend needs a job allocated in shared memory")
+        for slot in range(self.n_workers):
+            if slot >= len(self._workers):
+                self._workers.append(self._spawn(slot))
+            elif not self._workers[slot].process.is_alive():
+                self._workers[slot].kill()
+                self._workers[slot] = self._spawn(slot)
+        self._handles = dict(job.handles)
+        self._run_id += 1
+        self._attempts = {}
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the current workers."""
+        return [w.process.pid for w in self._workers]
+
+    def shutdown(self, abort: bool = False) -> None:
+        """Stop every worker (killing busy ones at once when ``abort``)."""
+        workers, self._workers = self._workers, []
+        for w in workers:
+            if abort and w.key is not None:
+                w.kill()
+            else:
+                w.stop()
+        self._handles = {}
+
+    # -- the backend protocol --------------------------------------------------
+    def submit(self, payload: Payload) -> None:
+        worker = next(w for w in self._workers if w.key is None)
+        self._send(worker, payload)
+
+    def _send(self, worker: _Worker, payload: Payload) -> None:
+        if worker.run_id != self._run_id:
+            worker.conn.send(("attach", self._handles))
+            worker.run_id = self._run_id
+        worker.conn.send(("run", cloudpickle.dumps(payload)))
+        worker.key, worker.payload = payload.key, payload
+
+    def wait(self) -> list[Done]:
+        """Block until a busy worker answers or any worker dies."""
+        busy = {w.conn: w for w in self._workers if w.key is not None}
+        sentinels = {w.process.sentinel: w for w in self._workers}
+        if not busy:
+            return []
+        ready = wait_connections(list(busy) + list(sentinels))
+        done = []
+        for obj in ready:
+            worker = busy.get(obj)
+            if worker is not None and worker.key is not None:
+                answer = self._receive(worker)
+                if answer is not None:
+                    done.append(answer)
+        for obj in ready:
+            worker = sentinels.get(obj)
+            if worker is not None and worker in self._workers:
+                died = self._replace_dead(worker)
+                if died is not None:
+                    done.append(died)
+        return done
+
+    def _receive(self, worker: _Worker) -> Done | None:
+        try:
+            blob = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            return None  # the worker died: its sentinel reports it
+        done = cloudpickle.loads(blob)
+        if done.error is not None and done.tb:
+            done.error.__cause__ = RemoteTraceback(done.tb)
+        worker.key = worker.payload = None
+        return done
+
+    def _replace_dead(self, worker: _Worker) -> Done | None:
+        """Replace a dead worker; retry its node or report WorkerDied."""
+        code = worker.process.exitcode
+        key, payload, pid = worker.key, worker.payload, worker.process.pid
+        worker.kill()
+        fresh = self._spawn(worker.slot)
+        self._workers[worker.slot] = fresh
+        self.deaths.append((worker.slot, pid, code, key))
+        if key is None:
+            return None
+        attempts = self._attempts.get(key, 0)
+        if attempts < self.retries:
+            self._attempts[key] = attempts + 1
+            self._send(fresh, payload)
+            return None
+        now = time.perf_counter()
+        error = WorkerDied(
+            f"worker {worker.slot} (pid {pid}) died with exit code {code} while running "
+            f"node '{key}' ({attempts + 1} attempt(s); out of memory or segfault?)",
+            node=key,
+        )
+        return Done(key, None, error, "", worker.slot, pid, now, now)
+
+
+def check_start_method(method) -> str | None:
+    """Validate a start method name (None: the default)."""
+    if method is None:
+        return None
+    available = [m for m in START_METHODS if m in mp.get_all_start_methods()]
+    if method not in available:
+        raise ValueError(
+            f"start_method={method!r} is not available on {sys.platform}: choose one of "
+            f"{', '.join(map(repr, available))}"
+        )
+    return method
