@@ -42,7 +42,7 @@ from foldgraph import (
     map_graph,
 )
 
-BACKENDS = ["sequential", "threading"]
+BACKENDS = ["sequential", "threading", "multiprocessing"]
 
 #: every fit of a spy estimator, as "<Class>.fit"; shared by all clones
 FITTED: list[str] = []
@@ -275,10 +275,13 @@ CASES = [
          GraphError, all_of("'score'", "'fit'", "'predict'", "'transform'")),
     Case("unknown-backend", lambda c: ParallelProcessing("foo"),
          ValueError, all_of("'foo'", "'sequential'", "'threading'")),
-    Case("backend-multiprocessing-not-yet", lambda c: ParallelProcessing("multiprocessing"),
-         ValueError, all_of("'multiprocessing'", "not available", "'sequential'", "'threading'")),
     Case("backend-dask-not-yet", lambda c: ParallelProcessing("dask"),
-         ValueError, all_of("'dask'", "not available", "'sequential'", "'threading'")),
+         ValueError, all_of("'dask'", "not available", "'sequential'", "'threading'",
+                            "'multiprocessing'")),
+    Case("unknown-start-method", lambda c: ParallelProcessing("multiprocessing", start_method="x"),
+         ValueError, all_of("start_method='x'", "'forkserver'", "'spawn'")),
+    Case("bad-threads-per-worker", pp_with(threads_per_worker=0),
+         ValueError, all_of("threads_per_worker=0", "positive int", "'auto'")),
     Case("unknown-strategy", pp_with(strategy="random"),
          ValueError, all_of("'random'", "'fifo'", "'lpt'", "'critical_path'")),
     Case("strategy-wrong-type", pp_with(strategy=42),
@@ -410,8 +413,9 @@ def test_fit_error_surfaces_as_task_error(backend: str):
         good = L("ok")
         P = pp.map(good, "fit", X, Y, return_preds=True)
         assert P.shape == (N, 1) and P.dtype == np.float32
-        assert len(FITTED) - before == 3  # two folds + the full fit
-        assert hasattr(good, "estimator_")
+        if backend != "multiprocessing":  # worker processes fit their own copies
+            assert len(FITTED) - before == 3  # two folds + the full fit
+        assert hasattr(good, "estimator_") and len(good.fold_estimators_) == 2
         assert pp.job is None or pp.job.buffers == {}
     finally:
         pp.clear()

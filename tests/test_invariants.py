@@ -33,6 +33,7 @@ from foldgraph.testing import OLS
 CONFIGS = [
     ("sequential", "fifo", 1),
     *itertools.product(["threading"], ["fifo", "lpt", "critical_path"], [1, 2, 4]),
+    *itertools.product(["multiprocessing"], ["fifo", "lpt", "critical_path"], [1, 2]),
 ]
 REGRESSORS = {
     "ridge": Ridge(alpha=1.0),
@@ -114,7 +115,7 @@ def test_oof_equals_sklearn_kfold(data, name):
     assert learner.estimator is est and all(f is not est for f in learner.fold_estimators_)
 
 
-@pytest.mark.parametrize("backend", ["sequential", "threading"])
+@pytest.mark.parametrize("backend", ["sequential", "threading", "multiprocessing"])
 @pytest.mark.parametrize("kind", list(INDEXERS))
 def test_oof_equals_manual_loop_for_every_indexer(data, kind, backend):
     X, y = data

@@ -18,7 +18,7 @@ STACK_OUT = [0.22054635, 0.22811265, 0.235679, 0.24324532, 0.25081167,
 OLS2_OUT = [2.4673765, 2.3550305, 2.2426836, 2.1303375, 2.0179906,
             1.1829019, 1.2895712, 1.3962405, 1.5029098, 1.707709]  # fmt: skip
 
-BACKENDS = ["sequential", "threading"]
+BACKENDS = ["sequential", "threading", "multiprocessing"]
 
 
 def error_scorer(p, y):

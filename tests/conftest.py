@@ -1,0 +1,51 @@
+"""Shared fixtures: leak checks for processes and shared memory."""
+
+import os
+import time
+
+import psutil
+import pytest
+
+from foldgraph.engine.buffers import segment_names
+
+#: multiprocessing's own helper processes, shared by every pool of the parent
+INFRASTRUCTURE = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
+
+
+def _is_infrastructure(proc) -> bool:
+    try:
+        cmdline = " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return True  # already gone
+    return any(name in cmdline for name in INFRASTRUCTURE)
+
+
+def leftover_children(before=()):
+    """Child processes of this test process, except multiprocessing's helpers."""
+    known = {p.pid for p in before}
+    return [p for p in psutil.Process().children(recursive=True)
+            if p.pid not in known and not _is_infrastructure(p)]  # fmt: skip
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+@pytest.fixture
+def no_leaks():
+    """Fail if the test leaves a shared-memory segment or a worker process behind."""
+    before_children = psutil.Process().children(recursive=True)
+    before_segments = set(segment_names(os.getpid()))
+    yield
+    assert wait_until(lambda: not (set(segment_names(os.getpid())) - before_segments)), (
+        f"leaked segments: {set(segment_names(os.getpid())) - before_segments}"
+    )
+    assert wait_until(lambda: not leftover_children(before_children)), (
+        f"leaked processes: {leftover_children(before_children)}"
+    )

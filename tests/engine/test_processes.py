@@ -1,0 +1,203 @@
+"""The multiprocessing backend: faults survived, nothing leaked (each a test)."""
+
+import ctypes
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import Ridge
+
+from foldgraph import FoldIndex, Learner, ParallelProcessing, TaskError, WorkerDied
+from foldgraph.engine.buffers import segment_names
+from foldgraph.engine.payload import make_payload
+from foldgraph.engine.scheduler import start_state
+from foldgraph.graph import map_graph
+from foldgraph.testing import OLS
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+X = np.arange(60.0).reshape(30, 2) + np.sin(np.arange(60.0)).reshape(30, 2)
+Y = X @ np.array([1.0, -1.0]) + np.cos(np.arange(30.0))
+
+
+class Faulty(RegressorMixin, BaseEstimator):
+    """OLS that misbehaves on the fold whose training set starts at row ``bad_start``.
+
+    mode: "raise", "kill" (SIGKILL itself), "segfault", "kill-once" (kill on the
+    first attempt only, remembered in ``marker``), "sleep" (``seconds``).
+    """
+
+    def __init__(self, mode="raise", bad_start=0, marker=None, seconds=0.0):
+        self.mode = mode
+        self.bad_start = bad_start
+        self.marker = marker
+        self.seconds = seconds
+
+    def fit(self, X, y):
+        if len(X) != len(Y) and np.array_equal(X[0], globals()["X"][self.bad_start]):
+            self._misbehave()
+        self.coef_ = np.linalg.lstsq(X, y, rcond=None)[0]
+        return self
+
+    def _misbehave(self):
+        if self.mode == "raise":
+            raise ValueError("bad fold")
+        if self.mode == "sleep":
+            time.sleep(self.seconds)
+        elif self.mode == "kill" or (self.mode == "kill-once" and not os.path.exists(self.marker)):
+            if self.marker:
+                open(self.marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif self.mode == "segfault":
+            ctypes.string_at(0)
+
+    def predict(self, X):
+        return X @ self.coef_
+
+
+def reference(n_folds=3):
+    with ParallelProcessing("sequential") as pp:
+        return pp.map(Learner(OLS(), FoldIndex(n_folds), name="f"), "fit", X, Y, return_preds=True)
+
+
+def test_workers_are_reused_until_clear():
+    pp = ParallelProcessing("multiprocessing", n_jobs=2)
+    pp.map(Learner(OLS(), name="a"), "fit", X, Y)
+    pids = pp.worker_pids
+    assert len(pids) == 2 and os.getpid() not in pids
+    pp.stack([Learner(OLS(), name="a"), Learner(Ridge(), name="b")], "fit", X, Y)
+    assert pp.worker_pids == pids
+    assert {r["pid"] for r in pp.trace.records} <= set(pids)
+    pp.clear()
+    assert pp.worker_pids == []
+    pp.clear()  # idempotent
+
+
+def test_exception_names_task_and_node_and_keeps_workers_healthy():
+    with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
+        learner = Learner(Faulty("raise", bad_start=10), FoldIndex(3), name="faulty")
+        with pytest.raises(TaskError, match=r"task 'faulty' failed at node 'faulty/fit/fold-0': "
+                                            r"ValueError: bad fold") as info:  # fmt: skip
+            pp.map(learner, "fit", X, Y)
+        cause = info.value.__cause__
+        assert type(cause) is ValueError
+        assert "raise ValueError" in str(cause.__cause__)  # the worker's traceback
+        assert "raise ValueError" in info.value.worker_traceback
+        assert not hasattr(learner, "estimator_")
+        assert not segment_names(os.getpid())
+        # the manager still works
+        out = pp.map(Learner(OLS(), FoldIndex(3), name="f"), "fit", X, Y, return_preds=True)
+    np.testing.assert_array_equal(out, reference())
+
+
+def test_killed_worker_is_replaced_and_node_retried(tmp_path):
+    est = Faulty("kill-once", bad_start=10, marker=str(tmp_path / "killed"))
+    with ParallelProcessing("multiprocessing", n_jobs=2, retries=1) as pp:
+        pids = pp.worker_pids
+        t0 = time.perf_counter()
+        out = pp.map(Learner(est, FoldIndex(3), name="f"), "fit", X, Y, return_preds=True)
+        elapsed = time.perf_counter() - t0
+        deaths = pp._backend.deaths
+    assert (tmp_path / "killed").exists()
+    assert len(deaths) == 1 and deaths[0][2] == -signal.SIGKILL and deaths[0][3] == "f/fit/fold-0"
+    assert deaths[0][1] not in pids
+    np.testing.assert_array_equal(out, reference())
+    assert elapsed < 30  # generous: a respawn, not a timeout
+
+
+@pytest.mark.parametrize("mode, code", [("kill", -signal.SIGKILL), ("segfault", -signal.SIGSEGV)])
+def test_worker_that_keeps_dying_fails_the_run(mode, code):
+    with ParallelProcessing("multiprocessing", n_jobs=2, retries=1) as pp:
+        learner = Learner(Faulty(mode, bad_start=10), FoldIndex(3), name="f")
+        with pytest.raises(WorkerDied, match=rf"task 'f' failed at node 'f/fit/fold-0'.*died "
+                                             rf"with exit code {code}.*2 attempt"):  # fmt: skip
+            pp.map(learner, "fit", X, Y)
+        assert not hasattr(learner, "estimator_")
+        out = pp.map(Learner(OLS(), FoldIndex(3), name="f"), "fit", X, Y, return_preds=True)
+    np.testing.assert_array_equal(out, reference())
+
+
+def test_no_retry_when_retries_is_zero(tmp_path):
+    est = Faulty("kill-once", bad_start=10, marker=str(tmp_path / "killed"))
+    with ParallelProcessing("multiprocessing", n_jobs=2, retries=0) as pp:
+        with pytest.raises(WorkerDied, match="1 attempt"):
+            pp.map(Learner(est, FoldIndex(3), name="f"), "fit", X, Y)
+
+
+def test_keyboard_interrupt_stops_workers_and_releases_buffers():
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    pp = ParallelProcessing("multiprocessing", n_jobs=2)
+    pp.map(Learner(OLS(), name="warm"), "fit", X, Y)  # start the workers
+    pids = pp.worker_pids
+    learner = Learner(Faulty("sleep", bad_start=10, seconds=30), FoldIndex(3), name="slow")
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(KeyboardInterrupt):
+            pp.map(learner, "fit", X, Y)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert pp.job is None and pp.worker_pids == []
+    assert not any(psutil_alive(pid) for pid in pids)
+
+
+def psutil_alive(pid):
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_payload_carries_handles_not_arrays():
+    sizes = []
+    for n in (100, 100_000):
+        Xn = np.ones((n, 8))
+        graph = map_graph(Learner(Ridge(), FoldIndex(2), name="r"), "fit", X=Xn, y=np.ones(n))
+        state = start_state(graph.nx, {k: 0 for k in graph.nx})
+        import cloudpickle
+
+        sizes.append(len(cloudpickle.dumps(make_payload(graph, "r/fit/fold-0", state))))
+    assert sizes[1] - sizes[0] < 64, sizes  # only the digits of the row numbers grow
+
+
+def test_lambdas_and_closures_travel():
+    from sklearn.preprocessing import FunctionTransformer
+
+    from foldgraph import Pipeline, Transformer
+
+    scale = 3.0
+    tasks = [
+        Transformer(Pipeline([("f", FunctionTransformer(lambda a: a * scale))]), name="t"),
+        Learner(OLS(), preprocess="t", name="o"),
+    ]
+    with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
+        got = pp.map(tasks, "fit", X, Y, return_preds=True)
+    with ParallelProcessing("sequential") as pp:
+        want = pp.map(tasks, "fit", X, Y, return_preds=True)
+    np.testing.assert_array_equal(got, want)
+
+
+class ThreadProbe(OLS):
+    def fit(self, X, y):
+        from threadpoolctl import threadpool_info
+
+        self.threads_ = max((i["num_threads"] for i in threadpool_info()), default=1)
+        self.pid_ = os.getpid()
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("threads, expected", [("auto", 1), (2, 2)])
+def test_blas_threads_are_capped_in_workers(threads, expected):
+    learner = Learner(ThreadProbe(), FoldIndex(2), name="p")
+    with ParallelProcessing("multiprocessing", n_jobs=2, threads_per_worker=threads) as pp:
+        pp.map(learner, "fit", X, Y)
+    assert {e.threads_ for e in learner.fold_estimators_} == {expected}
+    assert learner.estimator_.pid_ != os.getpid()
