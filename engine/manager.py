@@ -16,8 +16,9 @@ from foldgraph.graph.builders import map_graph, stack_graph
 
 from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import BACKENDS, PLANNED, SHARED, make_backend
-from .processes import check_start_method
+from .costs import CostModel
 from .job import Job
+from .processes import check_start_method
 from .scheduler import run_graph
 from .strategies import resolve
 from .trace import Trace
@@ -86,6 +87,10 @@ class ParallelProcessing:
         The graph of the last run.
     trace : Trace or None
         What ran where and when in the last run.
+    costs : CostModel
+        Durations measured in earlier runs of this manager, used as the
+        nodes' cost estimates (by task name, op and fold size) when the same
+        tasks run again; other nodes keep the modelled estimate.
 
     Examples
     --------
@@ -124,6 +129,7 @@ class ParallelProcessing:
         self.job: Job | None = None
         self.graph = None
         self.trace: Trace | None = None
+        self.costs = CostModel()
         self._backend = None
 
     def __repr__(self) -> str:
@@ -213,10 +219,12 @@ class ParallelProcessing:
         self.trace = Trace(self._n_workers)
         try:
             job.allocate(graph, shared=self.backend in SHARED)
+            self.costs.apply(graph)
             results = run_graph(graph, job, self._get_backend(), self._strategy, self.trace,
                                 verbose=self.verbose)  # fmt: skip
             outputs = collect_outputs(graph, job.buffers, names, return_preds)
             attach_fitted(graph, results)
+            self.costs.update(graph, self.trace)
         except (KeyboardInterrupt, SystemExit):
             self.clear()  # stop the workers too
             raise

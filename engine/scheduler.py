@@ -156,6 +156,7 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
                 trace.record(TraceEvent(
                     done.key, attrs["task"], done.worker, done.pid,
                     done.start - t0, done.end - t0, attrs.get("nbytes", 0),
+                    attrs.get("bytes_read", 0), attrs.get("bytes_written", 0),
                 ))  # fmt: skip
                 if verbose:
                     print(f"[foldgraph] {len(state.done)}/{total} {done.key} "

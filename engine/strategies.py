@@ -3,14 +3,15 @@
 A strategy maps ``(graph, n_workers)`` to ``{key: priority}``, lower first
 (dask's ``order`` contract); ties break by build order, so runs are
 deterministic. Built-in: ``"fifo"`` (build order), ``"lpt"`` (longest
-processing time first), ``"critical_path"`` (largest bottom level first).
+processing time first), ``"critical_path"`` (largest bottom level first),
+``"memory"`` (depth-first, to keep few buffers live).
 A plain callable ``fn(ready, graph, state) -> ordered keys`` is also
 accepted: it is asked each time workers are free.
 """
 
 from __future__ import annotations
 
-__all__ = ["Strategy", "FIFO", "LPT", "CriticalPath", "STRATEGIES", "resolve"]
+__all__ = ["Strategy", "FIFO", "LPT", "CriticalPath", "Memory", "STRATEGIES", "resolve"]
 
 
 class Strategy:
@@ -53,7 +54,45 @@ class CriticalPath(Strategy):
         return {k: -level for k, level in graph.bottom_level().items()}
 
 
-STRATEGIES = {cls.name: cls for cls in (FIFO, LPT, CriticalPath)}
+class Memory(Strategy):
+    """Depth-first: finish the consumers of open buffers before opening new ones.
+
+    Priorities follow a reverse post-order of a depth-first walk started
+    from the roots in build order: once a chain of tasks has started, its
+    ready nodes come before those of an unrelated chain, so an output buffer
+    is consumed (and could be released) before the next one is opened. This
+    keeps the peak of live buffer bytes low when there are independent
+    branches (e.g. several stacks in one graph).
+    """
+
+    name = "memory"
+
+    def priorities(self, graph, n_workers: int = 1) -> dict[str, float]:
+        g = graph.nx
+        seen: set = set()
+        post: list = []
+        rank = {k: (d.get("order", 0), k) for k, d in g.nodes(data=True)}
+
+        def children(node):
+            return iter(sorted(g.successors(node), key=rank.__getitem__, reverse=True))
+
+        roots = sorted((k for k in g if g.in_degree(k) == 0), key=rank.__getitem__)
+        for root in reversed(roots):
+            stack = [(root, children(root))]
+            seen.add(root)
+            while stack:
+                node, pending = stack[-1]
+                child = next((c for c in pending if c not in seen), None)
+                if child is None:
+                    post.append(node)
+                    stack.pop()
+                    continue
+                seen.add(child)
+                stack.append((child, children(child)))
+        return {key: float(i) for i, key in enumerate(reversed(post))}
+
+
+STRATEGIES = {cls.name: cls for cls in (FIFO, LPT, CriticalPath, Memory)}
 
 
 class _Callable(Strategy):

@@ -1,8 +1,9 @@
 """Trace: what ran where and when, recorded by every backend.
 
 A :class:`TraceEvent` per node: key, task, worker, pid, start, end (seconds
-on ``time.perf_counter``, relative to the run's start) and bytes read and
-written. The trace feeds Gantt charts, benchmarks and the cost model.
+on ``time.perf_counter``, relative to the run's start), and bytes moved:
+``nbytes`` in all, ``bytes_read`` (input rows, targets) and
+``bytes_written`` (prediction rows). The trace feeds Gantt charts, benchmarks and the cost model.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class TraceEvent(NamedTuple):
     start: float
     end: float
     nbytes: int
+    bytes_read: int = 0
+    bytes_written: int = 0
 
     @property
     def duration(self) -> float:

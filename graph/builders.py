@@ -309,15 +309,20 @@ def _add_fold_node(graph, task, name, info, index, fold) -> None:
         out_rows=out_rows, cols=cols, preprocess=getattr(task, "preprocess", None),
         reads=reads, writes=writes,
         cost=estimate_cost(task.estimator, n_train, info["n_features"]),
-        nbytes=_nbytes(fold, info),
+        **_nbytes(fold, info, out_rows, cols),
     )  # fmt: skip
     _connect(graph, key, reads)
     _link_preprocess(graph, task, name, key, fold)
 
 
-def _nbytes(fold, info) -> int:
+def _nbytes(fold, info, out_rows, cols) -> dict:
+    """Bytes a node reads (input rows, targets) and writes (float32 predictions)."""
     rows = sum(b - a for a, b in fold.train + fold.test)
-    return int(rows * info["n_features"] * info["itemsize"])
+    read = rows * info["n_features"] * info["itemsize"]
+    if info["y"] is not None:
+        read += rows * info["y_itemsize"]
+    written = sum(b - a for a, b in out_rows) * (cols[1] - cols[0]) * 4
+    return {"nbytes": int(read + written), "bytes_read": int(read), "bytes_written": int(written)}
 
 
 def _connect(graph, key, reads) -> None:

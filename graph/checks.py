@@ -88,6 +88,7 @@ def task_input(graph, task, name: str, input: str) -> dict:
     info = dict(
         x=input, n_in=n_in, n_features=n_features, itemsize=np.dtype(spec.dtype).itemsize,
         y=None if y is None else "y", y_offset=y_offset, y_values=y_values, classes=None,
+        y_itemsize=0 if y is None else y.dtype.itemsize * (1 if y.ndim == 1 else y.shape[1]),
     )  # fmt: skip
     if task.kind == "learner":
         info["classes"], info["width"] = _output_width(task, name, graph.job, y_values)

@@ -78,7 +78,9 @@ class NodeAttrs(TypedDict, total=False):
     cost : float
         Estimated seconds of work (see ``foldgraph.graph.builders.estimate_cost``).
     nbytes : int
-        Bytes read and written.
+        Bytes read and written (``bytes_read + bytes_written``).
+    bytes_read, bytes_written : int
+        Input and target bytes read; prediction bytes written.
     order : int
         Position in build order (FIFO priority, deterministic ties).
     """
@@ -102,6 +104,8 @@ class NodeAttrs(TypedDict, total=False):
     writes: tuple
     cost: float
     nbytes: int
+    bytes_read: int
+    bytes_written: int
     order: int
 
 

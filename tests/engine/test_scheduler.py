@@ -132,3 +132,61 @@ def test_trace_records_every_node_once():
     span = max(r["end"] for r in trace.records) - min(r["start"] for r in trace.records)
     assert trace.makespan == pytest.approx(span)
     assert 0 < trace.utilization <= 1
+
+
+def two_chains():
+    r"""
+    a1 -> a2 -> a3      two independent stacks, built a-first
+    b1 -> b2 -> b3
+    """
+    g = TaskGraph()
+    for k in ["a1", "b1", "a2", "b2", "a3", "b3"]:  # interleaved build order
+        g.add_node(k)
+    for c in "ab":
+        g.add_edge(f"{c}1", f"{c}2")
+        g.add_edge(f"{c}2", f"{c}3")
+    return g
+
+
+def test_memory_strategy_finishes_one_chain_before_opening_the_next():
+    g = two_chains()
+    prio = resolve("memory").priorities(g, 1)
+    assert set(prio) == set(g.nx)
+    # every node of chain a comes before every node of chain b
+    assert max(prio[f"a{i}"] for i in (1, 2, 3)) < min(prio[f"b{i}"] for i in (1, 2, 3))
+    # it is a topological order
+    for u, v in g.nx.edges:
+        assert prio[u] < prio[v]
+    # FIFO, by contrast, opens chain b before finishing chain a
+    fifo = resolve("fifo").priorities(g, 1)
+    assert fifo["b1"] < fifo["a2"]
+
+
+def test_memory_strategy_runs_bit_identical():
+    X, y = np.arange(40.0).reshape(20, 2), np.arange(20.0)
+    out = {}
+    for strategy in ("fifo", "memory"):
+        tasks = [Learner(OLS(), FoldIndex(2), name=f"o{i}") for i in range(3)]
+        with ParallelProcessing("threading", n_jobs=2, strategy=strategy) as pp:
+            out[strategy] = pp.stack(tasks, "fit", X, y, return_preds=True)
+    np.testing.assert_array_equal(out["fifo"], out["memory"])
+
+
+def test_costs_come_from_the_previous_trace_of_the_same_tasks():
+    X, y = np.arange(40.0).reshape(20, 2), np.arange(20.0)
+    with ParallelProcessing("sequential") as pp:
+        pp.map(Learner(OLS(), FoldIndex(2), name="o"), "fit", X, y)
+        first = {k: d["cost_source"] for k, d in pp.graph.nx.nodes(data=True)}
+        measured = pp.trace.durations()
+        pp.map([Learner(OLS(), FoldIndex(2), name="o"), Learner(OLS(), name="new")], "fit", X, y)
+        second = pp.graph.nx.nodes(data=True)
+        assert set(first.values()) == {"model"}
+        assert second["o/fit/fold-0"]["cost_source"] == "trace"
+        # both folds train on 10 rows: the estimate is one of their durations
+        same_size = {measured["o/fit/fold-0"], measured["o/fit/fold-1"]}
+        assert second["o/fit/fold-0"]["cost"] in same_size
+        assert second["o/fit/full"]["cost"] == measured["o/fit/full"]
+        assert second["new/fit/fold-0"]["cost_source"] == "model"
+        # a different fold size is a different measurement
+        pp.map(Learner(OLS(), FoldIndex(4), name="o"), "fit", X, y)
+        assert pp.graph.nx.nodes["o/fit/fold-0"]["cost_source"] == "model"

@@ -1,0 +1,62 @@
+"""Node cost estimates for the strategies: measured when known, modelled otherwise.
+
+A graph's nodes come with a modelled ``cost`` (see
+:func:`foldgraph.graph.builders.estimate_cost`: rows x features x an
+estimator-family weight). A :class:`CostModel` remembers measured durations
+from earlier traces, keyed by ``(task name, op, rows)``: the same task on a
+fold of the same size is expected to take as long as last time. Before a
+run, :meth:`CostModel.apply` replaces the modelled cost of every node it
+has a measurement for (``cost_source`` becomes ``"trace"``); after a run,
+:meth:`CostModel.update` records the new durations.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CostModel", "cost_key"]
+
+
+def cost_key(attrs: dict) -> tuple:
+    """``(task, op, rows)``: what a measured duration is remembered by."""
+    rows = sum(b - a for a, b in attrs.get("train") or attrs.get("test") or ())
+    return attrs.get("task"), attrs.get("op"), rows
+
+
+class CostModel:
+    """Measured node durations, reused as cost estimates.
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()
+    >>> g.add_node("a/fit/fold-0", task="a", op="fit", train=((0, 10),), cost=1.0)
+    >>> m = CostModel()
+    >>> m.durations[("a", "fit", 10)] = 0.25
+    >>> m.apply(g)
+    1
+    >>> g.nx.nodes["a/fit/fold-0"]["cost"], g.nx.nodes["a/fit/fold-0"]["cost_source"]
+    (0.25, 'trace')
+    """
+
+    def __init__(self):
+        self.durations: dict[tuple, float] = {}
+
+    def __len__(self) -> int:
+        return len(self.durations)
+
+    def apply(self, graph) -> int:
+        """Set measured costs on ``graph``'s nodes; return how many were known."""
+        known = 0
+        for _, attrs in graph.nx.nodes(data=True):
+            seconds = self.durations.get(cost_key(attrs))
+            if seconds is None:
+                attrs.setdefault("cost_source", "model")
+            else:
+                attrs["cost"], attrs["cost_source"] = seconds, "trace"
+                known += 1
+        return known
+
+    def update(self, graph, trace) -> None:
+        """Remember the durations of ``trace``'s nodes."""
+        for event in trace.events:
+            if event.key in graph.nx:
+                self.durations[cost_key(graph.nx.nodes[event.key])] = event.duration
