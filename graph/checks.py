@@ -47,7 +47,7 @@ def check_task(task, name: str) -> None:
     kind = getattr(task, "kind", None)
     if kind not in ("learner", "transformer"):
         raise TypeError(
-            f"{name} is a {type(task).__name__}, not a task: wrap estimators in "
+            f"{name} ({type(task).__name__}) is not a task: wrap estimators in "
             f"Learner(estimator) or Transformer(estimator)"
         )
     est = task.estimator

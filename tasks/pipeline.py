@@ -127,7 +127,7 @@ class Pipeline(BaseEstimator):
         """Fit the steps and return the transformed ``X`` (or ``(X, y)``)."""
         self.steps_ = []
         for name, tr in self._named_steps():
-            tr = clone(tr)
+            tr = clone(tr, safe=False)  # plain objects with fit/transform are deep-copied
             fit_step(tr, X, y)
             X, y = apply_transform(tr, X, y)
             self.steps_.append((name, tr))
