@@ -7,7 +7,8 @@ segment gets a ``weakref.finalize`` (run at garbage collection or at
 interpreter exit), on top of the explicit :meth:`SharedBuffer.release`.
 
 A :data:`Handle` is what travels to a worker instead of the array:
-``("shm", segment name, shape, dtype)`` or ``("npy", path, shape, dtype)``.
+``("shm", segment name, shape, dtype, offset)`` or ``("npy", path, shape,
+dtype)``. All the buffers of one run share one segment.
 """
 
 from __future__ import annotations
@@ -54,38 +55,52 @@ def _finalize(shm, unlink: bool) -> None:
             pass
 
 
+def _aligned(nbytes: int, alignment: int = 64) -> int:
+    return (nbytes + alignment - 1) // alignment * alignment
+
+
 class SharedBuffer:
-    """A 2-D array in a new shared-memory segment owned by this process.
+    """Several 2-D arrays in one new shared-memory segment owned by this process.
+
+    One segment per run keeps the cost of creating, attaching and unlinking
+    flat however many buffers a graph has: each array is a view at an
+    aligned offset.
 
     Parameters
     ----------
-    name : str
-        Buffer name in the graph (``"X"``, ``"P:ols-1"``).
-    shape : tuple of int
-    dtype : str or numpy dtype
-    data : array-like, optional
-        Copied in once.
+    specs : dict of str to (shape, dtype)
+        The arrays to lay out, by buffer name (``"X"``, ``"P:ols-1"``).
+    tag : str, default="run"
+        Readable part of the segment name.
 
     Attributes
     ----------
-    array : ndarray
-        The parent's view of the segment (dropped by :meth:`release`).
-    handle : tuple
-        ``("shm", segment, shape, dtype)`` for workers to attach.
+    arrays : dict of str to ndarray
+        The parent's views, zero-filled (dropped by :meth:`release`).
+    handles : dict of str to tuple
+        ``("shm", segment, shape, dtype, offset)`` for workers to attach.
+
+    Examples
+    --------
+    >>> buf = SharedBuffer({"X": ((2, 3), "float64"), "P:a": ((2, 1), "float32")})
+    >>> buf.arrays["X"].shape, buf.handles["P:a"][-1]
+    ((2, 3), 64)
+    >>> buf.release()
     """
 
-    def __init__(self, name: str, shape, dtype, data=None):
-        self.name = name
-        dtype = np.dtype(dtype)
-        size = max(int(np.prod(shape)) * dtype.itemsize, 1)
-        self._shm = shared_memory.SharedMemory(name=_segment_name(name), create=True, size=size)
+    def __init__(self, specs: dict, tag: str = "run"):
+        layout, size = {}, 0
+        for name, (shape, dtype) in specs.items():
+            dtype = np.dtype(dtype)
+            layout[name] = (tuple(shape), dtype, size)
+            size += _aligned(int(np.prod(shape)) * dtype.itemsize)
+        self._shm = shared_memory.SharedMemory(name=_segment_name(tag), create=True,
+                                               size=max(size, 1))  # fmt: skip
         self._finalizer = weakref.finalize(self, _finalize, self._shm, True)
-        self.handle = ("shm", self._shm.name, tuple(shape), dtype.str)
-        self.array = np.ndarray(shape, dtype=dtype, buffer=self._shm.buf)
-        if data is None:
-            self.array.fill(0)
-        else:
-            self.array[...] = data
+        self.arrays, self.handles = {}, {}
+        for name, (shape, dtype, offset) in layout.items():
+            self.arrays[name] = np.ndarray(shape, dtype=dtype, buffer=self._shm.buf, offset=offset)
+            self.handles[name] = ("shm", self._shm.name, shape, dtype.str, offset)
 
     @property
     def segment(self) -> str:
@@ -93,33 +108,39 @@ class SharedBuffer:
         return self._shm.name
 
     def release(self) -> None:
-        """Drop the view, close and unlink the segment (idempotent)."""
-        self.array = None
+        """Drop the views, close and unlink the segment (idempotent)."""
+        self.arrays = {}
         self._finalizer()
 
 
-def attach(handle: Handle):
-    """Open a handle in a worker: returns ``(array, segment or None)``.
+def attach(handle: Handle, segments: dict):
+    """Open a handle in a worker; returns the array.
 
-    The caller must drop the array before ``close_segment(segment)``. The
-    worker never registers the segment with the resource tracker: the
+    ``segments`` caches the segments this worker has opened, by name; the
+    caller drops every array before closing them with :func:`close_segment`.
+    The worker never registers a segment with the resource tracker: the
     parent owns it and unlinks it.
     """
-    kind, where, shape, dtype = handle
+    kind, where, shape, dtype = handle[:4]
     if kind == "npy":
-        return np.load(where, mmap_mode="r"), None
-    if sys.version_info >= (3, 13):
-        shm = shared_memory.SharedMemory(name=where, track=False)
-    else:
-        from multiprocessing import resource_tracker
+        return np.load(where, mmap_mode="r")
+    shm = segments.get(where)
+    if shm is None:
+        shm = segments[where] = _open_untracked(where)
+    return np.ndarray(shape, dtype=np.dtype(dtype), buffer=shm.buf, offset=handle[4])
 
-        register = resource_tracker.register
-        resource_tracker.register = lambda *args, **kwargs: None
-        try:
-            shm = shared_memory.SharedMemory(name=where)
-        finally:
-            resource_tracker.register = register
-    return np.ndarray(shape, dtype=np.dtype(dtype), buffer=shm.buf), shm
+
+def _open_untracked(name: str):
+    if sys.version_info >= (3, 13):
+        return shared_memory.SharedMemory(name=name, track=False)
+    from multiprocessing import resource_tracker
+
+    register = resource_tracker.register
+    resource_tracker.register = lambda *args, **kwargs: None
+    try:
+        return shared_memory.SharedMemory(name=name)
+    finally:
+        resource_tracker.register = register
 
 
 def segment_names(pid: int | None = None) -> list[str]:

@@ -145,20 +145,24 @@ class Job:
     def _allocate_shared(self, inputs: dict, outputs: dict) -> None:
         from .buffers import SharedBuffer
 
+        specs = {}
         for name, array in inputs.items():
             source = self._sources.get(name)
-            if source is not None and source.endswith(".npy"):
+            if source is not None and source.endswith(".npy"):  # workers map the file
                 self.buffers[name] = array
                 self.handles[name] = ("npy", source, tuple(array.shape), array.dtype.str)
-                continue
-            array = np.asarray(array)
-            buf = SharedBuffer(name, array.shape, array.dtype, data=array)
-            self._owned.append(buf)
-            self.buffers[name], self.handles[name] = buf.array, buf.handle
-        for name, spec in outputs.items():
-            buf = SharedBuffer(name, spec.shape, spec.dtype)
-            self._owned.append(buf)
-            self.buffers[name], self.handles[name] = buf.array, buf.handle
+            else:
+                specs[name] = (np.shape(array), np.asarray(array).dtype)
+        specs.update({name: (spec.shape, spec.dtype) for name, spec in outputs.items()})
+        buf = SharedBuffer(specs)
+        self._owned.append(buf)
+        for name in specs:
+            if name in inputs:
+                buf.arrays[name][...] = inputs[name]
+            else:
+                buf.arrays[name].fill(0)
+        self.buffers.update(buf.arrays)
+        self.handles.update(buf.handles)
 
     @property
     def segments(self) -> list[str]:

@@ -1,8 +1,8 @@
 """The multiprocessing backend: long-lived workers over shared-memory buffers.
 
 Each worker is a process running :func:`foldgraph.engine.worker.worker_main`
-with its own duplex pipe. The parent sends a payload (cloudpickle bytes:
-handles, never arrays) to a free worker and waits, loky's way, on every
+with its own duplex pipe. The parent sends a payload (pickle bytes, cloudpickle
+where needed: handles, never arrays) to a free worker and waits, loky's way, on every
 busy worker's pipe *and* every worker's process sentinel at once
 (``multiprocessing.connection.wait``), so a worker that dies is noticed at
 once: it is replaced, and its node is retried up to ``retries`` times
@@ -23,11 +23,11 @@ import time
 from contextlib import contextmanager
 from multiprocessing.connection import wait as wait_connections
 
-import cloudpickle
+import pickle
 
 from foldgraph.errors import WorkerDied
 
-from .worker import Done, Payload, worker_main
+from .worker import Done, Payload, dumps, worker_main
 
 __all__ = ["Processes", "default_start_method", "RemoteTraceback"]
 
@@ -96,7 +96,7 @@ class _Worker:
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to exit; kill it if it does not within ``timeout``."""
         try:
-            self.conn.send(("stop",))
+            self.conn.send_bytes(b"S")
         except (OSError, ValueError):
             pass
         self.process.join(timeout)
@@ -177,9 +177,9 @@ class Processes:
 
     def _send(self, worker: _Worker, payload: Payload) -> None:
         if worker.run_id != self._run_id:
-            worker.conn.send(("attach", self._handles))
+            worker.conn.send_bytes(b"A" + pickle.dumps(self._handles))
             worker.run_id = self._run_id
-        worker.conn.send(("run", cloudpickle.dumps(payload)))
+        worker.conn.send_bytes(b"R" + dumps(payload))
         worker.key, worker.payload = payload.key, payload
 
     def wait(self) -> list[Done]:
@@ -209,7 +209,7 @@ class Processes:
             blob = worker.conn.recv_bytes()
         except (EOFError, OSError):
             return None  # the worker died: its sentinel reports it
-        done = cloudpickle.loads(blob)
+        done = pickle.loads(blob)
         if done.error is not None and done.tb:
             done.error.__cause__ = RemoteTraceback(done.tb)
         worker.key = worker.payload = None

@@ -8,12 +8,14 @@ returns its :class:`~foldgraph.tasks.ops.NodeResult`; :func:`execute`
 wraps it with timing and error capture into a :class:`Done`.
 The process workers' main loop, :func:`worker_main`, lives here too. This
 module imports only ``tasks.ops``, ``engine.buffers`` and the standard
-library (cloudpickle lazily), so spawned workers start fast.
+library (cloudpickle lazily, when plain pickle cannot do), so spawned
+workers start fast.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import time
 import traceback
 from typing import NamedTuple
@@ -89,12 +91,12 @@ def execute(p: Payload, buffers: dict, worker: int = 0) -> Done:
 
 
 # -- the worker process --------------------------------------------------------
-# Messages from the parent, on the worker's own pipe:
-#   ("attach", {buffer: handle})  open the run's buffers (closing the previous ones)
-#   ("run", payload bytes)        run one node, answer with packed Done bytes
-#   ("release",)                  close the run's buffers
-#   ("stop",)                     close everything and exit
-# The parent's death closes the pipe: recv() raises EOFError and the worker exits.
+# Messages from the parent, on the worker's own pipe, as bytes (first byte: kind):
+#   b"A" + pickle({buffer: handle})  attach the run's buffers (closing the previous ones)
+#   b"R" + payload pickle            run one node, answer with packed Done bytes
+#   b"L"                             release: close the run's buffers
+#   b"S"                             stop: close everything and exit
+# The parent's death closes the pipe: recv_bytes() raises EOFError and the worker exits.
 
 
 def limit_threads(n_threads: int | None) -> None:
@@ -111,53 +113,70 @@ def limit_threads(n_threads: int | None) -> None:
     threadpool_limits(limits=n_threads)
 
 
+def dumps(obj) -> bytes:
+    """Pickle ``obj`` fast: plain pickle when every reference is importable, else cloudpickle.
+
+    Plain pickle refers to classes and functions by module and name. That
+    fails for lambdas and local objects (PicklingError) and would be wrong
+    for anything defined in ``__main__``, which workers do not import: both
+    go through cloudpickle, which ships them by value.
+    """
+    try:
+        blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - lambdas, local classes, ...
+        blob = None
+    if blob is None or b"__main__" in blob:
+        import cloudpickle
+
+        blob = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return blob
+
+
 def pack_done(done: Done) -> bytes:
     """Serialize a Done; an unpicklable error or result becomes a RuntimeError."""
-    import cloudpickle
-
     try:
-        return cloudpickle.dumps(done)
+        return dumps(done)
     except Exception as exc:  # noqa: BLE001 - anything may fail to pickle
         what = done.error if done.error is not None else exc
         error = RuntimeError(f"{type(what).__name__}: {what} (could not be pickled: {exc})")
-        return cloudpickle.dumps(done._replace(result=None, error=error))
+        return dumps(done._replace(result=None, error=error))
 
 
-def _close_all(attached: dict) -> None:
-    segments = [shm for _, shm in attached.values() if shm is not None]
-    attached.clear()
-    for shm in segments:
+def _close_all(arrays: dict, segments: dict) -> None:
+    arrays.clear()
+    for shm in segments.values():
         close_segment(shm)
+    segments.clear()
 
 
 def worker_main(worker_id: int, conn, n_threads: int | None = None) -> None:
     """Main loop of a worker process (module level, so spawn can import it)."""
-    import cloudpickle
-
     limit_threads(n_threads)
-    attached: dict = {}
+    arrays: dict = {}  # buffer name -> view of an attached segment
+    segments: dict = {}  # segment name -> SharedMemory
     while True:
         try:
-            msg = conn.recv()
+            msg = conn.recv_bytes()
         except (EOFError, OSError, KeyboardInterrupt):
             break
-        if msg[0] == "run":
+        kind = msg[:1]
+        if kind == b"R":
             try:
-                payload = cloudpickle.loads(msg[1])
+                payload = pickle.loads(msg[1:])
             except Exception as exc:  # noqa: BLE001
                 conn.send_bytes(pack_done(Done("?", None, exc, traceback.format_exc(),
                                                worker_id, os.getpid(), 0.0, 0.0)))  # fmt: skip
                 continue
-            buffers = {name: array for name, (array, _) in attached.items()}
-            done = execute(payload, buffers, worker_id)
-            del buffers, payload
+            done = execute(payload, arrays, worker_id)
+            del payload
             conn.send_bytes(pack_done(done))
             del done
-        elif msg[0] == "attach":
-            _close_all(attached)
-            attached.update({name: attach(h) for name, h in msg[1].items()})
-        elif msg[0] == "release":
-            _close_all(attached)
-        elif msg[0] == "stop":
+        elif kind == b"A":
+            _close_all(arrays, segments)
+            handles = pickle.loads(msg[1:])
+            arrays.update({name: attach(h, segments) for name, h in handles.items()})
+        elif kind == b"L":
+            _close_all(arrays, segments)
+        elif kind == b"S":
             break
-    _close_all(attached)
+    _close_all(arrays, segments)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 
-__all__ = ["OLS", "Scale"]
+__all__ = ["OLS", "Scale", "Noop"]
 
 
 class OLS(RegressorMixin, BaseEstimator):
@@ -79,3 +79,24 @@ class Scale(TransformerMixin, BaseEstimator):
         X = np.array(X, dtype=float, copy=self.copy)
         X -= self.mean_
         return X
+
+
+class Noop(RegressorMixin, BaseEstimator):
+    """Does nothing: ``fit`` returns self, ``predict`` returns zeros.
+
+    For measuring the scheduler's own per-node overhead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Noop().fit(np.ones((2, 1)), [0, 1]).predict(np.ones((2, 1)))
+    array([0., 0.])
+    """
+
+    def fit(self, X, y=None):
+        """Return self."""
+        return self
+
+    def predict(self, X):
+        """Return zeros, one per row."""
+        return np.zeros(len(X))

@@ -77,6 +77,7 @@ class TaskGraph:
         self.outputs: list[str] = []
         self.info: dict[str, dict] = {}
         self.writers: dict[str, list] = {}
+        self._task_nodes: dict[str, list] = {}
         self.X = None if X is None else np.asarray(X) if not hasattr(X, "shape") else X
         self.y = None if y is None else np.asarray(y)
         if self.X is not None:
@@ -105,6 +106,7 @@ class TaskGraph:
         attrs.setdefault("reads", ())
         attrs.setdefault("writes", ())
         self.nx.add_node(key, **attrs)
+        self._task_nodes.setdefault(attrs.get("task"), []).append(key)
         for buffer, rows, _ in attrs["writes"]:
             self.writers.setdefault(buffer, []).append((key, rows))
 
@@ -137,8 +139,7 @@ class TaskGraph:
 
     def nodes_of(self, task: str) -> list[str]:
         """Keys of the nodes of ``task``, in build order."""
-        nodes = [k for k, d in self.nx.nodes(data=True) if d.get("task") == task]
-        return sorted(nodes, key=lambda k: self.nx.nodes[k]["order"])
+        return list(self._task_nodes.get(task, ()))
 
     def roots(self) -> list[str]:
         """Nodes with no predecessor, in build order."""

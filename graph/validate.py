@@ -25,6 +25,8 @@ def validate(graph) -> None:
 
 
 def _check_cycles(graph) -> None:
+    if nx.is_directed_acyclic_graph(graph.nx):
+        return
     try:
         cycle = nx.find_cycle(graph.nx)
     except nx.NetworkXNoCycle:
