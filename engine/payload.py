@@ -58,4 +58,5 @@ def make_payload(graph, key: str, state) -> Payload:
         proba=bool(getattr(task, "proba", False)),
         classes=None if classes is None else classes,
         scorer=getattr(task, "scorer", None),
+        cost=float(attrs.get("cost", 0.0)),
     )  # fmt: skip

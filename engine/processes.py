@@ -32,6 +32,9 @@ from .worker import Done, Payload, dumps, worker_main
 __all__ = ["Processes", "default_start_method", "RemoteTraceback"]
 
 PRELOAD = ["numpy", "sklearn.base", "foldgraph.engine.worker"]
+#: a node estimated to take less than this (seconds) may have the next node
+#: queued behind it on its worker, hiding the parent-worker round trip
+PREFETCH_BELOW = 0.005
 START_METHODS = ("forkserver", "spawn", "fork")
 
 
@@ -76,7 +79,7 @@ def _without_main_module():
 class _Worker:
     """One worker slot: its process, pipe, and the node it runs."""
 
-    __slots__ = ("slot", "process", "conn", "key", "payload", "run_id")
+    __slots__ = ("slot", "process", "conn", "inflight", "run_id")
 
     def __init__(self, slot: int, ctx, n_threads):
         parent, child = ctx.Pipe(duplex=True)
@@ -89,8 +92,7 @@ class _Worker:
             self.process.start()
         child.close()
         self.conn = parent
-        self.key = None
-        self.payload = None
+        self.inflight: list[Payload] = []  # sent, not answered; the first one is running
         self.run_id = None
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -164,44 +166,55 @@ class Processes:
         """Stop every worker (killing busy ones at once when ``abort``)."""
         workers, self._workers = self._workers, []
         for w in workers:
-            if abort and w.key is not None:
+            if abort and w.inflight:
                 w.kill()
             else:
                 w.stop()
         self._handles = {}
 
     # -- the backend protocol --------------------------------------------------
+    def free_slots(self) -> int:
+        """How many more nodes to submit now: idle workers, plus one queued
+        behind each worker running a cheap node (to hide the round trip)."""
+        idle = sum(1 for w in self._workers if not w.inflight)
+        cheap = sum(1 for w in self._workers
+                    if len(w.inflight) == 1 and w.inflight[0].cost < PREFETCH_BELOW)  # fmt: skip
+        return idle + cheap
+
     def submit(self, payload: Payload) -> None:
-        worker = next(w for w in self._workers if w.key is None)
+        """Send to an idle worker, else queue behind a worker's cheap node."""
+        worker = min(self._workers, key=lambda w: len(w.inflight))
         self._send(worker, payload)
 
     def _send(self, worker: _Worker, payload: Payload) -> None:
-        if worker.run_id != self._run_id:
-            worker.conn.send_bytes(b"A" + pickle.dumps(self._handles))
-            worker.run_id = self._run_id
-        worker.conn.send_bytes(b"R" + dumps(payload))
-        worker.key, worker.payload = payload.key, payload
+        worker.inflight.append(payload)
+        try:
+            if worker.run_id != self._run_id:
+                worker.conn.send_bytes(b"A" + pickle.dumps(self._handles))
+                worker.run_id = self._run_id
+            worker.conn.send_bytes(b"R" + dumps(payload))
+        except OSError:  # the worker just died: wait() sees its sentinel and resubmits
+            pass
 
     def wait(self) -> list[Done]:
         """Block until a busy worker answers or any worker dies."""
-        busy = {w.conn: w for w in self._workers if w.key is not None}
-        sentinels = {w.process.sentinel: w for w in self._workers}
+        busy = {w.conn: w for w in self._workers if w.inflight}
         if not busy:
             return []
+        sentinels = {w.process.sentinel: w for w in self._workers}
         ready = wait_connections(list(busy) + list(sentinels))
         done = []
         for obj in ready:
             worker = busy.get(obj)
-            if worker is not None and worker.key is not None:
+            while worker is not None and worker.inflight and worker.conn.poll():
                 answer = self._receive(worker)
-                if answer is not None:
-                    done.append(answer)
+                if answer is None:
+                    break
+                done.append(answer)
         for obj in ready:
             worker = sentinels.get(obj)
             if worker is not None and worker in self._workers:
-                died = self._replace_dead(worker)
-                if died is not None:
-                    done.append(died)
+                done.extend(self._replace_dead(worker))
         return done
 
     def _receive(self, worker: _Worker) -> Done | None:
@@ -212,31 +225,38 @@ class Processes:
         done = pickle.loads(blob)
         if done.error is not None and done.tb:
             done.error.__cause__ = RemoteTraceback(done.tb)
-        worker.key = worker.payload = None
+        worker.inflight.pop(0)
         return done
 
-    def _replace_dead(self, worker: _Worker) -> Done | None:
-        """Replace a dead worker; retry its node or report WorkerDied."""
-        code = worker.process.exitcode
-        key, payload, pid = worker.key, worker.payload, worker.process.pid
+    def _replace_dead(self, worker: _Worker) -> list[Done]:
+        """Replace a dead worker; retry its running node or report WorkerDied.
+
+        Nodes queued behind the running one had not started: they are
+        resubmitted without counting an attempt.
+        """
+        code, pid = worker.process.exitcode, worker.process.pid
+        inflight = list(worker.inflight)
         worker.kill()
-        fresh = self._spawn(worker.slot)
-        self._workers[worker.slot] = fresh
+        fresh = self._workers[worker.slot] = self._spawn(worker.slot)
+        key = inflight[0].key if inflight else None
         self.deaths.append((worker.slot, pid, code, key))
         if key is None:
-            return None
+            return []
         attempts = self._attempts.get(key, 0)
         if attempts < self.retries:
             self._attempts[key] = attempts + 1
+            for payload in inflight:
+                self._send(fresh, payload)
+            return []
+        for payload in inflight[1:]:
             self._send(fresh, payload)
-            return None
         now = time.perf_counter()
         error = WorkerDied(
             f"worker {worker.slot} (pid {pid}) died with exit code {code} while running "
             f"node '{key}' ({attempts + 1} attempt(s); out of memory or segfault?)",
             node=key,
         )
-        return Done(key, None, error, "", worker.slot, pid, now, now)
+        return [Done(key, None, error, "", worker.slot, pid, now, now)]
 
 
 def check_start_method(method) -> str | None:

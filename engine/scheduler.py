@@ -130,6 +130,12 @@ def _task_error(graph, done) -> TaskError:
     return err
 
 
+def _free_slots(backend, state: RunState) -> int:
+    """Nodes the backend takes now: its own count if it has one, else idle workers."""
+    free = getattr(backend, "free_slots", None)
+    return free() if free is not None else backend.n_workers - len(state.running)
+
+
 def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False) -> dict:
     """Run every node of ``graph`` on ``backend``; return ``{key: NodeResult}``.
 
@@ -144,9 +150,10 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     backend.start(job)
     try:
         while state.ready or state.running:
-            for key in pick(state, backend.n_workers - len(state.running), graph, select):
-                state.running[key] = None
-                backend.submit(make_payload(graph, key, state))
+            while state.ready and (free := _free_slots(backend, state)) > 0:
+                for key in pick(state, free, graph, select):
+                    state.running[key] = None
+                    backend.submit(make_payload(graph, key, state))
             for done in backend.wait():
                 if done.error is not None:
                     cause = None if isinstance(done.error, WorkerDied) else done.error

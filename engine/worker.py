@@ -46,6 +46,7 @@ class Payload(NamedTuple):
     proba: bool = False
     classes: object = None
     scorer: object = None
+    cost: float = 0.0
 
 
 class Done(NamedTuple):

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import wait_until
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import Ridge
 
@@ -201,3 +202,35 @@ def test_blas_threads_are_capped_in_workers(threads, expected):
         pp.map(learner, "fit", X, Y)
     assert {e.threads_ for e in learner.fold_estimators_} == {expected}
     assert learner.estimator_.pid_ != os.getpid()
+
+
+def test_worker_killed_between_runs_is_replaced():
+    with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
+        pp.map(Learner(OLS(), FoldIndex(3), name="f"), "fit", X, Y)
+        victim = pp.worker_pids[0]
+        os.kill(victim, signal.SIGKILL)
+        assert wait_until(lambda: not psutil_alive(victim))
+        out = pp.map(Learner(OLS(), FoldIndex(3), name="f"), "fit", X, Y, return_preds=True)
+        assert victim not in pp.worker_pids and len(pp.worker_pids) == 2
+    np.testing.assert_array_equal(out, reference())
+
+
+def test_cheap_nodes_are_queued_two_deep_and_stay_identical(monkeypatch):
+    """Prefetching queues a cheap node behind another; results do not change."""
+    from foldgraph.engine.processes import Processes
+
+    depths = []
+    send = Processes._send
+
+    def spy(self, worker, payload):
+        send(self, worker, payload)
+        depths.append(len(worker.inflight))
+
+    monkeypatch.setattr(Processes, "_send", spy)
+    learners = [Learner(OLS(), FoldIndex(3), name=f"o{i}") for i in range(6)]
+    with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
+        got = pp.map(learners, "fit", X, Y, return_preds=[f"o{i}" for i in range(6)])
+        assert pp._backend.free_slots() == 2  # at rest: two idle workers
+    assert max(depths) == 2
+    for out in got:
+        np.testing.assert_array_equal(out, reference())
