@@ -24,12 +24,12 @@ from collections import Counter
 import numpy as np
 
 from foldgraph.errors import GraphError
-from foldgraph.tasks.indexers import FoldIndex
+from foldgraph.tasks.indexers import ClusteredSubsetIndex, FoldIndex
 from foldgraph.tasks.learner import check_fitted, default_name
 
 from .checks import check_data, check_task, task_input
 from .nodes import BufferSpec, node_key, rows_overlap, shift_rows
-from .taskgraph import TaskGraph
+from .taskgraph import TaskGraph, check_job
 
 __all__ = ["map_graph", "stack_graph", "add_task", "assign_names", "estimate_cost"]
 
@@ -181,9 +181,9 @@ def stack_graph(tasks, job, split: bool = True, X=None, y=None) -> TaskGraph:
 
 
 def _new_graph(job, X, y) -> TaskGraph:
-    graph = TaskGraph(job)
+    check_job(job)  # an unknown job is reported before any data problem
     X, y = check_data(X, y)
-    return TaskGraph(graph.job, X, y)
+    return TaskGraph(job, X, y)
 
 
 def _checked_names(tasks) -> list[str]:
@@ -224,9 +224,9 @@ def add_task(graph: TaskGraph, task, input: str = "X", name: str | None = None) 
             f"TaskGraph(job, X=X, y=y)"
         )
     info = task_input(graph, task, name, input)
+    folds = _folds_for_job(graph, task, name, info)  # may raise: nothing added yet
     graph.tasks[name] = task
     graph.info[name] = info
-    folds = _folds_for_job(graph, task, name, info)
     info["folds"] = folds
     info["n_cols"] = info["n_partitions"] * info["width"]
     if task.kind == "learner" and (graph.job != "fit" or any(f.test for f in folds)):
@@ -252,6 +252,12 @@ def _folds_for_job(graph, task, name, info):
     """The folds whose nodes the job needs, as a list of Fold."""
     if graph.job == "fit":
         indexer = task.indexer if task.indexer is not None else FoldIndex(2)
+        if info["x"] != "X" and isinstance(indexer, ClusteredSubsetIndex):
+            raise GraphError(
+                f"task '{name}' reads {info['x']!r}, which is computed during the run, "
+                f"but ClusteredSubsetIndex clusters its input while the graph is built: "
+                f"use it on tasks that read X, or use SubsetIndex"
+            )
         X_in = graph.X if info["x"] == "X" else np.empty((info["n_in"], 0))
         try:
             folds = indexer.make_folds(X_in, info["y_values"], job="fit")

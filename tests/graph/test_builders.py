@@ -151,3 +151,23 @@ class TestHandBuilt:
             g.add_edge(u, v)
         assert g.bottom_level() == {"d": 1.0, "c": 6.0, "b": 3.0, "a": 7.0}
         assert g.roots() == ["a"] and g.total_cost() == 9.0
+
+
+def test_failed_add_task_leaves_the_graph_unchanged():
+    g = TaskGraph("fit", X=X, y=Y)
+    with pytest.raises(GraphError, match="task 'big': FoldIndex"):
+        g.add_task(Learner(OLS(), FoldIndex(50), name="big"))
+    assert g.tasks == {} and len(g) == 0 and g.buffers.keys() == {"X", "y"}
+    g.add_task(Learner(OLS(), FoldIndex(2), name="big"))
+    assert len(g) == 3
+
+
+def test_clustered_subsets_need_known_input():
+    from sklearn.cluster import KMeans
+
+    from foldgraph import ClusteredSubsetIndex
+
+    tasks = [Learner(OLS(), name="a"),
+             Learner(OLS(), ClusteredSubsetIndex(KMeans(2, n_init=2)), name="c")]  # fmt: skip
+    with pytest.raises(GraphError, match="task 'c' reads 'P:a'.*ClusteredSubsetIndex"):
+        stack_graph(tasks, "fit", X=X, y=Y)
