@@ -36,7 +36,11 @@ def check_return_preds(graph, return_preds) -> list[str]:
 
 def collect_outputs(graph, buffers: dict, names: list[str], return_preds):
     """Copies of the requested output buffers as float32 arrays."""
-    arrays = [np.array(buffers[f"P:{name}"], dtype=np.float32) for name in names]
+    arrays = []
+    for name in names:
+        buffer, cols = graph.output_of(name)
+        block = buffers[buffer] if cols is None else buffers[buffer][:, cols[0] : cols[1]]
+        arrays.append(np.array(block, dtype=np.float32))
     if return_preds is True or isinstance(return_preds, str):
         return arrays[0]
     return arrays if names else None

@@ -42,6 +42,12 @@ def _preprocess(graph, attrs, state):
 def make_payload(graph, key: str, state) -> Payload:
     """The Payload of node ``key``; predecessors' results come from ``state``."""
     attrs = graph.nx.nodes[key]
+    if attrs["kind"] == "propagate":
+        return Payload(
+            key=key, kind="propagate", op=attrs["op"], estimator=None, x=attrs["x"], y=None,
+            y_offset=0, train=(), test=attrs["test"], out=attrs["out"],
+            out_rows=attrs["out_rows"], cols=attrs["cols"], columns=attrs["columns"],
+        )  # fmt: skip
     task = graph.tasks[attrs["task"]]
     if graph.job == "fit":
         estimator = clone(task.estimator)

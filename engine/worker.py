@@ -20,7 +20,13 @@ import time
 import traceback
 from typing import NamedTuple
 
-from foldgraph.tasks.ops import NodeResult, fit_fold, fit_transformer, predict_fold
+from foldgraph.tasks.ops import (
+    NodeResult,
+    copy_columns,
+    fit_fold,
+    fit_transformer,
+    predict_fold,
+)
 
 from .buffers import attach, close_segment
 
@@ -47,6 +53,7 @@ class Payload(NamedTuple):
     classes: object = None
     scorer: object = None
     cost: float = 0.0
+    columns: tuple = ()
 
 
 class Done(NamedTuple):
@@ -69,6 +76,8 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
     P = None if p.out is None else buffers[p.out]
     if p.kind == "transformer":
         return fit_transformer(p.estimator, X, y, p.train)
+    if p.kind == "propagate":
+        return copy_columns(X, p.test, p.columns, P, p.out_rows, p.cols)
     if p.op == "fit":
         return fit_fold(
             p.estimator, X, y, p.train, p.test, P=P, out_rows=p.out_rows, cols=p.cols,

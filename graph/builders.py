@@ -31,7 +31,15 @@ from .checks import check_data, check_task, task_input
 from .nodes import BufferSpec, node_key, rows_overlap, shift_rows
 from .taskgraph import TaskGraph, check_job
 
-__all__ = ["map_graph", "stack_graph", "add_task", "assign_names", "estimate_cost"]
+__all__ = [
+    "map_graph",
+    "stack_graph",
+    "add_task",
+    "plan_task",
+    "add_planned",
+    "assign_names",
+    "estimate_cost",
+]
 
 #: relative cost of one (row x feature) for estimator families; see estimate_cost
 FAMILY_WEIGHTS = {
@@ -212,10 +220,29 @@ def _check_split(tasks, names) -> None:
 
 
 def add_task(graph: TaskGraph, task, input: str = "X", name: str | None = None) -> str:
-    """Add ``task``'s nodes to ``graph``, reading buffer ``input``; returns its name."""
-    check_task(task, name or "task")
+    """Add ``task``'s nodes to ``graph``, reading buffer ``input``; returns its name.
+
+    A learner gets its own output buffer ``P:<name>``. Nothing is added if
+    a check fails.
+    """
     if name is None:
+        check_task(task, "task")
         name = task.name if task.name is not None else _free_name(graph, task)
+    info = plan_task(graph, task, name, input)
+    out = None
+    if task.kind == "learner" and (graph.job != "fit" or any(f.test for f in info["folds"])):
+        out = f"P:{name}"
+        graph.buffers[out] = BufferSpec(out, (info["n_out"], info["n_cols"]), "float32")
+    add_planned(graph, task, name, info, out)
+    return name
+
+
+def plan_task(graph: TaskGraph, task, name: str, input: str) -> dict:
+    """Check ``task`` and cut its folds for ``graph``'s job; the graph is not changed.
+
+    Returns the task's ``info``: input buffer, rows, folds, output width...
+    """
+    check_task(task, name)
     if name in graph.tasks:
         raise GraphError(f"duplicate task name {name!r}: rename one of the tasks")
     if graph.X is None:
@@ -224,19 +251,20 @@ def add_task(graph: TaskGraph, task, input: str = "X", name: str | None = None) 
             f"TaskGraph(job, X=X, y=y)"
         )
     info = task_input(graph, task, name, input)
-    folds = _folds_for_job(graph, task, name, info)  # may raise: nothing added yet
+    info["folds"] = _folds_for_job(graph, task, name, info)
+    info["n_cols"] = info["n_partitions"] * info["width"]
+    return info
+
+
+def add_planned(graph: TaskGraph, task, name: str, info: dict, out=None, col0: int = 0):
+    """Add a planned task's nodes; a learner writes columns from ``col0`` of ``out``."""
     graph.tasks[name] = task
     graph.info[name] = info
-    info["folds"] = folds
-    info["n_cols"] = info["n_partitions"] * info["width"]
-    if task.kind == "learner" and (graph.job != "fit" or any(f.test for f in folds)):
-        out = f"P:{name}"
-        graph.buffers[out] = BufferSpec(out, (info["n_out"], info["n_cols"]), "float32")
+    info["out"], info["col0"] = out, col0
+    if out is not None:
         graph.outputs.append(name)
-        info["out"] = out
-    for index, fold in enumerate(folds):
+    for index, fold in enumerate(info["folds"]):
         _add_fold_node(graph, task, name, info, index, fold)
-    return name
 
 
 def _free_name(graph, task) -> str:
@@ -297,8 +325,8 @@ def _add_fold_node(graph, task, name, info, index, fold) -> None:
     op = graph.job
     parts = info["n_partitions"]
     key = node_key(name, op, fold.fold, fold.partition if parts > 1 else None)
-    width = info["width"]
-    cols = (fold.partition * width, (fold.partition + 1) * width)
+    width, col0 = info["width"], info["col0"]
+    cols = (col0 + fold.partition * width, col0 + (fold.partition + 1) * width)
     out = info.get("out")
     writes = ()
     out_rows = ()

@@ -53,7 +53,11 @@ class TaskGraph:
     writers : dict of str to list
         Per buffer, the ``(node, rows)`` that write it.
     outputs : list of str
-        Names of the tasks that write an output buffer, in build order.
+        Names of the tasks and layers with an output, in build order
+        (see :meth:`output_of`).
+    layers : dict of str to dict
+        Layers added by :func:`~foldgraph.graph.layers.add_layer`: their
+        output buffer, tasks and propagated columns.
     info : dict of str to dict
         Per task: its input buffer, folds, output columns and classes.
 
@@ -77,6 +81,7 @@ class TaskGraph:
         self.outputs: list[str] = []
         self.info: dict[str, dict] = {}
         self.writers: dict[str, list] = {}
+        self.layers: dict[str, dict] = {}
         self._task_nodes: dict[str, list] = {}
         self.X = None if X is None else np.asarray(X) if not hasattr(X, "shape") else X
         self.y = None if y is None else np.asarray(y)
@@ -161,6 +166,21 @@ class TaskGraph:
             below = max((level[s] for s in self.nx.successors(key)), default=0.0)
             level[key] = float(self.nx.nodes[key].get(weight, 1.0)) + below
         return level
+
+    def output_of(self, name: str) -> tuple[str, tuple[int, int] | None]:
+        """Where the output of task or layer ``name`` lives: ``(buffer, cols)``.
+
+        ``cols`` is None for a whole buffer, or the column range of a learner
+        inside its layer's buffer.
+        """
+        if name in self.layers:
+            return self.layers[name]["out"], None
+        info = self.info.get(name, {})
+        if info.get("out") is None:
+            raise KeyError(name)
+        if info["out"] == f"P:{name}":
+            return info["out"], None
+        return info["out"], (info["col0"], info["col0"] + info["n_cols"])
 
     def total_cost(self) -> float:
         """Sum of the node costs."""

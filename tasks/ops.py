@@ -23,6 +23,7 @@ __all__ = [
     "fit_fold",
     "predict_fold",
     "fit_transformer",
+    "copy_columns",
 ]
 
 Rows = tuple[tuple[int, int], ...]
@@ -199,3 +200,18 @@ def fit_transformer(estimator, X, y, train: Rows) -> NodeResult:
     start = time.perf_counter()
     fit_step(estimator, X_train, y_train)
     return NodeResult(estimator, time.perf_counter() - start)
+
+
+def copy_columns(X, rows: Rows, columns, P, out_rows: Rows, cols: tuple[int, int]) -> NodeResult:
+    """Copy ``columns`` of ``X`` at ``rows`` into ``P[out_rows, cols]`` (propagated features).
+
+    Examples
+    --------
+    >>> P = np.zeros((2, 1))
+    >>> _ = copy_columns(np.arange(6.0).reshape(3, 2), ((1, 3),), (1,), P, ((0, 2),), (0, 1))
+    >>> P.ravel().tolist()
+    [3.0, 5.0]
+    """
+    block = np.asarray(take(X, rows))[:, list(columns)]
+    put(P, out_rows, cols, block)
+    return NodeResult(None)
