@@ -63,6 +63,7 @@ class Job:
         Kept for mlens compatibility: in-process backends write nothing to
         disk. foldgraph never deletes a directory it did not create.
     return_preds : bool or list of str, default=False
+    sample_weight : array-like of shape (n_samples,), optional
 
     Attributes
     ----------
@@ -87,6 +88,7 @@ class Job:
         split: bool = True,
         path=None,
         return_preds=False,
+        sample_weight=None,
     ):
         self.job = check_job(job)
         self._sources = {
@@ -95,6 +97,7 @@ class Job:
             if isinstance(value, (str, os.PathLike))
         }
         self.X, self.y = check_data(load_array(X, "X"), load_array(y, "y"))
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, float)
         self.stack = bool(stack)
         self.split = bool(split)
         self.path = path
@@ -128,7 +131,11 @@ class Job:
                 f"targets): pass y to run(graph, X, y)"
             )
         self.release()
+        if "w" in graph.buffers and self.sample_weight is None:
+            raise GraphError("the graph was built with sample_weight: pass it to run() too")
         inputs = {"X": self.X} if self.y is None else {"X": self.X, "y": self.y}
+        if "w" in graph.buffers:
+            inputs["w"] = self.sample_weight
         outputs = {n: s for n, s in graph.buffers.items() if n not in inputs}
         try:
             if shared:

@@ -197,10 +197,21 @@ class ParallelProcessing:
             graph = map_graph(caller, job)
         return self._execute(graph, job, _return_preds(out))
 
-    def run(self, graph, X, y=None, return_preds=False):
-        """Run a graph built by hand (or by a builder) on ``X`` and ``y``."""
+    def run(self, graph, X, y=None, return_preds=False, sample_weight=None):
+        """Run a graph built by hand (or by a builder) on ``X`` and ``y``.
+
+        ``sample_weight`` must be given if (and only if) the graph was built
+        with weights: ``TaskGraph(job, X, y, sample_weight=w)``.
+        """
         graph.validate()
-        self.job = Job(graph.job, X, y, return_preds=return_preds)
+        if sample_weight is not None and "w" not in graph.buffers:
+            from foldgraph.errors import GraphError
+
+            raise GraphError(
+                "sample_weight given, but the graph was built without weights: build it "
+                "with TaskGraph(job, X, y, sample_weight=w)"
+            )
+        self.job = Job(graph.job, X, y, return_preds=return_preds, sample_weight=sample_weight)
         return self._execute(graph, self.job, return_preds)
 
     def clear(self) -> None:

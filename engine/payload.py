@@ -57,7 +57,7 @@ def make_payload(graph, key: str, state) -> Payload:
     classes = info.get("classes")
     return Payload(
         key=key, kind=attrs["kind"], op=attrs["op"], estimator=estimator,
-        x=attrs["x"], y=attrs["y"], y_offset=attrs["y_offset"],
+        x=attrs["x"], y=attrs["y"], y_offset=attrs["y_offset"], w=attrs.get("w"),
         train=attrs["train"], test=attrs["test"], out=attrs["out"],
         out_rows=attrs["out_rows"], cols=attrs["cols"],
         preprocess=_preprocess(graph, attrs, state),

@@ -18,12 +18,11 @@ elsewhere.
 from __future__ import annotations
 
 import multiprocessing as mp
+import pickle
 import sys
 import time
 from contextlib import contextmanager
 from multiprocessing.connection import wait as wait_connections
-
-import pickle
 
 from foldgraph.errors import WorkerDied
 

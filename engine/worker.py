@@ -54,6 +54,7 @@ class Payload(NamedTuple):
     scorer: object = None
     cost: float = 0.0
     columns: tuple = ()
+    w: str | None = None
 
 
 class Done(NamedTuple):
@@ -74,6 +75,7 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
     X = buffers[p.x]
     y = None if p.y is None else buffers[p.y][p.y_offset :]
     P = None if p.out is None else buffers[p.out]
+    w = None if p.w is None else buffers[p.w][p.y_offset :]
     if p.kind == "transformer":
         return fit_transformer(p.estimator, X, y, p.train)
     if p.kind == "propagate":
@@ -82,6 +84,7 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
         return fit_fold(
             p.estimator, X, y, p.train, p.test, P=P, out_rows=p.out_rows, cols=p.cols,
             preprocess=p.preprocess, proba=p.proba, classes=p.classes, scorer=p.scorer,
+            sample_weight=w,
         )  # fmt: skip
     return predict_fold(
         p.estimator, X, p.test, y=y, P=P, out_rows=p.out_rows, cols=p.cols,

@@ -6,6 +6,13 @@ re-exports the public names.
 """
 
 from foldgraph.engine import Job, ParallelProcessing, Trace
+from foldgraph.ensembles import (
+    BlendEnsemble,
+    SequentialEnsemble,
+    Subsemble,
+    SuperLearner,
+    TemporalEnsemble,
+)
 from foldgraph.errors import FoldgraphError, GraphError, TaskError, WorkerDied
 from foldgraph.graph import TaskGraph, map_graph, stack_graph
 from foldgraph.tasks import (
@@ -24,6 +31,11 @@ from foldgraph.tasks import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "SuperLearner",
+    "Subsemble",
+    "BlendEnsemble",
+    "SequentialEnsemble",
+    "TemporalEnsemble",
     "ParallelProcessing",
     "Job",
     "Trace",

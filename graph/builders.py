@@ -268,12 +268,15 @@ def add_planned(graph: TaskGraph, task, name: str, info: dict, out=None, col0: i
 
 
 def _free_name(graph, task) -> str:
-    base, i = default_name(task), 0
-    name = base
-    while name in graph.tasks:
+    """The default name if free, else the next free ``<name>-<i>`` (counted per graph)."""
+    base = default_name(task)
+    if base not in graph.tasks:
+        return base
+    i = graph._suffixes.get(base, 0)
+    while f"{base}-{i + 1}" in graph.tasks:
         i += 1
-        name = f"{base}-{i}"
-    return name
+    graph._suffixes[base] = i + 1
+    return f"{base}-{i + 1}"
 
 
 def _folds_for_job(graph, task, name, info):
@@ -338,7 +341,7 @@ def _add_fold_node(graph, task, name, info, index, fold) -> None:
     graph.add_node(
         key,
         task=name, kind=task.kind, op=op, fold=fold.fold, partition=fold.partition,
-        index=index, x=info["x"], y=info["y"], y_offset=info["y_offset"],
+        index=index, x=info["x"], y=info["y"], y_offset=info["y_offset"], w=info["w"],
         train=fold.train, test=fold.test, out=out if writes else None,
         out_rows=out_rows, cols=cols, preprocess=getattr(task, "preprocess", None),
         reads=reads, writes=writes,

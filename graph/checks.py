@@ -90,6 +90,10 @@ def task_input(graph, task, name: str, input: str) -> dict:
         y=None if y is None else "y", y_offset=y_offset, y_values=y_values, classes=None,
         y_itemsize=0 if y is None else y.dtype.itemsize * (1 if y.ndim == 1 else y.shape[1]),
     )  # fmt: skip
+    info["w"] = None
+    if graph.sample_weight is not None and graph.job == "fit" and task.kind == "learner":
+        _check_accepts_weights(task, name)
+        info["w"] = "w"
     if task.kind == "learner":
         info["classes"], info["width"] = _output_width(task, name, graph.job, y_values)
     else:
@@ -112,3 +116,13 @@ def _output_width(task, name, job, y_values):
             )
         return classes, len(classes)
     return None, getattr(task, "n_outputs_", 1)
+
+
+def _check_accepts_weights(task, name: str) -> None:
+    from sklearn.utils.validation import has_fit_parameter
+
+    if not has_fit_parameter(task.estimator, "sample_weight"):
+        raise GraphError(
+            f"task '{name}': {type(task.estimator).__name__}.fit does not accept "
+            f"sample_weight: fit without weights, or use an estimator that takes them"
+        )

@@ -40,6 +40,8 @@ class TaskGraph:
         Input the folds are cut for. Needed by :meth:`add_task`.
     y : array-like of shape (n_samples,) or (n_samples, n_targets), optional
         Targets (needed to fit learners, and for class columns).
+    sample_weight : array-like of shape (n_samples,), optional
+        Weights sliced per fold and passed to every learner's ``fit``.
 
     Attributes
     ----------
@@ -73,7 +75,7 @@ class TaskGraph:
     ['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full']
     """
 
-    def __init__(self, job: str = "fit", X=None, y=None):
+    def __init__(self, job: str = "fit", X=None, y=None, sample_weight=None):
         self.job = check_job(job)
         self.nx = nx.DiGraph()
         self.tasks: dict = {}
@@ -83,12 +85,23 @@ class TaskGraph:
         self.writers: dict[str, list] = {}
         self.layers: dict[str, dict] = {}
         self._task_nodes: dict[str, list] = {}
+        self._suffixes: dict[str, int] = {}  # automatic names: last suffix used per base
         self.X = None if X is None else np.asarray(X) if not hasattr(X, "shape") else X
         self.y = None if y is None else np.asarray(y)
         if self.X is not None:
             self.buffers["X"] = BufferSpec("X", tuple(self.X.shape), str(self.X.dtype))
         if self.y is not None:
             self.buffers["y"] = BufferSpec("y", tuple(self.y.shape), str(self.y.dtype))
+        self.sample_weight = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=float)
+            if w.ndim != 1 or self.X is None or len(w) != self.X.shape[0]:
+                raise GraphError(
+                    f"sample_weight must be 1-D with one weight per row of X, got shape "
+                    f"{w.shape}"
+                )
+            self.sample_weight = w
+            self.buffers["w"] = BufferSpec("w", w.shape, str(w.dtype))
 
     # -- building -----------------------------------------------------------
     def add_task(self, task, input: str = "X", name: str | None = None) -> str:

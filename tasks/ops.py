@@ -105,6 +105,7 @@ def fit_fold(
     proba: bool = False,
     classes=None,
     scorer=None,
+    sample_weight=None,
 ) -> NodeResult:
     """Fit ``estimator`` on ``train`` rows and predict ``test`` rows into ``P``.
 
@@ -130,6 +131,8 @@ def fit_fold(
         All classes of ``y`` (probability columns).
     scorer : callable, optional
         ``scorer(y_test, predictions)``.
+    sample_weight : array-like, optional
+        Weights of every row; the train rows' are passed to ``fit``.
 
     Returns
     -------
@@ -147,7 +150,10 @@ def fit_fold(
     if preprocess is not None:
         X_train, y_train = apply_transform(preprocess, X_train, y_train)
     start = time.perf_counter()
-    estimator.fit(X_train, y_train)
+    if sample_weight is None:
+        estimator.fit(X_train, y_train)
+    else:
+        estimator.fit(X_train, y_train, sample_weight=take(sample_weight, train))
     fit_time = time.perf_counter() - start
     if not test:
         return NodeResult(estimator, fit_time)

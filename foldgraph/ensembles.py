@@ -1,0 +1,456 @@
+"""Ensembles as scikit-learn estimators, compiled into one task graph.
+
+Each ``add`` records a :class:`~foldgraph.layerspec.LayerSpec`; ``fit``
+turns the layers into tasks and the tasks into one graph: layer ``i`` reads
+the output buffer of layer ``i - 1`` (``X`` for the first), the meta layer
+(``add_meta``, a full-data fit) reads the last one. The graph runs on a
+:class:`~foldgraph.engine.ParallelProcessing` with the ensemble's backend,
+``n_jobs`` and strategy. Fitted tasks are public: ``ens.layers_[0]["ridge"]``
+is the Learner of estimator ``ridge`` in the first layer, with its
+``estimator_`` and ``fold_estimators_``.
+
+Classification: labels of any type are encoded once (``classes_``); base
+learners with ``proba=True`` stack one column per class, the same columns on
+every fold; ``predict_proba`` is always the meta learner's probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import ClassifierTags, RegressorTags
+
+from foldgraph.engine import ParallelProcessing
+from foldgraph.errors import GraphError
+from foldgraph.graph import TaskGraph, add_layer
+
+from .layerspec import KINDS, LayerSpec
+from .summary import FitSummary
+
+__all__ = ["SuperLearner", "BlendEnsemble", "Subsemble", "TemporalEnsemble",
+           "SequentialEnsemble"]  # fmt: skip
+
+META = "meta"
+
+
+def _as_array(X):
+    """``(array, feature names or None)``; DataFrames keep their column names."""
+    names = getattr(X, "columns", None)
+    if names is not None:
+        names = np.asarray([str(c) for c in names], dtype=object)
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    X = np.asarray(X)
+    if X.dtype == object:
+        X = X.astype(float)
+    return X, names
+
+
+class _Ensemble(BaseEstimator):
+    """Shared machinery; subclasses set ``_kind`` and the indexer arguments."""
+
+    _kind = "stack"
+
+    # -- building -----------------------------------------------------------
+    def _indexer_args(self) -> dict:
+        return {}
+
+    def _add(self, kind, estimators, preprocessing, proba, propagate_features, indexer_args):
+        layers = list(self.layers or [])
+        if layers and layers[-1].meta:
+            raise GraphError("a meta learner was already added: add layers before add_meta")
+        spec = LayerSpec(kind, estimators, preprocessing, proba, propagate_features,
+                         {**self._indexer_args(), **indexer_args})  # fmt: skip
+        spec.make_indexer()  # an unknown kind or bad indexer argument fails here
+        self.layers = layers + [spec]
+        return self
+
+    def add(self, estimators, preprocessing=None, proba=False, propagate_features=None,
+            **indexer_args):  # fmt: skip
+        """Add a layer of base learners; returns self.
+
+        Parameters
+        ----------
+        estimators : list or dict of lists
+            Estimators, ``(name, estimator)`` pairs, or ``{case: [...]}``.
+        preprocessing : list or dict of lists, optional
+            Transformers applied before the estimators (per case for a dict).
+        proba : bool, default=False
+            Stack class probabilities (one column per class).
+        propagate_features : list of int, optional
+            Input columns copied beside the predictions for the next layer.
+        **indexer_args
+            Override the ensemble's indexer arguments for this layer.
+        """
+        return self._add(self._kind, estimators, preprocessing, proba, propagate_features,
+                         indexer_args)  # fmt: skip
+
+    def add_meta(self, estimator, proba=False):
+        """Add the meta learner, fitted on all rows of the last layer's output."""
+        if not self.layers:
+            raise GraphError("add_meta before add: add at least one layer of base learners")
+        spec = LayerSpec("full", [estimator], None, proba, None, None, meta=True)
+        self.layers = list(self.layers) + [spec]
+        return self
+
+    def _specs(self) -> tuple[list, LayerSpec | None]:
+        layers = list(self.layers or [])
+        if not layers:
+            raise GraphError(f"{type(self).__name__} has no layers: call add(estimators) first")
+        if layers[-1].meta:
+            return layers[:-1], layers[-1]
+        return layers, None
+
+    def _layer_names(self, n_base: int, meta: bool) -> list[str]:
+        return [f"layer-{i + 1}" for i in range(n_base)] + ([META] if meta else [])
+
+    def graph(self, job: str = "fit", X=None, y=None) -> TaskGraph:
+        """The ensemble's task graph for ``job`` (after fit, X may be omitted for "fit")."""
+        if X is None:
+            if job == "fit" and getattr(self, "graph_", None) is not None:
+                return self.graph_
+            raise GraphError(f"graph({job!r}) needs X (and y for 'fit')")
+        X, _ = _as_array(X)
+        if job == "fit":
+            return self._build("fit", X, self._encode(np.asarray(y)) if y is not None else y)[0]
+        self._check_fitted()
+        return self._build(job, X, None, tasks=self._tasks)[0]
+
+    def _build(self, job, X, y, tasks=None, upto=None, sample_weight=None):
+        base, meta = self._specs()
+        specs = base + ([meta] if meta is not None else [])
+        names = self._layer_names(len(base), meta is not None)
+        if upto is not None:
+            specs, names = specs[:upto], names[:upto]
+        graph = TaskGraph(job, X=X, y=y, sample_weight=sample_weight)
+        made, stream = [], "X"
+        for i, (spec, name) in enumerate(zip(specs, names)):
+            layer_tasks = tasks[i] if tasks is not None else spec.make_tasks(name, self.scorer)
+            stream = add_layer(graph, name, layer_tasks, [t.name for t in layer_tasks],
+                               input=stream, propagate_features=spec.propagate_features)
+            made.append(layer_tasks)
+        return graph.validate(), made
+
+    # -- fitting and predicting ------------------------------------------------
+    def _manager(self) -> ParallelProcessing:
+        return ParallelProcessing(self.backend, n_jobs=self.n_jobs, strategy=self.strategy,
+                                  verbose=bool(self.verbose))  # fmt: skip
+
+    def _encode(self, y):
+        if not self._is_classifier():
+            return y
+        if not hasattr(self, "_encoder") or getattr(self, "_encoder_for", None) is not y:
+            self._encoder = LabelEncoder().fit(y)
+            self._encoder_for = y
+        return self._encoder.transform(y)
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit every layer as one task graph; returns self.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Sliced per fold and passed to every estimator's ``fit``.
+        **fit_params
+            Not supported: raises TypeError naming them.
+        """
+        if fit_params:
+            raise TypeError(
+                f"fit() got fit parameters {sorted(fit_params)}: only sample_weight is "
+                f"routed to the estimators"
+            )
+        X, names = _as_array(X)
+        y = np.asarray(y)
+        base, meta = self._specs()
+        if meta is None:
+            raise GraphError(f"{type(self).__name__} has no meta learner: call add_meta(est)")
+        if self._is_classifier():
+            self._encoder = LabelEncoder().fit(y)
+            self.classes_ = self._encoder.classes_
+            y = self._encoder.transform(y)
+        if self.shuffle and self._kind != "temporal":
+            order = np.random.RandomState(self.random_state).permutation(len(y))
+            X, y = X[order], y[order]
+            sample_weight = None if sample_weight is None else np.asarray(sample_weight)[order]
+        graph, tasks = self._build("fit", X, y, sample_weight=sample_weight)
+        last = self._layer_names(len(base), True)[-2]
+        with self._manager() as pp:
+            self.fit_transform_ = pp.run(graph, X, y, return_preds=[last],
+                                         sample_weight=sample_weight)[0]  # fmt: skip
+            self.trace_ = pp.trace
+        self._tasks = tasks
+        names_ = self._layer_names(len(base), True)
+        self.layers_ = [{t.name.split(".", 1)[1]: t for t in layer} for layer in tasks]
+        self.layer_names_ = names_
+        self.meta_ = next(iter(self.layers_[-1].values()))
+        self.graph_ = graph
+        self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "layers_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet: call fit(X, y) first"
+            )
+
+    def _base_output(self, X) -> np.ndarray:
+        """The last base layer's predictions for new rows: the meta learner's input."""
+        self._check_fitted()
+        X, _ = _as_array(X)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1] if X.ndim == 2 else X.shape} features, but "
+                f"{type(self).__name__} was fitted with {self.n_features_in_}"
+            )
+        graph, _ = self._build("predict", X, None, tasks=self._tasks, upto=-1)
+        with self._manager() as pp:
+            return pp.run(graph, X, return_preds=[self.layer_names_[-2]])[0]
+
+    def transform(self, X) -> np.ndarray:
+        """The prediction matrix the meta learner reads, for new rows (float32)."""
+        return self._base_output(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions of the meta learner on the base layers' predictions."""
+        pred = self.meta_.estimator_.predict(self._base_output(X))
+        if self._is_classifier():
+            return self._encoder.inverse_transform(np.asarray(pred).astype(int))
+        return pred
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The meta learner's class probabilities (columns follow ``classes_``)."""
+        self._check_fitted()
+        if not hasattr(self.meta_.estimator_, "predict_proba"):
+            raise AttributeError(
+                f"the meta learner {type(self.meta_.estimator_).__name__} has no predict_proba"
+            )
+        return self.meta_.estimator_.predict_proba(self._base_output(X))
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy for a classifier, R^2 for a regressor."""
+        metric = accuracy_score if self._is_classifier() else r2_score
+        return metric(y, self.predict(X), sample_weight=sample_weight)
+
+    @property
+    def data(self) -> FitSummary:
+        """Fit summary per learner: fold score, fit and predict time (mean and std)."""
+        self._check_fitted()
+        return FitSummary.from_layers(self.layer_names_, self.layers_)
+
+    # -- scikit-learn tags ---------------------------------------------------------
+    def _is_classifier(self) -> bool:
+        layers = list(self.layers or [])
+        ests = [e for spec in layers[-1:] for _, e in spec._flat()]
+        return bool(ests) and is_classifier(ests[0])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self._is_classifier():
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        else:
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        return tags
+
+    def get_params(self, deep: bool = True) -> dict:
+        params = super().get_params(deep=False)
+        if deep:
+            base, meta = self._specs() if self.layers else ([], None)
+            names = self._layer_names(len(base), meta is not None)
+            for name, spec in zip(names, base + ([meta] if meta else [])):
+                params[name] = spec
+                params.update({f"{name}__{k}": v for k, v in spec.get_params(deep=True).items()})
+        return params
+
+
+_COMMON_DOC = """
+    shuffle : bool, default=False
+        Shuffle the rows (with ``random_state``) before cutting folds.
+    random_state : int, optional
+    scorer : callable, optional
+        ``scorer(y_true, y_pred)`` applied to every fold's out-of-fold
+        predictions; see :attr:`data`.
+    backend : {"threading", "sequential", "multiprocessing"}, default="threading"
+    n_jobs : int, default=-1
+    strategy : str or callable, default="fifo"
+    verbose : bool, default=False
+    layers : list of LayerSpec, optional
+        Set by :meth:`add` and :meth:`add_meta` (kept by ``clone``).
+"""
+
+
+class SuperLearner(_Ensemble):
+    __doc__ = """Stacking with K-fold out-of-fold predictions (FoldIndex).
+
+    Parameters
+    ----------
+    folds : int, default=2
+        Folds of every layer added with :meth:`add`.""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    >>> ens = SuperLearner(folds=3, random_state=0, backend="sequential")
+    >>> ens = ens.add([Ridge(), DecisionTreeRegressor(max_depth=3)]).add_meta(LinearRegression())
+    >>> ens.fit(X, y).predict(X[:2]).shape
+    (2,)
+    >>> sorted(ens.layers_[0])
+    ['decisiontreeregressor', 'ridge']
+    """
+
+    _kind = "stack"
+
+    def __init__(self, folds=2, shuffle=False, random_state=None, scorer=None,
+                 backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
+                 layers=None):  # fmt: skip
+        self.folds = folds
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.scorer = scorer
+        self.backend = backend
+        self.n_jobs = n_jobs
+        self.strategy = strategy
+        self.verbose = verbose
+        self.layers = layers
+
+    def _indexer_args(self):
+        return {"folds": self.folds}
+
+
+class BlendEnsemble(_Ensemble):
+    __doc__ = """Blending: fit on the head of the rows, predict the tail (BlendIndex).
+
+    The meta learner is fitted on the ``test_size`` last rows only.
+
+    Parameters
+    ----------
+    test_size : int or float, default=0.5""" + _COMMON_DOC
+
+    _kind = "blend"
+
+    def __init__(self, test_size=0.5, shuffle=False, random_state=None, scorer=None,
+                 backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
+                 layers=None):  # fmt: skip
+        self.test_size = test_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.scorer = scorer
+        self.backend = backend
+        self.n_jobs = n_jobs
+        self.strategy = strategy
+        self.verbose = verbose
+        self.layers = layers
+
+    def _indexer_args(self):
+        return {"test_size": self.test_size}
+
+
+class Subsemble(_Ensemble):
+    __doc__ = """Subsemble: one estimator per data partition, stacked (SubsetIndex).
+
+    Parameters
+    ----------
+    partitions : int, default=2
+    partition_estimator : clusterer, optional
+        Partition rows by its labels (ClusteredSubsetIndex) instead of
+        contiguous blocks.
+    folds : int, default=2""" + _COMMON_DOC
+
+    _kind = "subsemble"
+
+    def __init__(self, partitions=2, partition_estimator=None, folds=2, shuffle=False,
+                 random_state=None, scorer=None, backend="threading", n_jobs=-1,
+                 strategy="fifo", verbose=False, layers=None):  # fmt: skip
+        self.partitions = partitions
+        self.partition_estimator = partition_estimator
+        self.folds = folds
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.scorer = scorer
+        self.backend = backend
+        self.n_jobs = n_jobs
+        self.strategy = strategy
+        self.verbose = verbose
+        self.layers = layers
+
+    def _indexer_args(self):
+        return {"partitions": self.partitions, "folds": self.folds,
+                "partition_estimator": self.partition_estimator}  # fmt: skip
+
+
+class TemporalEnsemble(_Ensemble):
+    __doc__ = """Stacking for time series: each fold trains on the past only (TemporalIndex).
+
+    Rows are never shuffled.
+
+    Parameters
+    ----------
+    step_size : int, default=1
+    burn_in : int, optional
+    window : int, optional
+    lag : int, default=0""" + _COMMON_DOC
+
+    _kind = "temporal"
+
+    def __init__(self, step_size=1, burn_in=None, window=None, lag=0, scorer=None,
+                 backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
+                 layers=None):  # fmt: skip
+        self.step_size = step_size
+        self.burn_in = burn_in
+        self.window = window
+        self.lag = lag
+        self.scorer = scorer
+        self.backend = backend
+        self.n_jobs = n_jobs
+        self.strategy = strategy
+        self.verbose = verbose
+        self.layers = layers
+
+    shuffle = False
+    random_state = None
+
+    def _indexer_args(self):
+        return {"step_size": self.step_size, "burn_in": self.burn_in,
+                "window": self.window, "lag": self.lag}  # fmt: skip
+
+
+class SequentialEnsemble(_Ensemble):
+    __doc__ = """Layers of any kind, stacked: ``add(kind, estimators, ...)``.
+
+    ``kind`` is one of "stack", "blend", "subsemble", "temporal", "full";
+    indexer arguments go by name (``folds=3``, ``test_size=0.3``,
+    ``partitions=2``, ``partition_estimator=KMeans(2)``, ``step_size=5``...).
+    """ + _COMMON_DOC
+
+    _kind = "stack"
+
+    def __init__(self, shuffle=False, random_state=None, scorer=None, backend="threading",
+                 n_jobs=-1, strategy="fifo", verbose=False, layers=None):  # fmt: skip
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.scorer = scorer
+        self.backend = backend
+        self.n_jobs = n_jobs
+        self.strategy = strategy
+        self.verbose = verbose
+        self.layers = layers
+
+    def add(self, kind, estimators, preprocessing=None, proba=False,
+            propagate_features=None, **indexer_args):  # fmt: skip
+        """Add a layer of ``kind`` (see the class docstring); returns self."""
+        if kind not in KINDS:
+            raise GraphError(
+                f"unknown layer kind {kind!r}: choose one of {', '.join(map(repr, KINDS))}"
+            )
+        return self._add(kind, estimators, preprocessing, proba, propagate_features,
+                         indexer_args)  # fmt: skip
