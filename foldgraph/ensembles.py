@@ -21,7 +21,10 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import ClassifierTags, RegressorTags
+from sklearn.utils import ClassifierTags, RegressorTags, TransformerTags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from foldgraph.engine import ParallelProcessing
 from foldgraph.errors import GraphError
@@ -65,6 +68,7 @@ class _Ensemble(BaseEstimator):
         spec = LayerSpec(kind, estimators, preprocessing, proba, propagate_features,
                          {**self._indexer_args(), **indexer_args})  # fmt: skip
         spec.make_indexer()  # an unknown kind or bad indexer argument fails here
+        spec._flat()  # so do estimators without fit and duplicate names
         self.layers = layers + [spec]
         return self
 
@@ -164,11 +168,18 @@ class _Ensemble(BaseEstimator):
                 f"fit() got fit parameters {sorted(fit_params)}: only sample_weight is "
                 f"routed to the estimators"
             )
-        X, names = _as_array(X)
-        y = np.asarray(y)
         base, meta = self._specs()
         if meta is None:
             raise GraphError(f"{type(self).__name__} has no meta learner: call add_meta(est)")
+        X, y = self._validate_fit(X, y)
+        names = getattr(self, "feature_names_in_", None)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=float)
+            if sample_weight.shape != (len(y),) or not np.any(sample_weight):
+                raise ValueError(
+                    f"sample_weight must have one non-negative weight per row, not all zero "
+                    f"(got shape {sample_weight.shape})"
+                )
         if self._is_classifier():
             self._encoder = LabelEncoder().fit(y)
             self.classes_ = self._encoder.classes_
@@ -189,10 +200,28 @@ class _Ensemble(BaseEstimator):
         self.layer_names_ = names_
         self.meta_ = next(iter(self.layers_[-1].values()))
         self.graph_ = graph
-        self.n_features_in_ = X.shape[1]
         if names is not None:
             self.feature_names_in_ = names
         return self
+
+    def _validate_fit(self, X, y):
+        """Check X and y the scikit-learn way; NaN and inf in X are the estimators' call."""
+        if not hasattr(X, "shape"):
+            X = np.asarray(X)
+        X, y = validate_data(self, X, y, reset=True, ensure_all_finite=False,
+                             ensure_min_samples=2, multi_output=True, y_numeric=False,
+                             dtype=None)  # fmt: skip
+        if X.dtype == object:
+            X = X.astype(float)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)  # a column vector: warn and ravel, like sklearn
+        if self._is_classifier():
+            check_classification_targets(y)
+            if len(np.unique(y)) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in y, got 1 class"
+                )
+        return X, y
 
     def _check_fitted(self):
         if not hasattr(self, "layers_"):
@@ -203,12 +232,9 @@ class _Ensemble(BaseEstimator):
     def _base_output(self, X) -> np.ndarray:
         """The last base layer's predictions for new rows: the meta learner's input."""
         self._check_fitted()
-        X, _ = _as_array(X)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1] if X.ndim == 2 else X.shape} features, but "
-                f"{type(self).__name__} was fitted with {self.n_features_in_}"
-            )
+        X = validate_data(self, X, reset=False, ensure_all_finite=False, dtype=None)
+        if X.dtype == object:
+            X = X.astype(float)
         graph, _ = self._build("predict", X, None, tasks=self._tasks, upto=-1)
         with self._manager() as pp:
             return pp.run(graph, X, return_preds=[self.layer_names_[-2]])[0]
@@ -219,18 +245,31 @@ class _Ensemble(BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Predictions of the meta learner on the base layers' predictions."""
+        self._check_fitted()
         pred = self.meta_.estimator_.predict(self._base_output(X))
         if self._is_classifier():
             return self._encoder.inverse_transform(np.asarray(pred).astype(int))
         return pred
 
+    def fit_transform(self, X, y, sample_weight=None, **fit_params) -> np.ndarray:
+        """Fit, and return the out-of-fold predictions of the last base layer.
+
+        These are what the meta learner was trained on (no leakage); unlike
+        ``fit(X, y).transform(X)``, which uses the full-data estimators.
+        """
+        return self.fit(X, y, sample_weight=sample_weight, **fit_params).fit_transform_
+
+    def _meta_has_proba(self) -> bool:
+        try:
+            _, meta = self._specs()
+        except GraphError:
+            return False
+        return meta is not None and all(hasattr(e, "predict_proba") for _, e in meta._flat())
+
+    @available_if(_meta_has_proba)
     def predict_proba(self, X) -> np.ndarray:
         """The meta learner's class probabilities (columns follow ``classes_``)."""
         self._check_fitted()
-        if not hasattr(self.meta_.estimator_, "predict_proba"):
-            raise AttributeError(
-                f"the meta learner {type(self.meta_.estimator_).__name__} has no predict_proba"
-            )
         return self.meta_.estimator_.predict_proba(self._base_output(X))
 
     def score(self, X, y, sample_weight=None) -> float:
@@ -246,12 +285,15 @@ class _Ensemble(BaseEstimator):
 
     # -- scikit-learn tags ---------------------------------------------------------
     def _is_classifier(self) -> bool:
-        layers = list(self.layers or [])
+        if not isinstance(self.layers, (list, tuple)):
+            return False
+        layers = list(self.layers)
         ests = [e for spec in layers[-1:] for _, e in spec._flat()]
         return bool(ests) and is_classifier(ests[0])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])
         if self._is_classifier():
             tags.estimator_type = "classifier"
             tags.classifier_tags = ClassifierTags()
@@ -263,7 +305,10 @@ class _Ensemble(BaseEstimator):
     def get_params(self, deep: bool = True) -> dict:
         params = super().get_params(deep=False)
         if deep:
-            base, meta = self._specs() if self.layers else ([], None)
+            ok = isinstance(self.layers, (list, tuple)) and all(
+                isinstance(spec, LayerSpec) for spec in self.layers
+            )
+            base, meta = self._specs() if ok and self.layers else ([], None)
             names = self._layer_names(len(base), meta is not None)
             for name, spec in zip(names, base + ([meta] if meta else [])):
                 params[name] = spec

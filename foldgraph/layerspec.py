@@ -48,6 +48,11 @@ def named_estimators(estimators, where: str) -> list[tuple[str, object]]:
     seen: dict[str, int] = {}
     out = []
     for name, est in pairs:
+        if not callable(getattr(est, "fit", None)):
+            raise TypeError(
+                f"{where}: {type(est).__name__} does not implement fit: pass "
+                f"scikit-learn estimators"
+            )
         if name is None:
             base = type(est).__name__.lower()
             if counts[base] == 1 and base not in taken:

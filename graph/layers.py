@@ -90,5 +90,5 @@ def _add_propagate(graph, name, input, out, props, n_in, n_out) -> None:
         cost=1e-7 * n_out * len(props), nbytes=n_out * len(props) * (itemsize + 4),
         bytes_read=n_out * len(props) * itemsize, bytes_written=n_out * len(props) * 4,
     )  # fmt: skip
-    for writer, wrows in graph.writers.get(input, ()):
+    for writer, _rows in graph.writers.get(input, ()):
         graph.add_edge(writer, key, via=input)
