@@ -14,6 +14,7 @@ from foldgraph.ensembles import (
     TemporalEnsemble,
 )
 from foldgraph.errors import FoldgraphError, GraphError, TaskError, WorkerDied
+from foldgraph.evaluation import Evaluator
 from foldgraph.graph import TaskGraph, map_graph, stack_graph
 from foldgraph.tasks import (
     BlendIndex,
@@ -36,6 +37,7 @@ __all__ = [
     "BlendEnsemble",
     "SequentialEnsemble",
     "TemporalEnsemble",
+    "Evaluator",
     "ParallelProcessing",
     "Job",
     "Trace",

@@ -1,0 +1,152 @@
+"""Evaluator: randomized parameter search over estimators x cases x folds, one graph.
+
+Every (preprocessing case, estimator, parameter draw) becomes a Learner whose
+fold fits are scored on their held-out rows; each case's pipeline is a
+Transformer fitted once per fold and shared by all the learners of the case
+(an edge per fold, not a refit per candidate). Full-data fits are not
+needed to evaluate, so they are left out of the graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import ParameterSampler
+
+from foldgraph.engine import ParallelProcessing
+from foldgraph.errors import GraphError
+from foldgraph.graph import TaskGraph
+from foldgraph.tasks import FoldIndex, Learner, Pipeline, Transformer
+
+from .layerspec import named_estimators
+
+__all__ = ["Evaluator"]
+
+
+class Evaluator:
+    """Score many estimators, preprocessing cases and parameter draws by cross-validation.
+
+    Parameters
+    ----------
+    scorer : callable
+        ``scorer(y_true, y_pred) -> float`` (higher is better, as for
+        ``sklearn.metrics.r2_score``; pass a negated loss otherwise).
+    cv : int, default=2
+        Folds.
+    shuffle : bool, default=True
+        Shuffle the rows once (with ``random_state``) before cutting folds.
+    random_state : int, optional
+        Seeds the shuffle and the parameter draws.
+    backend, n_jobs, strategy
+        As for :class:`~foldgraph.engine.ParallelProcessing`.
+
+    Attributes
+    ----------
+    results : dict
+        ``{"<case>.<estimator>": {"test_score-m", "test_score-s", "fit_time-m",
+        "fit_time-s", "pred_time-m", "pred_time-s", "params"}}``: the best draw
+        of each estimator and case (highest mean test score).
+    draws : dict
+        Every draw's mean score, by learner name.
+
+    Examples
+    --------
+    >>> from scipy.stats import uniform
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.metrics import r2_score
+    >>> X, y = make_regression(100, 4, noise=1.0, random_state=0)
+    >>> ev = Evaluator(r2_score, cv=3, random_state=0, backend="sequential")
+    >>> ev = ev.fit(X, y, [Ridge()], {"ridge": {"alpha": uniform(0.1, 10)}}, n_iter=3)
+    >>> sorted(ev.results), sorted(ev.results["ridge"])[:2]
+    (['ridge'], ['fit_time-m', 'fit_time-s'])
+    """
+
+    def __init__(self, scorer, cv=2, shuffle=True, random_state=None, backend="threading",
+                 n_jobs=-1, strategy="fifo"):  # fmt: skip
+        self.scorer = scorer
+        self.cv = cv
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.backend = backend
+        self.n_jobs = n_jobs
+        self.strategy = strategy
+
+    def fit(self, X, y, estimators, param_dicts=None, n_iter=2, preprocessing=None):
+        """Run the search as one graph; returns self (see ``results``)."""
+        if not callable(self.scorer):
+            raise GraphError("Evaluator needs a scorer(y_true, y_pred) -> float")
+        X, y = np.asarray(X), np.asarray(y)
+        if self.shuffle:
+            order = np.random.RandomState(self.random_state).permutation(len(y))
+            X, y = X[order], y[order]
+        cases = self._cases(estimators, preprocessing)
+        tasks, params = self._tasks(cases, param_dicts or {}, n_iter)
+        graph = TaskGraph("fit", X=X, y=y)
+        for task in tasks:
+            graph.add_task(task)
+        for key in [k for k, d in graph.nx.nodes(data=True) if d["fold"] == "full"]:
+            graph.remove_node(key)  # evaluation needs the fold fits only
+        with ParallelProcessing(self.backend, n_jobs=self.n_jobs, strategy=self.strategy) as pp:
+            pp.run(graph, X, y)
+            self.trace_ = pp.trace
+        self._collect(tasks, params)
+        return self
+
+    def _cases(self, estimators, preprocessing) -> dict:
+        if isinstance(estimators, dict):
+            pre = preprocessing or {}
+            unknown = sorted(set(pre) - set(estimators))
+            if unknown:
+                raise GraphError(f"preprocessing case {unknown[0]!r} has no estimators")
+            return {case: (pre.get(case), ests) for case, ests in estimators.items()}
+        if isinstance(preprocessing, dict):
+            return {case: (steps, estimators) for case, steps in preprocessing.items()}
+        return {"": (preprocessing, estimators)}
+
+    def _tasks(self, cases, param_dicts, n_iter):
+        tasks, params = [], {}
+        known = set()
+        for case, (steps, ests) in cases.items():
+            pre = None
+            if steps:
+                pre = case or "pr"
+                pipe = Pipeline([(n, clone(s)) for n, s in named_estimators(steps, pre)],
+                                return_y=True)  # fmt: skip
+                tasks.append(Transformer(pipe, FoldIndex(self.cv), name=pre))
+            for name, est in named_estimators(ests, case or "estimators"):
+                full = f"{case}.{name}" if case else name
+                known.update({name, full})
+                space = param_dicts.get(full, param_dicts.get(name))
+                draws = [{}] if not space else list(
+                    ParameterSampler(space, n_iter, random_state=self.random_state))
+                for i, draw in enumerate(draws):
+                    tname = f"{full}.{i}"
+                    tasks.append(Learner(clone(est).set_params(**draw), FoldIndex(self.cv),
+                                         name=tname, preprocess=pre, scorer=self.scorer))
+                    params[tname] = (full, draw)
+        unknown = sorted(set(param_dicts) - known)
+        if unknown:
+            raise GraphError(
+                f"param_dicts key {unknown[0]!r} names no estimator (known: "
+                f"{', '.join(map(repr, sorted(known)))})"
+            )
+        return tasks, params
+
+    def _collect(self, tasks, params) -> None:
+        self.results, self.draws = {}, {}
+        for task in tasks:
+            if task.kind != "learner":
+                continue
+            res = task.cv_results_
+            full, draw = params[task.name]
+            row = {"test_score-m": float(np.mean(res["score"])),
+                   "test_score-s": float(np.std(res["score"])),
+                   "fit_time-m": float(np.mean(res["fit_time"])),
+                   "fit_time-s": float(np.std(res["fit_time"])),
+                   "pred_time-m": float(np.mean(res["predict_time"])),
+                   "pred_time-s": float(np.std(res["predict_time"])), "params": draw}  # fmt: skip
+            self.draws[task.name] = row["test_score-m"]
+            best = self.results.get(full)
+            if best is None or row["test_score-m"] > best["test_score-m"]:
+                self.results[full] = row

@@ -1,0 +1,58 @@
+"""Evaluator: a randomized search as one graph, scores equal a manual loop."""
+
+import numpy as np
+import pytest
+from scipy.stats import randint, uniform
+from sklearn.datasets import make_friedman1
+from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
+from sklearn.model_selection import KFold, ParameterSampler
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.preprocessing import StandardScaler
+
+from foldgraph import Evaluator, GraphError
+
+X, Y = make_friedman1(180, 6, random_state=0)
+SPACE = {"ridge": {"alpha": uniform(0.01, 10)}, "kneighborsregressor": {"n_neighbors": randint(2, 20)}}
+
+
+def manual(est, steps, X, y, cv):
+    scores = []
+    for train, test in KFold(cv).split(X):
+        Xtr, Xte = X[train], X[test]
+        for step in steps:
+            step = step.fit(Xtr)
+            Xtr, Xte = step.transform(Xtr), step.transform(Xte)
+        scores.append(r2_score(y[test], est.fit(Xtr, y[train]).predict(Xte).astype(np.float32)))
+    return np.mean(scores)
+
+
+@pytest.mark.parametrize("backend", ["sequential", "threading"])
+def test_scores_equal_a_manual_cross_validation(backend):
+    ev = Evaluator(r2_score, cv=3, shuffle=True, random_state=0, backend=backend, n_jobs=2)
+    ev.fit(X, Y, [Ridge(), KNeighborsRegressor()], SPACE, n_iter=3,
+           preprocessing={"sc": [StandardScaler()], "raw": []})  # fmt: skip
+    assert sorted(ev.results) == ["raw.kneighborsregressor", "raw.ridge",
+                                  "sc.kneighborsregressor", "sc.ridge"]  # fmt: skip
+    order = np.random.RandomState(0).permutation(len(Y))
+    Xs, ys = X[order], Y[order]
+    draws = list(ParameterSampler(SPACE["ridge"], 3, random_state=0))
+    for i, draw in enumerate(draws):
+        want = manual(Ridge(**draw), [StandardScaler()], Xs, ys, 3)
+        assert ev.draws[f"sc.ridge.{i}"] == pytest.approx(want, rel=1e-6)
+    best = max(range(3), key=lambda i: ev.draws[f"sc.ridge.{i}"])
+    assert ev.results["sc.ridge"]["params"] == draws[best]
+    # one graph: the scaler is fitted once per fold and shared by 6 candidates
+    keys = [r["key"] for r in ev.trace_.records]
+    assert sorted(k for k in keys if k.startswith("sc/")) == [f"sc/fit/fold-{k}" for k in range(3)]
+    assert not any(k.endswith("/full") for k in keys)
+
+
+def test_estimator_without_space_is_evaluated_once():
+    ev = Evaluator(r2_score, cv=2, backend="sequential").fit(X, Y, [Ridge()])
+    assert list(ev.draws) == ["ridge.0"] and ev.results["ridge"]["params"] == {}
+
+
+def test_unknown_param_dict_key():
+    with pytest.raises(GraphError, match="param_dicts key 'lasso' names no estimator"):
+        Evaluator(r2_score, backend="sequential").fit(X, Y, [Ridge()], {"lasso": {"alpha": [1]}})
