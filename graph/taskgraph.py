@@ -128,6 +128,14 @@ class TaskGraph:
         for buffer, rows, _ in attrs["writes"]:
             self.writers.setdefault(buffer, []).append((key, rows))
 
+    def remove_node(self, key: str) -> None:
+        """Remove a node and its edges (e.g. fits a job does not need)."""
+        attrs = self.nx.nodes[key]
+        self._task_nodes[attrs.get("task")].remove(key)
+        for buffer, _, _ in attrs["writes"]:
+            self.writers[buffer] = [(k, r) for k, r in self.writers[buffer] if k != key]
+        self.nx.remove_node(key)
+
     def add_edge(self, u: str, v: str, via: str = "") -> None:
         """Add a dependency ``u -> v`` (``v`` runs after ``u``); ``via`` names what flows."""
         for node in (u, v):
@@ -198,3 +206,38 @@ class TaskGraph:
     def total_cost(self) -> float:
         """Sum of the node costs."""
         return float(sum(d.get("cost", 1.0) for _, d in self.nx.nodes(data=True)))
+
+    # -- pictures (graph/draw.py) -------------------------------------------
+    def to_dot(self, level: str = "node", durations=None, title: str | None = None) -> str:
+        """Graphviz DOT text: a cluster per task, shapes by node kind, edges labelled.
+
+        See :func:`foldgraph.graph.draw.to_dot`.
+        """
+        from .draw import to_dot
+
+        return to_dot(self, level=level, durations=durations, title=title)
+
+    def to_mermaid(self, level: str = "node", title: str | None = None) -> str:
+        """A Mermaid flowchart; see :func:`foldgraph.graph.draw.to_mermaid`."""
+        from .draw import to_mermaid
+
+        return to_mermaid(self, level=level, title=title)
+
+    def draw(self, ax=None, level: str = "node", durations=None, title: str | None = None):
+        """Draw the graph with matplotlib; returns the Axes.
+
+        See :func:`foldgraph.graph.draw.draw`.
+        """
+        from .draw import draw
+
+        return draw(self, ax=ax, level=level, durations=durations, title=title)
+
+    def save(self, path, level: str = "node", durations=None, title: str | None = None,
+             dpi: float = 150):
+        """Write the picture to ``path`` (.svg .png .pdf .dot .mmd .html); returns the Path.
+
+        See :func:`foldgraph.graph.draw.save`.
+        """
+        from .draw import save
+
+        return save(self, path, level=level, durations=durations, title=title, dpi=dpi)
