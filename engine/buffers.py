@@ -121,6 +121,11 @@ def attach(handle: Handle, segments: dict):
     The worker never registers a segment with the resource tracker: the
     parent owns it and unlinks it.
     """
+    if handle[0] == "csr":  # ("csr", shape, data handle, indices handle, indptr handle)
+        from scipy.sparse import csr_matrix
+
+        parts = tuple(attach(h, segments) for h in handle[2:])
+        return csr_matrix(parts, shape=handle[1], copy=False)
     kind, where, shape, dtype = handle[:4]
     if kind == "npy":
         return np.load(where, mmap_mode="r")

@@ -46,6 +46,10 @@ def load_array(data, what: str = "X"):
     return np.loadtxt(path, delimiter=",", ndmin=2 if what == "X" else 1)
 
 
+def _is_sparse(array) -> bool:
+    return not isinstance(array, np.ndarray) and hasattr(array, "tocsr")
+
+
 class Job:
     """The data and options of one run.
 
@@ -158,6 +162,11 @@ class Job:
             if source is not None and source.endswith(".npy"):  # workers map the file
                 self.buffers[name] = array
                 self.handles[name] = ("npy", source, tuple(array.shape), array.dtype.str)
+            elif _is_sparse(array):  # CSR: its three arrays go to shared memory
+                array = array.tocsr()
+                for part in ("data", "indices", "indptr"):
+                    specs[f"{name}#{part}"] = (getattr(array, part).shape,
+                                               getattr(array, part).dtype)  # fmt: skip
             else:
                 specs[name] = (np.shape(array), np.asarray(array).dtype)
         specs.update({name: (spec.shape, spec.dtype) for name, spec in outputs.items()})
@@ -166,8 +175,18 @@ class Job:
         for name in specs:
             if name in inputs:
                 buf.arrays[name][...] = inputs[name]
+            elif "#" in name:
+                base, part = name.split("#")
+                buf.arrays[name][...] = getattr(inputs[base].tocsr(), part)
             else:
                 buf.arrays[name].fill(0)
+        for name, array in inputs.items():
+            if _is_sparse(array):
+                parts = [buf.handles.pop(f"{name}#{p}") for p in ("data", "indices", "indptr")]
+                for p in ("data", "indices", "indptr"):
+                    buf.arrays.pop(f"{name}#{p}")
+                self.buffers[name] = array
+                self.handles[name] = ("csr", tuple(array.shape), *parts)
         self.buffers.update(buf.arrays)
         self.handles.update(buf.handles)
 

@@ -210,7 +210,7 @@ class _Ensemble(BaseEstimator):
             X = np.asarray(X)
         X, y = validate_data(self, X, y, reset=True, ensure_all_finite=False,
                              ensure_min_samples=2, multi_output=True, y_numeric=False,
-                             dtype=None)  # fmt: skip
+                             dtype=None, accept_sparse="csr")  # fmt: skip
         if X.dtype == object:
             X = X.astype(float)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -232,7 +232,8 @@ class _Ensemble(BaseEstimator):
     def _base_output(self, X) -> np.ndarray:
         """The last base layer's predictions for new rows: the meta learner's input."""
         self._check_fitted()
-        X = validate_data(self, X, reset=False, ensure_all_finite=False, dtype=None)
+        X = validate_data(self, X, reset=False, ensure_all_finite=False, dtype=None,
+                          accept_sparse="csr")  # fmt: skip
         if X.dtype == object:
             X = X.astype(float)
         graph, _ = self._build("predict", X, None, tasks=self._tasks, upto=-1)

@@ -49,6 +49,8 @@ def take(a, rows: Rows):
     if len(rows) == 1:
         start, stop = rows[0]
         return a[start:stop]
+    if not isinstance(a, np.ndarray) and hasattr(a, "tocsr"):  # scipy.sparse: row indexing
+        return a[np.concatenate([np.arange(start, stop) for start, stop in rows])]
     return np.concatenate([a[start:stop] for start, stop in rows])
 
 
@@ -218,6 +220,7 @@ def copy_columns(X, rows: Rows, columns, P, out_rows: Rows, cols: tuple[int, int
     >>> P.ravel().tolist()
     [3.0, 5.0]
     """
-    block = np.asarray(take(X, rows))[:, list(columns)]
+    block = take(X, rows)[:, list(columns)]
+    block = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
     put(P, out_rows, cols, block)
     return NodeResult(None)

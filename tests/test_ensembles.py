@@ -207,3 +207,25 @@ def test_dataframe_input_keeps_feature_names():
 def test_bad_input_is_refused_before_any_node_runs(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("backend", ["sequential", "threading", "multiprocessing"])
+def test_sparse_csr_input_gives_the_dense_results(backend, no_leaks):
+    from scipy import sparse
+
+    Xs = X.copy()
+    Xs[np.abs(Xs) < 0.8] = 0.0  # about half zeros
+    csr = sparse.csr_matrix(Xs)
+
+    def make(backend):
+        ens = SuperLearner(folds=3, backend=backend, n_jobs=2)
+        ens.add([Ridge(), DecisionTreeRegressor(max_depth=3, random_state=0)],
+                propagate_features=[0])  # fmt: skip
+        return ens.add_meta(LinearRegression())
+
+    sp, ref = make(backend).fit(csr, Y), make("sequential").fit(csr, Y)
+    np.testing.assert_array_equal(sp.fit_transform_, ref.fit_transform_)  # any backend
+    np.testing.assert_array_equal(sp.predict(csr), ref.predict(csr))
+    dense = make("sequential").fit(Xs, Y)  # Ridge's sparse solver differs slightly
+    np.testing.assert_allclose(sp.predict(csr), dense.predict(Xs), rtol=1e-3, atol=1e-2)
+    np.testing.assert_array_equal(sp.fit_transform_[:, 0], Xs[:, 0].astype(np.float32))
