@@ -121,6 +121,8 @@ class Evaluator:
                 draws = [{}] if not space else list(
                     ParameterSampler(space, n_iter, random_state=self.random_state))
                 for i, draw in enumerate(draws):
+                    draw = {k: v.item() if isinstance(v, np.generic) else v
+                            for k, v in draw.items()}  # fmt: skip
                     tname = f"{full}.{i}"
                     tasks.append(Learner(clone(est).set_params(**draw), FoldIndex(self.cv),
                                          name=tname, preprocess=pre, scorer=self.scorer))
