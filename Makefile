@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e '.[viz,progress]'
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base

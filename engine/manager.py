@@ -69,7 +69,8 @@ class ParallelProcessing:
     retries : int, default=1
         Times a node is retried when its worker dies (process backends).
     verbose : bool, default=False
-        Print one line per finished node to stderr.
+        Show a progress bar over the nodes on stderr (tqdm, naming the
+        running nodes; one line per node if tqdm is not installed).
     start_method : {"forkserver", "spawn", "fork"}, optional
         How worker processes start (``"multiprocessing"`` backend).
         Default: ``"forkserver"`` where available, which is safe with
@@ -227,7 +228,7 @@ class ParallelProcessing:
     def _execute(self, graph, job: Job, return_preds):
         names = check_return_preds(graph, return_preds)
         self.graph = graph
-        self.trace = Trace(self._n_workers)
+        self.trace = Trace(self._n_workers, graph=graph)
         try:
             job.allocate(graph, shared=self.backend in SHARED)
             self.costs.apply(graph)

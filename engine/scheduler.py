@@ -136,8 +136,42 @@ def _free_slots(backend, state: RunState) -> int:
     return free() if free is not None else backend.n_workers - len(state.running)
 
 
+class _Progress:
+    """Progress of a verbose run on stderr: a tqdm bar over nodes naming the running ones,
+    or, without tqdm, one line per finished node."""
+
+    def __init__(self, total: int):
+        self.total = total
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self.bar = None
+        else:
+            self.bar = tqdm(total=total, desc="foldgraph", unit="node", file=sys.stderr,
+                            dynamic_ncols=True)  # fmt: skip
+
+    def advance(self, key: str, running, seconds: float, done: int) -> None:
+        """One more node finished; ``running`` are the nodes still running."""
+        if self.bar is None:
+            print(f"[foldgraph] {done}/{self.total} {key} {seconds:.3f}s", file=sys.stderr)
+            return
+        names = list(running)
+        text = ", ".join(names[:2]) + (f" +{len(names) - 2}" if len(names) > 2 else "")
+        self.bar.set_postfix_str(f"running: {text}" if names else f"done: {key}", refresh=False)
+        self.bar.update(1)
+        if done >= self.total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False) -> dict:
     """Run every node of ``graph`` on ``backend``; return ``{key: NodeResult}``.
+
+    With ``verbose``, a progress bar over the nodes (tqdm, when installed)
+    shows the running nodes on stderr.
 
     Raises
     ------
@@ -148,6 +182,7 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     select = getattr(strategy, "select", None)
     total, t0 = len(graph.nx), time.perf_counter()
     backend.start(job)
+    progress = _Progress(total) if verbose else None
     try:
         while state.ready or state.running:
             while state.ready and (free := _free_slots(backend, state)) > 0:
@@ -166,10 +201,12 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
                     attrs.get("bytes_read", 0), attrs.get("bytes_written", 0),
                 ))  # fmt: skip
                 if verbose:
-                    print(f"[foldgraph] {len(state.done)}/{total} {done.key} "
-                          f"{done.end - done.start:.3f}s", file=sys.stderr)
+                    progress.advance(done.key, state.running, done.end - done.start,
+                                     len(state.done))  # fmt: skip
     except BaseException:
         backend.shutdown(abort=True)
+        if progress is not None:
+            progress.close()
         raise
     if len(state.done) != total:  # unreachable for a validated (acyclic) graph
         raise RuntimeError(f"{total - len(state.done)} nodes never became ready")

@@ -4,10 +4,18 @@ A :class:`TraceEvent` per node: key, task, worker, pid, start, end (seconds
 on ``time.perf_counter``, relative to the run's start), and bytes moved:
 ``nbytes`` in all, ``bytes_read`` (input rows, targets) and
 ``bytes_written`` (prediction rows). The trace feeds Gantt charts, benchmarks and the cost model.
+
+A trace may know the dependencies of its graph (``Trace(n, graph=g)`` or
+:meth:`Trace.set_graph`): then :meth:`Trace.critical_path` is the longest
+chain of dependent nodes weighted by the run's own durations, and
+:attr:`Trace.ideal`, the makespan no schedule of these durations on
+``n_workers`` workers can beat, is ``max(critical path, work / n_workers)``.
+Without the graph, the critical path shrinks to the longest node.
 """
 
 from __future__ import annotations
 
+from graphlib import TopologicalSorter
 from typing import NamedTuple
 
 __all__ = ["TraceEvent", "Trace"]
@@ -39,6 +47,18 @@ class Trace:
     ----------
     n_workers : int
         Workers available to the run (for utilization).
+    graph : TaskGraph or networkx.DiGraph, optional
+        The graph that ran: its edges give :meth:`critical_path` and
+        :attr:`ideal`, its task order the colours of :meth:`gantt`.
+
+    Attributes
+    ----------
+    events : list of TraceEvent
+        One per finished node, in completion order.
+    predecessors : dict of str to tuple of str, or None
+        Dependencies of each node, when the graph is known.
+    tasks : list of str or None
+        Task names in build order, when the graph is known.
 
     Examples
     --------
@@ -49,9 +69,26 @@ class Trace:
     (2.0, 0.75)
     """
 
-    def __init__(self, n_workers: int = 1):
+    def __init__(self, n_workers: int = 1, graph=None):
         self.n_workers = n_workers
         self.events: list[TraceEvent] = []
+        self.predecessors: dict[str, tuple[str, ...]] | None = None
+        self.tasks: list[str] | None = None
+        if graph is not None:
+            self.set_graph(graph)
+
+    def set_graph(self, graph) -> Trace:
+        """Remember the dependencies and task order of the graph that ran; returns self.
+
+        Only plain data is kept (node keys and task names), not the graph.
+        """
+        g = getattr(graph, "nx", graph)
+        self.predecessors = {str(k): tuple(map(str, g.predecessors(k))) for k in g}
+        tasks = list(getattr(graph, "tasks", None) or ())
+        if not tasks:
+            tasks = [str(d.get("task") or k) for k, d in g.nodes(data=True)]
+        self.tasks = list(dict.fromkeys(tasks))
+        return self
 
     def record(self, event: TraceEvent) -> None:
         """Append one event."""
@@ -89,3 +126,250 @@ class Trace:
     def durations(self) -> dict[str, float]:
         """Seconds per node key (a cost table for strategies)."""
         return {e.key: e.duration for e in self.events}
+
+    # -- the schedule's quality ---------------------------------------------
+    @property
+    def start(self) -> float:
+        """Time of the first start (seconds from the run's start), 0.0 if empty."""
+        return min((e.start for e in self.events), default=0.0)
+
+    def critical_path(self) -> tuple[list[str], float]:
+        """The longest chain of dependent nodes, weighted by the run's durations.
+
+        Returns ``(keys, seconds)``. Without the graph (see :meth:`set_graph`)
+        the chain is the single longest node.
+
+        Examples
+        --------
+        >>> import networkx as nx
+        >>> t = Trace(2, graph=nx.DiGraph([("a", "b")]))
+        >>> for key, start, end in [("a", 0.0, 1.0), ("c", 0.0, 1.5), ("b", 1.0, 2.5)]:
+        ...     t.record(TraceEvent(key, key, 0, 1, start, end, 0))
+        >>> t.critical_path()
+        (['a', 'b'], 2.5)
+        """
+        if not self.events:
+            return [], 0.0
+        seconds = {e.key: e.duration for e in self.events}
+        if self.predecessors is None:
+            key = max(seconds, key=seconds.get)
+            return [key], seconds[key]
+        deps = {k: [p for p in self.predecessors.get(k, ()) if p in seconds] for k in seconds}
+        finish: dict[str, float] = {}
+        via: dict[str, str | None] = {}
+        for key in TopologicalSorter(deps).static_order():
+            best = max(deps[key], key=finish.get, default=None)
+            finish[key] = seconds[key] + (finish[best] if best is not None else 0.0)
+            via[key] = best
+        key: str | None = max(finish, key=finish.get)
+        total = finish[key]
+        chain = []
+        while key is not None:
+            chain.append(key)
+            key = via[key]
+        return chain[::-1], total
+
+    @property
+    def ideal(self) -> float:
+        """A lower bound on the makespan: ``max(critical path, work / n_workers)``.
+
+        The critical path is weighted by this run's own durations (the
+        longest node when the graph is unknown), so the bound ignores
+        scheduling overhead only: ``makespan - ideal`` is what a better
+        order or a faster scheduler could win at most.
+
+        Examples
+        --------
+        >>> t = Trace(n_workers=2)
+        >>> t.record(TraceEvent("a", "a", 0, 1, 0.0, 3.0, 0))
+        >>> t.record(TraceEvent("b", "b", 0, 1, 3.0, 4.0, 0))
+        >>> t.ideal, t.makespan
+        (3.0, 4.0)
+        """
+        return max(self.critical_path()[1], self.work / max(self.n_workers, 1))
+
+    def workers(self) -> list[int]:
+        """Worker ids of the run: ``0..n_workers-1`` and any other id seen."""
+        return sorted(set(range(self.n_workers)) | {e.worker for e in self.events})
+
+    def busy(self) -> dict[int, float]:
+        """Seconds each worker spent running nodes."""
+        out = dict.fromkeys(self.workers(), 0.0)
+        for e in self.events:
+            out[e.worker] += e.duration
+        return out
+
+    def task_order(self) -> list[str]:
+        """Task names: the graph's build order if known, else by first start."""
+        seen = [e.task for e in sorted(self.events, key=lambda e: (e.start, e.key))]
+        return list(dict.fromkeys((self.tasks or []) + seen))
+
+    def summary(self, slowest: int = 5) -> str:
+        """A text table: makespan, ideal, work, per-worker utilization and idle time,
+        and the slowest nodes.
+
+        Examples
+        --------
+        >>> t = Trace(n_workers=2)
+        >>> t.record(TraceEvent("a/fit/fold-0", "a", 0, 1, 0.0, 2.0, 0))
+        >>> t.record(TraceEvent("a/fit/fold-1", "a", 1, 1, 0.0, 1.0, 0))
+        >>> print(t.summary(slowest=1))
+        2 nodes on 2 workers
+        makespan    2.000 s
+        ideal       2.000 s   longest node 2.000 s (graph unknown), work / workers 1.500 s
+        work        3.000 s   utilization 75%
+        worker  nodes     busy s     idle s  utilization
+             0      1      2.000      0.000         100%
+             1      1      1.000      1.000          50%
+        slowest nodes
+          a/fit/fold-0  2.000 s  worker 0
+        """
+        n = len(self.events)
+        if not n:
+            return f"0 nodes on {self.n_workers} workers: nothing ran"
+        span = self.makespan
+        scale, unit = (1.0, "s") if span >= 0.1 else (1e3, "ms")
+
+        def t(seconds: float) -> str:
+            return f"{seconds * scale:.3f} {unit}"
+
+        chain, path = self.critical_path()
+        if self.predecessors is None:
+            path_text = f"longest node {t(path)} (graph unknown)"
+        else:
+            path_text = f"critical path {t(path)} ({len(chain)} node{'s' * (len(chain) != 1)})"
+        bound = self.work / max(self.n_workers, 1)
+        lines = [
+            f"{n} nodes on {self.n_workers} worker{'s' * (self.n_workers != 1)}",
+            f"makespan    {t(span)}",
+            f"ideal       {t(self.ideal)}   {path_text}, work / workers {t(bound)}",
+            f"work        {t(self.work)}   utilization {self.utilization:.0%}",
+            f"worker  nodes {'busy ' + unit:>10} {'idle ' + unit:>10}  utilization",
+        ]
+        counts: dict[int, int] = {}
+        for e in self.events:
+            counts[e.worker] = counts.get(e.worker, 0) + 1
+        for worker, busy in self.busy().items():
+            util = busy / span if span > 0 else 0.0
+            lines.append(f"{worker:>6} {counts.get(worker, 0):>6} {busy * scale:>10.3f} "
+                         f"{max(span - busy, 0.0) * scale:>10.3f} {util:>12.0%}")  # fmt: skip
+        top = sorted(self.events, key=lambda e: (-e.duration, e.key))[:slowest]
+        if top:
+            width = max(len(e.key) for e in top)
+            lines.append("slowest nodes")
+            lines += [f"  {e.key:<{width}}  {t(e.duration)}  worker {e.worker}" for e in top]
+        return "\n".join(lines)
+
+    def gantt(self, path=None, ax=None, title: str | None = None, dpi: float = 150):
+        """Draw the schedule: one row per worker, one bar per node coloured by task.
+
+        A dashed line marks the ideal makespan (:attr:`ideal`), a solid one
+        the makespan. Bars wide enough carry their node's fold label.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            Save the chart there (``.png``, ``.svg`` or ``.pdf``).
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new figure (made without pyplot
+            when ``path`` is given).
+        title : str, optional
+            Default: nodes, workers, makespan, ideal and utilization.
+        dpi : float, default=150
+            Resolution of a ``.png``.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ImportError
+            matplotlib is not installed (``pip install 'foldgraph[viz]'``).
+        """
+        return _gantt(self, path=path, ax=ax, title=title, dpi=dpi)
+
+
+def _gantt(trace: Trace, path, ax, title, dpi):
+    """Draw ``trace`` as a Gantt chart (see :meth:`Trace.gantt`)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "the Gantt chart needs matplotlib: pip install 'foldgraph[viz]'"
+        ) from None
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from foldgraph.graph.draw import FONT, format_seconds, save_figure, task_colors, text_width
+
+    workers = trace.workers()
+    row = {w: i for i, w in enumerate(workers)}
+    colors = task_colors(trace.task_order())
+    end = max((e.end for e in trace.events), default=0.0)
+    scale, unit = (1.0, "s") if end >= 0.1 else (1e3, "ms")  # as in summary()
+    first = trace.start
+    handles = [Patch(facecolor=colors[t], edgecolor="none", label=t) for t in colors]
+    handles += [
+        Line2D([], [], color="#222222", lw=1.3, ls=(0, (4, 2)),
+               label=f"ideal makespan {format_seconds(trace.ideal)}"),
+        Line2D([], [], color="#222222", lw=1.3, label=f"makespan {format_seconds(trace.makespan)}"),
+    ]  # fmt: skip
+    ncol = min(len(handles), 6)
+    nrow = -(-len(handles) // ncol)
+    # matplotlib fills legend columns first: order the handles to read row by row
+    cells = [(i % ncol, i // ncol) for i in range(len(handles))]
+    handles = [h for _, h in sorted(zip(cells, handles), key=lambda item: item[0])]
+    if ax is None:
+        width, left, right, top, bottom = 9.0, 0.85, 0.25, 0.45, 0.55 + 0.19 * nrow
+        height = top + bottom + 0.38 * len(workers)
+        if path is None:
+            import matplotlib.pyplot as plt
+
+            fig = plt.figure(figsize=(width, height))
+        else:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(width, height))
+        ax = fig.add_axes([left / width, bottom / height, 1 - (left + right) / width,
+                           1 - (top + bottom) / height])  # fmt: skip
+    fig = ax.figure
+    xmax = max(end * 1.02, 1e-9) * scale
+    ax.set_xlim(0, xmax)
+    ax.set_ylim(len(workers) - 0.5, -0.5)  # worker 0 on top
+    ax_w = fig.get_figwidth() * ax.get_position().width
+    for e in sorted(trace.events, key=lambda e: (e.start, e.key)):
+        y, x0, w = row[e.worker], e.start * scale, e.duration * scale
+        color = colors[e.task]
+        ax.barh(y, w, left=x0, height=0.72, color=color, edgecolor="white", linewidth=0.6,
+                zorder=2, label="_nolegend_")  # fmt: skip
+        label = e.key.rsplit("/", 1)[-1]
+        if text_width(label, 7) + 0.06 < w / xmax * ax_w:
+            r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+            ink = "#222222" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "white"
+            ax.text(x0 + w / 2, y, label, ha="center", va="center", fontsize=7, family=FONT,
+                    color=ink, zorder=3, clip_on=True)  # fmt: skip
+    ax.axvline((first + trace.ideal) * scale, color="#222222", lw=1.3, ls=(0, (4, 2)), zorder=4)
+    ax.axvline((first + trace.makespan) * scale, color="#222222", lw=1.3, zorder=4)
+    ax.set_yticks(range(len(workers)), [f"worker {w}" for w in workers], fontsize=8,
+                  family=FONT)  # fmt: skip
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel(f"time since the run started ({unit})", fontsize=8, family=FONT)
+    ax.grid(axis="x", color="#dddddd", lw=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title is None:
+        title = (f"{len(trace.events)} nodes on {trace.n_workers} "
+                 f"worker{'s' * (trace.n_workers != 1)}: makespan "
+                 f"{format_seconds(trace.makespan)}, ideal {format_seconds(trace.ideal)}, "
+                 f"utilization {trace.utilization:.0%}")  # fmt: skip
+    if title:
+        ax.set_title(title, loc="left", fontsize=10, family=FONT, pad=8)
+    ax_h = fig.get_figheight() * ax.get_position().height  # inches
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / ax_h),
+              ncol=ncol, frameon=False, fontsize=8, handlelength=1.8, columnspacing=1.4,
+              borderaxespad=0.0)  # fmt: skip
+    if path is not None:
+        save_figure(fig, path, dpi=dpi)
+    return ax

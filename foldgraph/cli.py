@@ -1,92 +1,376 @@
 """The ``foldgraph`` command line (also ``python -m foldgraph``).
 
-``foldgraph demo`` fits a two-layer stacked ensemble on scikit-learn's
-diabetes data set (shipped with scikit-learn, no download) with the
-low-level API and prints what a newcomer wants to see: per-learner
-cross-validated scores, the ensemble's holdout score beside the best single
-learner, and the schedule. Errors print one line and exit non-zero.
+``foldgraph demo`` fits a stacked ensemble on scikit-learn's diabetes data
+set (shipped with scikit-learn, no download) with the low-level API. It
+prints what a newcomer wants to see: per-learner cross-validated scores and
+fit times, the ensemble's holdout score beside the best single learner, and
+the schedule of the run. It also writes pictures: ``graph.svg`` and
+``graph.html`` (the graph of the first layer's fit) and ``gantt.png`` (its
+schedule).
+
+``foldgraph show SPEC`` draws the graph of an ensemble described in a JSON
+file (see :func:`build_spec` and docs/visualizing.md). ``foldgraph bench``
+runs a script of the source tree's ``benchmarks/`` folder.
+
+Errors print one line on stderr and exit non-zero: 2 for bad arguments, 1
+for anything else (``--traceback`` shows the whole traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["main", "demo"]
+__all__ = ["main", "demo", "show", "bench", "build_spec", "load_spec"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors fit on one line."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def _rmse(a, b) -> float:
     return float(np.sqrt(np.mean((np.ravel(a) - np.ravel(b)) ** 2)))
 
 
-def demo(backend: str = "threading", n_jobs: int = -1, folds: int = 5) -> dict:
-    """Run the demo; print a report and return its numbers."""
+def _use_agg() -> bool:
+    """Select matplotlib's file-only Agg backend; False when matplotlib is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    return True
+
+
+# -- demo ------------------------------------------------------------------------
+def demo(backend: str = "threading", n_jobs: int = -1, folds: int = 5,
+         out: str | Path | None = "foldgraph-demo") -> dict:  # fmt: skip
+    """Run the demo; print a report, write the pictures to ``out`` and return its numbers.
+
+    Parameters
+    ----------
+    backend : str, default="threading"
+    n_jobs : int, default=-1
+    folds : int, default=5
+    out : str or Path or None, default="foldgraph-demo"
+        Folder for ``graph.svg``, ``graph.html`` and ``gantt.png`` (created
+        if missing); None writes nothing.
+
+    Returns
+    -------
+    dict
+        ``ensemble`` and ``best`` holdout RMSE, ``learners`` (RMSE by
+        name), ``files`` (the paths written) and ``trace`` (of the first
+        layer's fit).
+    """
     from sklearn.datasets import load_diabetes
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.linear_model import LinearRegression, Ridge
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import Lasso, LinearRegression, Ridge
     from sklearn.model_selection import train_test_split
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.svm import SVR
 
     from foldgraph import FoldIndex, FullIndex, Learner, ParallelProcessing
-    from foldgraph.graph import assign_names
 
     X, y = load_diabetes(return_X_y=True)
     Xtr, Xho, ytr, yho = train_test_split(X, y, test_size=0.25, random_state=0)
-    base = [
-        Learner(Ridge(alpha=0.1), FoldIndex(folds)),
-        Learner(KNeighborsRegressor(15), FoldIndex(folds)),
-        Learner(RandomForestRegressor(100, max_depth=5, random_state=0), FoldIndex(folds)),
-        Learner(SVR(C=100.0), FoldIndex(folds)),
-    ]
+    estimators = {
+        "ridge": Ridge(alpha=0.1),
+        "lasso": Lasso(alpha=0.05),
+        "knn": KNeighborsRegressor(15),
+        "forest": RandomForestRegressor(100, max_depth=5, random_state=0),
+        "boosting": GradientBoostingRegressor(n_estimators=100, max_depth=2, random_state=0),
+        "svr": SVR(C=100.0),
+    }
+    base = [Learner(est, FoldIndex(folds), name=name) for name, est in estimators.items()]
+    names = list(estimators)
     meta = Learner(LinearRegression(), FullIndex(), name="meta")
     print(f"foldgraph demo: diabetes, {len(ytr)} training rows, {len(yho)} holdout rows; "
           f"{len(base)} base learners x {folds} folds + a meta learner; backend={backend!r}")
     with ParallelProcessing(backend=backend, n_jobs=n_jobs, strategy="critical_path") as pp:
         t0 = time.perf_counter()
-        names = assign_names(base)
         oof = pp.map(base, "fit", Xtr, ytr, return_preds=names)
-        fit_trace, fit_graph = pp.trace, pp.graph
+        fit_trace, fit_graph = pp.trace.set_graph(pp.graph), pp.graph
         Z = np.hstack(oof)
         pp.map(meta, "fit", Z, ytr)
         Zho = np.hstack(pp.map(base, "predict", Xho, return_preds=names))
         ens = pp.map(meta, "predict", Zho, return_preds=True)
         elapsed = time.perf_counter() - t0
     print(f"\nlayer 1 graph: {len(fit_graph)} nodes, {fit_graph.nx.number_of_edges()} edges")
-    print(f"{'learner':<26}{'cv rmse':>10}{'holdout rmse':>14}{'fit s/fold':>12}")
+    print(f"{'learner':<12}{'cv rmse':>10}{'holdout rmse':>14}{'fit s/fold':>12}")
     scores = {}
     for i, (name, task) in enumerate(zip(names, base)):
         cv = _rmse(Z[:, i], ytr)
         ho = _rmse(Zho[:, i], yho)
         scores[name] = ho
         fit_s = np.mean(task.cv_results_["fit_time"])
-        print(f"{name:<26}{cv:>10.2f}{ho:>14.2f}{fit_s:>12.4f}")
+        print(f"{name:<12}{cv:>10.2f}{ho:>14.2f}{fit_s:>12.4f}")
     best = min(scores, key=scores.get)
     ens_rmse = _rmse(ens, yho)
     print(f"\nensemble holdout rmse: {ens_rmse:.2f}   best single learner ({best}): "
           f"{scores[best]:.2f}")
-    print(f"schedule of the layer-1 fit: {len(fit_trace)} nodes on {fit_trace.n_workers} "
-          f"worker(s), makespan {fit_trace.makespan * 1e3:.1f} ms, utilization "
-          f"{fit_trace.utilization:.0%}; whole demo {elapsed:.2f} s")
-    return {"ensemble": ens_rmse, "best": scores[best], "learners": scores}
+    print(f"whole demo {elapsed:.2f} s\n\nschedule of the layer-1 fit "
+          f"(strategy 'critical_path'):\n{fit_trace.summary()}")
+    files = [] if out is None else _demo_pictures(fit_graph, fit_trace, Path(out))
+    return {"ensemble": ens_rmse, "best": scores[best], "learners": scores, "files": files,
+            "trace": fit_trace}  # fmt: skip
+
+
+def _demo_pictures(graph, trace, out: Path) -> list[Path]:
+    """Write graph.svg, graph.html and gantt.png into ``out``; returns the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not _use_agg():
+        dot = graph.save(out / "graph.dot", durations=trace)
+        print(f"\npictures skipped: they need matplotlib (pip install 'foldgraph[viz]'); "
+              f"wrote {dot} instead", file=sys.stderr)  # fmt: skip
+        return [dot]
+    title = "layer 1 of the demo: fit graph, with each node's duration"
+    files = [graph.save(out / "graph.svg", durations=trace, title=title),
+             graph.save(out / "graph.html", durations=trace, title=title)]  # fmt: skip
+    trace.gantt(out / "gantt.png")
+    files.append(out / "gantt.png")
+    print(f"\nwrote {', '.join(str(f) for f in files)}")
+    return files
+
+
+# -- show ------------------------------------------------------------------------
+SPEC_KEYS = ("graph", "split", "data", "tasks", "title")
+TASK_KEYS = ("learner", "transformer", "params", "name", "indexer", "preprocess", "proba")
+INDEXERS = ("FoldIndex", "BlendIndex", "FullIndex", "SubsetIndex", "TemporalIndex")
+
+
+def _check_keys(where: str, given, allowed) -> None:
+    if not isinstance(given, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(given).__name__}")
+    unknown = [k for k in given if k not in allowed]
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(allowed)})")
+
+
+def _import(where: str, path: str):
+    if not isinstance(path, str) or "." not in path:
+        raise ValueError(f"{where}: give the estimator as 'module.Class', e.g. "
+                         f"'sklearn.linear_model.Ridge', not {path!r}")  # fmt: skip
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"{where}: cannot import {path!r}: {exc}") from None
+
+
+def _indexer(where: str, spec):
+    import foldgraph
+
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        spec = {spec: {}}
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ValueError(f'{where}: give the indexer as "FoldIndex" or {{"FoldIndex": '
+                         f'{{"folds": 5}}}}, not {spec!r}')  # fmt: skip
+    (name, params), = spec.items()
+    if name not in INDEXERS:
+        raise ValueError(f"{where}: unknown indexer {name!r} (choose one of "
+                         f"{', '.join(INDEXERS)})")  # fmt: skip
+    try:
+        return getattr(foldgraph, name)(**(params or {}))
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def build_spec(spec: dict):
+    """Build the ``"fit"`` TaskGraph an ensemble spec describes.
+
+    A spec is a JSON object::
+
+        {"graph": "stack",                        # "map" (default) or "stack"
+         "split": false,                          # stack only; default true
+         "data": {"rows": 200, "features": 8},    # synthetic data the folds are cut for
+         "title": "my ensemble",                  # optional
+         "tasks": [
+           {"transformer": "sklearn.preprocessing.StandardScaler", "name": "scale",
+            "indexer": {"FoldIndex": {"folds": 5}}},
+           {"learner": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0},
+            "name": "ridge", "indexer": {"FoldIndex": {"folds": 5}}, "preprocess": "scale"}]}
+
+    Each task names its estimator class by import path under ``"learner"``
+    or ``"transformer"``, with constructor ``"params"``. ``"indexer"`` is
+    one of :data:`INDEXERS`, as a name or ``{name: {params}}``; ``"name"``,
+    ``"preprocess"`` and ``"proba"`` are the Learner arguments of the same
+    names. ``data`` may also give ``"classes": k`` for integer targets
+    (needed by ``"proba": true``).
+
+    Returns
+    -------
+    TaskGraph
+
+    Raises
+    ------
+    ValueError
+        An unknown key, class or indexer, naming where it is.
+    """
+    from foldgraph import Learner, Transformer, map_graph, stack_graph
+
+    _check_keys("spec", spec, SPEC_KEYS)
+    kind = spec.get("graph", "map")
+    if kind not in ("map", "stack"):
+        raise ValueError(f"spec: graph must be 'map' or 'stack', not {kind!r}")
+    data = spec.get("data", {})
+    _check_keys("spec: data", data, ("rows", "features", "classes"))
+    rows, features = int(data.get("rows", 100)), int(data.get("features", 4))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, features))
+    classes = int(data.get("classes", 0))
+    y = rng.integers(0, classes, size=rows) if classes else rng.normal(size=rows)
+    entries = spec.get("tasks")
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("spec: 'tasks' must be a non-empty list of task objects")
+    tasks = []
+    for i, entry in enumerate(entries):
+        where = f"spec: tasks[{i}]"
+        _check_keys(where, entry, TASK_KEYS)
+        roles = [r for r in ("learner", "transformer") if r in entry]
+        if len(roles) != 1:
+            raise ValueError(f"{where}: give exactly one of 'learner' or 'transformer' "
+                             f"(the estimator's import path)")  # fmt: skip
+        role = roles[0]
+        cls = _import(where, entry[role])
+        try:
+            estimator = cls(**entry.get("params", {}))
+        except TypeError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        indexer = _indexer(where, entry.get("indexer"))
+        if role == "transformer":
+            extra = [k for k in ("preprocess", "proba") if k in entry]
+            if extra:
+                raise ValueError(f"{where}: {extra[0]!r} is for learners only")
+            tasks.append(Transformer(estimator, indexer, name=entry.get("name")))
+        else:
+            tasks.append(Learner(estimator, indexer, name=entry.get("name"),
+                                 preprocess=entry.get("preprocess"),
+                                 proba=bool(entry.get("proba", False))))  # fmt: skip
+    if kind == "stack":
+        return stack_graph(tasks, "fit", split=bool(spec.get("split", True)), X=X, y=y)
+    return map_graph(tasks, "fit", X=X, y=y)
+
+
+def load_spec(path) -> tuple:
+    """Read a JSON spec file; returns ``(TaskGraph, title or None)``."""
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"no spec file {str(path)!r}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path.name} is not valid JSON: {exc}") from None
+    try:
+        graph = build_spec(spec)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from exc
+    return graph, spec.get("title")
+
+
+def show(spec, level: str = "node", out=None) -> str | Path:
+    """Draw the graph of a JSON spec to ``out`` (format by suffix), or return its DOT text."""
+    from foldgraph.graph.draw import FORMATS, LEVELS
+
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
+    graph, title = load_spec(spec)
+    if out is None:
+        return graph.to_dot(level=level, title=title)
+    out = Path(out)
+    if out.suffix.lower() not in FORMATS:  # before any work, with the list of formats
+        raise ValueError(f"cannot write {out.name!r}: use one of the suffixes {', '.join(FORMATS)}")
+    if out.suffix.lower() in (".svg", ".png", ".pdf", ".html") and not _use_agg():
+        raise ValueError(f"writing {out.suffix} needs matplotlib: pip install 'foldgraph[viz]' "
+                         f"(or write .dot or .mmd)")  # fmt: skip
+    return graph.save(out, level=level, title=title)
+
+
+# -- bench -----------------------------------------------------------------------
+def _benchmarks_dir() -> Path | None:
+    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if (root / "benchmarks").is_dir():
+            return root / "benchmarks"
+    return None
+
+
+def bench(name: str = "overhead", full: bool = False, list_only: bool = False) -> int:
+    """Run ``benchmarks/<name>.py`` (with ``--quick`` unless ``full``); returns its exit code."""
+    folder = _benchmarks_dir()
+    if folder is None:
+        raise RuntimeError("no benchmarks/ folder: the benchmarks ship with the source tree, "
+                           "not the package; run foldgraph bench from a clone of the repository")
+    scripts = sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+    if list_only:
+        print("\n".join(scripts))
+        return 0
+    if name not in scripts:
+        raise ValueError(f"no benchmark {name!r} in benchmarks/ (choose one of "
+                         f"{', '.join(scripts) or 'none'})")  # fmt: skip
+    cmd = [sys.executable, str(folder / f"{name}.py")] + ([] if full else ["--quick"])
+    return subprocess.run(cmd, cwd=folder.parent).returncode
+
+
+# -- main ------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="foldgraph", description=__doc__.splitlines()[0])
+    parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,bench}")
+    p = sub.add_parser("demo", help="fit a stacked ensemble on a built-in data set and draw it")
+    p.add_argument("--out", default="foldgraph-demo", metavar="DIR",
+                   help="folder for graph.svg, graph.html and gantt.png (default: %(default)s)")
+    p.add_argument("--backend", default="threading",
+                   help="sequential, threading or multiprocessing (default: %(default)s)")
+    p.add_argument("--n-jobs", type=int, default=-1, help="workers (-1: every CPU)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    p = sub.add_parser("show", help="draw the graph of an ensemble described in a JSON spec")
+    p.add_argument("spec", help="JSON file describing the ensemble (see docs/visualizing.md)")
+    p.add_argument("--level", choices=("node", "task"), default="node",
+                   help="one shape per node, or one box per task (default: %(default)s)")
+    p.add_argument("--out", metavar="FILE", default=None,
+                   help="picture to write: .svg .png .pdf .dot .mmd .html "
+                        "(default: print DOT to stdout)")  # fmt: skip
+    p = sub.add_parser("bench", help="run a benchmark script of the source tree")
+    p.add_argument("name", nargs="?", default="overhead",
+                   help="script in benchmarks/ (default: %(default)s)")
+    p.add_argument("--full", action="store_true", help="full run instead of --quick")
+    p.add_argument("--list", action="store_true", help="list the benchmark scripts")
+    return parser
 
 
 def main(argv=None) -> int:
     """Entry point of the ``foldgraph`` console script."""
-    parser = argparse.ArgumentParser(prog="foldgraph", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="fit a stacked ensemble on a built-in data set")
-    p_demo.add_argument("--backend", default="threading", help="sequential or threading")
-    p_demo.add_argument("--n-jobs", type=int, default=-1, help="workers (-1: every CPU)")
-    p_demo.add_argument("--folds", type=int, default=5, help="cross-validation folds")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            demo(args.backend, args.n_jobs, args.folds)
-    except (ValueError, TypeError, RuntimeError) as exc:
-        print(f"foldgraph: error: {exc}", file=sys.stderr)
-        return 2
+            demo(args.backend, args.n_jobs, args.folds, out=args.out)
+        elif args.command == "show":
+            result = show(args.spec, args.level, args.out)
+            if isinstance(result, Path):
+                print(f"wrote {result}")
+            else:
+                sys.stdout.write(result)
+        elif args.command == "bench":
+            return bench(args.name, full=args.full, list_only=args.list)
+    except KeyboardInterrupt:
+        print("foldgraph: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one readable line, not a traceback
+        if args.traceback:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"foldgraph: error: {message}", file=sys.stderr)
+        return 1
     return 0

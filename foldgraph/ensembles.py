@@ -295,6 +295,7 @@ class _Ensemble(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])
+        tags.input_tags.sparse = True  # CSR: rows sliced in place, shared with workers
         if self._is_classifier():
             tags.estimator_type = "classifier"
             tags.classifier_tags = ClassifierTags()

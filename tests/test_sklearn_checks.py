@@ -11,6 +11,7 @@ EXPECTED_FAILURES = {
         "folds are cut by position: repeating a row moves the fold boundaries, so "
         "weights are not equivalent to repeated rows"
     ),
+    "check_sample_weight_equivalence_on_sparse_data": "same, on sparse input",
     "check_estimators_nan_inf": (
         "NaN and inf in X are left to the base estimators (some accept them)"
     ),
