@@ -1,12 +1,11 @@
 """The ``foldgraph`` command line (also ``python -m foldgraph``).
 
-``foldgraph demo`` fits a stacked ensemble on scikit-learn's diabetes data
-set (shipped with scikit-learn, no download) with the low-level API. It
-prints what a newcomer wants to see: per-learner cross-validated scores and
-fit times, the ensemble's holdout score beside the best single learner, and
-the schedule of the run. It also writes pictures: ``graph.svg`` and
-``graph.html`` (the graph of the first layer's fit) and ``gantt.png`` (its
-schedule).
+``foldgraph demo`` fits a SuperLearner on scikit-learn's ``make_friedman1``
+data (generated, no download). It prints what a newcomer wants to see:
+per-learner cross-validated scores and fit times, the ensemble's holdout
+score beside the best single learner, and the schedule of the run. It also
+writes pictures: ``graph.svg`` and ``graph.html`` (the ensemble's fit graph)
+and ``gantt.png`` (its schedule).
 
 ``foldgraph show SPEC`` draws the graph of an ensemble described in a JSON
 file (see :func:`build_spec` and docs/visualizing.md). ``foldgraph bench``
@@ -73,53 +72,51 @@ def demo(backend: str = "threading", n_jobs: int = -1, folds: int = 5,
         name), ``files`` (the paths written) and ``trace`` (of the first
         layer's fit).
     """
-    from sklearn.datasets import load_diabetes
+    from sklearn.datasets import make_friedman1
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
     from sklearn.linear_model import Lasso, LinearRegression, Ridge
     from sklearn.model_selection import train_test_split
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.svm import SVR
 
-    from foldgraph import FoldIndex, FullIndex, Learner, ParallelProcessing
+    from foldgraph import SuperLearner
 
-    X, y = load_diabetes(return_X_y=True)
+    X, y = make_friedman1(n_samples=2000, n_features=10, noise=1.0, random_state=0)
     Xtr, Xho, ytr, yho = train_test_split(X, y, test_size=0.25, random_state=0)
-    estimators = {
-        "ridge": Ridge(alpha=0.1),
-        "lasso": Lasso(alpha=0.05),
-        "knn": KNeighborsRegressor(15),
-        "forest": RandomForestRegressor(100, max_depth=5, random_state=0),
-        "boosting": GradientBoostingRegressor(n_estimators=100, max_depth=2, random_state=0),
-        "svr": SVR(C=100.0),
-    }
-    base = [Learner(est, FoldIndex(folds), name=name) for name, est in estimators.items()]
-    names = list(estimators)
-    meta = Learner(LinearRegression(), FullIndex(), name="meta")
-    print(f"foldgraph demo: diabetes, {len(ytr)} training rows, {len(yho)} holdout rows; "
-          f"{len(base)} base learners x {folds} folds + a meta learner; backend={backend!r}")
-    with ParallelProcessing(backend=backend, n_jobs=n_jobs, strategy="critical_path") as pp:
-        t0 = time.perf_counter()
-        oof = pp.map(base, "fit", Xtr, ytr, return_preds=names)
-        fit_trace, fit_graph = pp.trace.set_graph(pp.graph), pp.graph
-        Z = np.hstack(oof)
-        pp.map(meta, "fit", Z, ytr)
-        Zho = np.hstack(pp.map(base, "predict", Xho, return_preds=names))
-        ens = pp.map(meta, "predict", Zho, return_preds=True)
-        elapsed = time.perf_counter() - t0
-    print(f"\nlayer 1 graph: {len(fit_graph)} nodes, {fit_graph.nx.number_of_edges()} edges")
+    estimators = [
+        ("ridge", Ridge(alpha=1.0)),
+        ("lasso", Lasso(alpha=0.05)),
+        ("knn", KNeighborsRegressor(10)),
+        ("forest", RandomForestRegressor(100, max_depth=8, random_state=0)),
+        ("boosting", GradientBoostingRegressor(n_estimators=150, max_depth=3, random_state=0)),
+        ("svr", SVR(C=10.0)),
+    ]
+    names = [name for name, _ in estimators]
+    ens = SuperLearner(folds=folds, backend=backend, n_jobs=n_jobs, strategy="critical_path")
+    ens.add(estimators).add_meta(LinearRegression())
+    print(f"foldgraph demo: make_friedman1, {len(ytr)} training rows, {len(yho)} holdout "
+          f"rows; SuperLearner of {len(names)} base learners x {folds} folds + a meta "
+          f"learner; backend={backend!r}")  # fmt: skip
+    t0 = time.perf_counter()
+    ens.fit(Xtr, ytr)
+    Zho = ens.transform(Xho)
+    ens_rmse = _rmse(ens.predict(Xho), yho)
+    elapsed = time.perf_counter() - t0
+    fit_graph, fit_trace = ens.graph_, ens.trace_.set_graph(ens.graph_)
+    print(f"\nensemble graph: {len(fit_graph)} nodes, {fit_graph.nx.number_of_edges()} edges")
     print(f"{'learner':<12}{'cv rmse':>10}{'holdout rmse':>14}{'fit s/fold':>12}")
     scores = {}
-    for i, (name, task) in enumerate(zip(names, base)):
-        cv = _rmse(Z[:, i], ytr)
+    for i, name in enumerate(names):
+        task = ens.layers_[0][name]
+        cv = _rmse(ens.fit_transform_[:, i], ytr)
         ho = _rmse(Zho[:, i], yho)
         scores[name] = ho
         fit_s = np.mean(task.cv_results_["fit_time"])
-        print(f"{name:<12}{cv:>10.2f}{ho:>14.2f}{fit_s:>12.4f}")
+        print(f"{name:<12}{cv:>10.3f}{ho:>14.3f}{fit_s:>12.4f}")
     best = min(scores, key=scores.get)
-    ens_rmse = _rmse(ens, yho)
-    print(f"\nensemble holdout rmse: {ens_rmse:.2f}   best single learner ({best}): "
-          f"{scores[best]:.2f}")
-    print(f"whole demo {elapsed:.2f} s\n\nschedule of the layer-1 fit "
+    print(f"\nensemble holdout rmse: {ens_rmse:.3f}   best single learner ({best}): "
+          f"{scores[best]:.3f}")
+    print(f"whole demo {elapsed:.2f} s\n\nschedule of the fit "
           f"(strategy 'critical_path'):\n{fit_trace.summary()}")
     files = [] if out is None else _demo_pictures(fit_graph, fit_trace, Path(out))
     return {"ensemble": ens_rmse, "best": scores[best], "learners": scores, "files": files,
@@ -134,7 +131,7 @@ def _demo_pictures(graph, trace, out: Path) -> list[Path]:
         print(f"\npictures skipped: they need matplotlib (pip install 'foldgraph[viz]'); "
               f"wrote {dot} instead", file=sys.stderr)  # fmt: skip
         return [dot]
-    title = "layer 1 of the demo: fit graph, with each node's duration"
+    title = "the demo's SuperLearner: fit graph, with each node's duration"
     files = [graph.save(out / "graph.svg", durations=trace, title=title),
              graph.save(out / "graph.html", durations=trace, title=title)]  # fmt: skip
     trace.gantt(out / "gantt.png")

@@ -34,7 +34,8 @@ def test_demo_writes_its_pictures(tmp_path):
     assert {p.name for p in out.iterdir()} == {"graph.svg", "graph.html", "gantt.png"}
     svg = ET.parse(out / "graph.svg").getroot()
     texts = {"".join(el.itertext()) for el in svg.iter() if el.tag.endswith("text")}
-    assert {"ridge", "lasso", "knn", "forest", "boosting", "svr"} <= texts
+    names = ("ridge", "lasso", "knn", "forest", "boosting", "svr")
+    assert {f"layer-1.{n}" for n in names} | {"meta.linearregression"} <= texts
     assert (out / "gantt.png").read_bytes().startswith(PNG_SIGNATURE)
     assert "duration:" in (out / "graph.html").read_text(encoding="utf-8")
 
