@@ -53,7 +53,7 @@ def attach_fitted(graph, results: dict) -> None:
     for name, task in graph.tasks.items():
         info = graph.info[name]
         keys = graph.nodes_of(name)
-        nodes = [(graph.nx.nodes[k], results[k]) for k in keys]
+        nodes = [(graph.attrs(k), results[k]) for k in keys]
         folds = [a for a, _ in nodes if a["fold"] != "full"]
         extra = {"n_features_in_": info["n_features"]}
         if task.kind == "learner":

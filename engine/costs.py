@@ -59,4 +59,4 @@ class CostModel:
         """Remember the durations of ``trace``'s nodes."""
         for event in trace.events:
             if event.key in graph.nx:
-                self.durations[cost_key(graph.nx.nodes[event.key])] = event.duration
+                self.durations[cost_key(graph.attrs(event.key))] = event.duration

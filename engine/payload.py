@@ -41,7 +41,7 @@ def _preprocess(graph, attrs, state):
 
 def make_payload(graph, key: str, state) -> Payload:
     """The Payload of node ``key``; predecessors' results come from ``state``."""
-    attrs = graph.nx.nodes[key]
+    attrs = graph.attrs(key)
     if attrs["kind"] == "propagate":
         return Payload(
             key=key, kind="propagate", op=attrs["op"], estimator=None, x=attrs["x"], y=None,

@@ -118,7 +118,7 @@ def pick(state: RunState, n: int, graph=None, select=None) -> list[str]:
 
 
 def _task_error(graph, done) -> TaskError:
-    task = graph.nx.nodes[done.key]["task"]
+    task = graph.attrs(done.key)["task"]
     exc = done.error
     cls = WorkerDied if isinstance(exc, WorkerDied) else TaskError
     err = cls(
@@ -194,7 +194,7 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
                     cause = None if isinstance(done.error, WorkerDied) else done.error
                     raise _task_error(graph, done) from cause
                 finish(state, done.key, done.result)
-                attrs = graph.nx.nodes[done.key]
+                attrs = graph.attrs(done.key)
                 trace.record(TraceEvent(
                     done.key, attrs["task"], done.worker, done.pid,
                     done.start - t0, done.end - t0, attrs.get("nbytes", 0),

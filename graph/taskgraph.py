@@ -163,6 +163,10 @@ class TaskGraph:
             f"nodes={self.nx.number_of_nodes()}, edges={self.nx.number_of_edges()})"
         )
 
+    def attrs(self, key: str) -> dict:
+        """The attribute dict of node ``key`` (a fast ``self.nx.nodes[key]``)."""
+        return self.nx._node[key]  # networkx builds a NodeView per .nodes access
+
     def nodes_of(self, task: str) -> list[str]:
         """Keys of the nodes of ``task``, in build order."""
         return list(self._task_nodes.get(task, ()))
@@ -185,7 +189,7 @@ class TaskGraph:
         level: dict[str, float] = {}
         for key in reversed(list(nx.topological_sort(self.nx))):
             below = max((level[s] for s in self.nx.successors(key)), default=0.0)
-            level[key] = float(self.nx.nodes[key].get(weight, 1.0)) + below
+            level[key] = float(self.attrs(key).get(weight, 1.0)) + below
         return level
 
     def output_of(self, name: str) -> tuple[str, tuple[int, int] | None]:
