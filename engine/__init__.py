@@ -4,6 +4,7 @@ from .backends import BACKENDS
 from .job import Job
 from .manager import ParallelProcessing
 from .scheduler import RunState, finish, run_graph, start_state
+from .simulate import SimResult, simulate
 from .strategies import STRATEGIES
 from .trace import Trace, TraceEvent
 
@@ -16,6 +17,8 @@ __all__ = [
     "start_state",
     "finish",
     "run_graph",
+    "simulate",
+    "SimResult",
     "BACKENDS",
     "STRATEGIES",
 ]

@@ -1,0 +1,211 @@
+"""simulate(): replay the scheduler loop on node costs, with no worker.
+
+A discrete-event simulation of :func:`foldgraph.engine.scheduler.run_graph`:
+the same :class:`~foldgraph.engine.scheduler.RunState`, the same
+:func:`~foldgraph.engine.scheduler.pick` and
+:func:`~foldgraph.engine.scheduler.finish`, the same strategy objects; only
+time is simulated. Whenever workers are free and nodes are ready, the
+strategy's best ready nodes start on the free workers (lowest id first); the
+clock then jumps to the next node end. The schedule is therefore a greedy
+list schedule, and obeys Graham's bounds:
+``max(critical path, W / P) <= makespan <= W / P + critical path x (1 - 1/P)``.
+
+Memory: an output buffer (``P:...``) is live from the start of its first
+writer until its last reader finishes; a buffer nobody reads (a result)
+stays live until the end. ``peak_live_bytes`` is the largest sum of live
+buffer bytes (inputs X and y excluded: they are live throughout).
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import NamedTuple
+
+import numpy as np
+
+from .scheduler import finish, pick, start_state
+from .strategies import resolve
+from .trace import Trace, TraceEvent
+
+__all__ = ["simulate", "SimResult", "Slot"]
+
+
+class Slot(NamedTuple):
+    """One node of a simulated schedule."""
+
+    node: str
+    worker: int
+    start: float
+    end: float
+
+
+class SimResult(NamedTuple):
+    """The outcome of :func:`simulate`."""
+
+    makespan: float
+    utilization: float
+    peak_live_bytes: int
+    schedule: list
+    trace: Trace
+    critical_path: float
+    work: float
+    n_workers: int
+
+    @property
+    def lower_bound(self) -> float:
+        """``max(critical path, work / P)``: no schedule can beat it."""
+        return max(self.critical_path, self.work / self.n_workers)
+
+    def gantt(self, path=None, ax=None, title=None, dpi: float = 150):
+        """A Gantt chart of the simulated schedule (see :meth:`Trace.gantt`)."""
+        return self.trace.gantt(path=path, ax=ax, title=title, dpi=dpi)
+
+
+def _costs(graph, costs) -> dict:
+    """``{node: seconds}`` from a dict, a callable, a Trace, or the nodes' ``cost``."""
+    attrs = {k: graph.attrs(k) for k in graph.nx}
+    if costs is None:
+        return {k: float(a.get("cost", 1.0)) for k, a in attrs.items()}
+    if isinstance(costs, Trace):
+        measured = costs.durations()
+        return {k: float(measured.get(k, a.get("cost", 1.0))) for k, a in attrs.items()}
+    if callable(costs):
+        return {k: float(costs(k, a)) for k, a in attrs.items()}
+    missing = [k for k in attrs if k not in costs]
+    if missing:
+        raise ValueError(f"costs has no entry for node {missing[0]!r} ({len(missing)} missing)")
+    return {k: float(costs[k]) for k in attrs}
+
+
+class _Costed:
+    """The graph as strategies see it, with the simulation's costs as ``cost``."""
+
+    def __init__(self, graph, cost: dict):
+        self.nx = graph.nx.copy()
+        for key, seconds in cost.items():
+            self.nx.nodes[key]["cost"] = seconds
+        self.tasks, self.buffers, self.info = graph.tasks, graph.buffers, graph.info
+        self.job = graph.job
+
+    def attrs(self, key):
+        return self.nx._node[key]
+
+    def bottom_level(self, weight: str = "cost"):
+        from foldgraph.graph.taskgraph import TaskGraph
+
+        return TaskGraph.bottom_level(self, weight)
+
+
+def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = True) -> SimResult:
+    """Simulate running ``graph`` on ``n_workers`` workers with ``strategy``.
+
+    Parameters
+    ----------
+    graph : TaskGraph
+    n_workers : int
+    strategy : str, Strategy or callable, default="fifo"
+        As for :class:`~foldgraph.engine.ParallelProcessing`.
+    costs : dict, callable, Trace or None
+        Seconds per node: ``{node: seconds}``, ``fn(node, attrs)``, a
+        recorded Trace (its durations), or None for the nodes' ``cost``.
+    memory : bool, default=True
+        Track live output buffers (``peak_live_bytes``; 0 if False).
+
+    Returns
+    -------
+    SimResult
+        ``makespan``, ``utilization``, ``peak_live_bytes``, ``schedule``
+        (list of Slot), ``trace`` (a Trace of the schedule), ``gantt()``.
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()
+    >>> for k, c in [("a", 2.0), ("b", 1.0), ("c", 1.0)]:
+    ...     g.add_node(k, cost=c)
+    >>> g.add_edge("a", "c")
+    >>> r = simulate(g, 2, "critical_path")
+    >>> r.makespan, [(s.node, s.worker, s.start) for s in r.schedule]
+    (3.0, [('a', 0, 0.0), ('b', 1, 0.0), ('c', 0, 2.0)])
+    """
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise ValueError(f"n_workers={n_workers!r}: pass a positive int")
+    cost = _costs(graph, costs)
+    view = _Costed(graph, cost)
+    strat = resolve(strategy)
+    state = start_state(view.nx, strat.priorities(view, n_workers))
+    select = getattr(strat, "select", None)
+    live = _Live(view) if memory else None
+    free = list(range(n_workers))  # a heap of idle worker ids
+    events: list = []  # heap of (end, worker, key)
+    now, schedule = 0.0, []
+    while state.ready or events:
+        if state.ready and free:
+            for key in pick(state, len(free), view, select):
+                worker = heapq.heappop(free)
+                state.running[key] = worker
+                heapq.heappush(events, (now + cost[key], worker, key))
+                schedule.append(Slot(key, worker, now, now + cost[key]))
+                if live is not None:
+                    live.start(key)
+        now, worker, key = heapq.heappop(events)
+        finish(state, key, None)
+        heapq.heappush(free, worker)
+        if live is not None:
+            live.finish(key)
+    return _result(graph, view, cost, schedule, n_workers, live)
+
+
+def _result(graph, view, cost, schedule, n_workers, live) -> SimResult:
+    makespan = max((s.end for s in schedule), default=0.0)
+    work = float(sum(cost.values()))
+    trace = Trace(n_workers, graph=graph)
+    for s in sorted(schedule, key=lambda s: (s.end, s.node)):
+        trace.record(TraceEvent(s.node, view.attrs(s.node).get("task", s.node), s.worker, 0,
+                                s.start, s.end, view.attrs(s.node).get("nbytes", 0)))  # fmt: skip
+    level = view.bottom_level() if cost else {}
+    return SimResult(
+        makespan=makespan,
+        utilization=work / (makespan * n_workers) if makespan > 0 else 0.0,
+        peak_live_bytes=0 if live is None else live.peak,
+        schedule=schedule, trace=trace, critical_path=max(level.values(), default=0.0),
+        work=work, n_workers=n_workers,
+    )  # fmt: skip
+
+
+class _Live:
+    """Live output-buffer bytes over the simulated run."""
+
+    def __init__(self, view):
+        self.size = {}
+        for name, spec in view.buffers.items():
+            if name.startswith("P:"):
+                self.size[name] = int(np.prod(spec.shape)) * np.dtype(spec.dtype).itemsize
+        self.readers: dict[str, int] = dict.fromkeys(self.size, 0)
+        self.pending_writers: dict[str, int] = dict.fromkeys(self.size, 0)
+        self.writes, self.reads = {}, {}
+        for key in view.nx:
+            a = view.attrs(key)
+            self.writes[key] = {b for b, _, _ in a.get("writes", ()) if b in self.size}
+            self.reads[key] = {b for b, _, _ in a.get("reads", ()) if b in self.size}
+            for b in self.writes[key]:
+                self.pending_writers[b] += 1
+            for b in self.reads[key]:
+                self.readers[b] += 1
+        self.open: set = set()
+        self.current = self.peak = 0
+
+    def start(self, key) -> None:
+        for b in self.writes[key] - self.open:
+            self.open.add(b)
+            self.current += self.size[b]
+        self.peak = max(self.peak, self.current)
+
+    def finish(self, key) -> None:
+        for b in self.writes[key]:
+            self.pending_writers[b] -= 1
+        for b in self.reads[key]:
+            self.readers[b] -= 1
+            if self.readers[b] == 0 and self.pending_writers[b] == 0 and b in self.open:
+                self.open.discard(b)
+                self.current -= self.size[b]
