@@ -216,7 +216,9 @@ def test_no_label_overlaps_another(which, level, request):
 def test_layout_runs_left_to_right(stack):
     """Every edge between tasks points right; no two node boxes overlap."""
     model = fgdraw._Model(stack)
-    lay = fgdraw._layout(model, "node")
+    from foldgraph.graph import layout
+
+    lay = layout._layout(model, "node")
     for u, v in stack.nx.edges:
         assert lay.boxes[u].x < lay.boxes[v].x
     for a, b in itertools.combinations(lay.boxes.values(), 2):
