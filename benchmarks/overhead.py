@@ -713,6 +713,22 @@ def other_benchmarks() -> list[str]:
     return sorted(set(names))
 
 
+def git_commit() -> str | None:
+    """Short commit of the checkout, with "+dirty" if the library's sources differ from it."""
+    import subprocess
+
+    def git(*args):
+        out = subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "foldgraph", "engine", "graph", "tasks")
+    except OSError:  # no git
+        return None
+    return None if commit is None else commit + ("+dirty" if dirty else "")
+
+
 def environment() -> dict:
     return {
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -720,6 +736,7 @@ def environment() -> dict:
         "platform": f"{platform.system()} {platform.machine()}",
         "cpus": available_cpus(),
         "foldgraph": foldgraph.__version__,
+        "commit": git_commit(),
         "numpy": np.__version__,
         "networkx": _version("networkx"),
         "scikit-learn": _version("scikit-learn"),
@@ -836,7 +853,8 @@ def main(argv=None) -> int:
     la0, la1 = env["loadavg_start"], env["loadavg_end"]
     print(
         f"foldgraph overhead, µs per node, median of {reps} repetition(s), {env['date']}, "
-        f"{env['cpus']} CPU(s), Python {env['python']}, load average (1/5/15 min) "
+        f"{env['cpus']} CPU(s), Python {env['python']}, commit {env['commit']}, "
+        f"load average (1/5/15 min) "
         f"{la0} at start, {la1} at end"
     )
     if env["other_benchmarks_running_at_start"] or env["other_benchmarks_running_at_end"]:
