@@ -1,5 +1,7 @@
-"""Per-node overhead of foldgraph: building a graph and running no-op nodes,
-against process-pool and dask baselines doing the same no-op work.
+"""Per-node overhead of foldgraph on no-op nodes, against process pools and dask.
+
+foldgraph builds and runs graphs of no-op nodes; the baselines do the same
+no-op work with other executors.
 
 What is measured, per shape and size (median of ``--reps`` repetitions in
 one process, reported in microseconds per node):
