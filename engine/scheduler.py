@@ -205,9 +205,10 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
                                      len(state.done))  # fmt: skip
     except BaseException:
         backend.shutdown(abort=True)
+        raise
+    finally:
         if progress is not None:
             progress.close()
-        raise
     if len(state.done) != total:  # unreachable for a validated (acyclic) graph
         raise RuntimeError(f"{total - len(state.done)} nodes never became ready")
     return state.results
