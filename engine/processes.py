@@ -182,8 +182,12 @@ class Processes:
 
     def submit(self, payload: Payload) -> None:
         """Send to an idle worker, else queue behind a worker's cheap node."""
-        worker = min(self._workers, key=lambda w: len(w.inflight))
-        self._send(worker, payload)
+        idle = [w for w in self._workers if not w.inflight]
+        cheap = [w for w in self._workers
+                 if len(w.inflight) == 1 and w.inflight[0].cost < PREFETCH_BELOW]  # fmt: skip
+        if not idle and not cheap:  # never queue behind a long node
+            raise RuntimeError("submit() called with no free slot: check free_slots() first")
+        self._send((idle or cheap)[0], payload)
 
     def _send(self, worker: _Worker, payload: Payload) -> None:
         worker.inflight.append(payload)
