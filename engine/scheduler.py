@@ -50,8 +50,11 @@ def _push(state: RunState, key: str) -> None:
     heapq.heappush(state.ready, (state.priority[key], state.order[key], key))
 
 
-def start_state(g, priority: dict) -> RunState:
+def start_state(g, priority: dict, cached: dict | None = None) -> RunState:
     """Initial state of a run over DiGraph ``g``: roots are ready.
+
+    ``cached`` maps nodes that need not run (a cache hit) to their result:
+    they start done, and a node whose predecessors are all cached is ready.
 
     Examples
     --------
@@ -59,15 +62,26 @@ def start_state(g, priority: dict) -> RunState:
     >>> s = start_state(nx.DiGraph([("a", "b")]), {"a": 0, "b": 1})
     >>> [k for *_, k in s.ready], s.remaining
     (['a'], {'b': 1})
+    >>> s = start_state(nx.DiGraph([("a", "b")]), {"a": 0, "b": 1}, cached={"a": None})
+    >>> [k for *_, k in s.ready], s.done
+    (['b'], {'a'})
     """
+    cached = cached or {}
     order = {key: i for i, key in enumerate(g)}
+    if cached:
+        pred = g.pred
+        remaining = {k: sum(1 for p in pred[k] if p not in cached) for k in g if k not in cached}
+    else:
+        remaining = dict(g.in_degree())
     state = RunState(
-        remaining={k: d for k, d in g.in_degree() if d},
+        remaining={k: d for k, d in remaining.items() if d},
         dependents={k: list(g.successors(k)) for k in g},
         priority=priority,
         order=order,
+        done=set(cached),
+        results=dict(cached),
     )
-    for key, degree in g.in_degree():
+    for key, degree in remaining.items():
         if degree == 0:
             _push(state, key)
     return state
@@ -167,8 +181,12 @@ class _Progress:
             self.bar.close()
 
 
-def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False) -> dict:
+def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False,
+              cached: dict | None = None) -> dict:  # fmt: skip
     """Run every node of ``graph`` on ``backend``; return ``{key: NodeResult}``.
+
+    Nodes in ``cached`` (``{key: NodeResult}``, cache hits already restored
+    into the job's buffers) are not run; their results are returned as given.
 
     With ``verbose``, a progress bar over the nodes (tqdm, when installed)
     shows the running nodes on stderr.
@@ -178,11 +196,12 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     TaskError
         A node raised; the original exception is chained as ``__cause__``.
     """
-    state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers))
+    state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers), cached)
     select = getattr(strategy, "select", None)
     total, t0 = len(graph.nx), time.perf_counter()
     backend.start(job)
-    progress = _Progress(total) if verbose else None
+    n_cached = len(cached or ())
+    progress = _Progress(total - n_cached) if verbose else None
     try:
         while state.ready or state.running:
             while state.ready and (free := _free_slots(backend, state)) > 0:
@@ -202,7 +221,7 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
                 ))  # fmt: skip
                 if verbose:
                     progress.advance(done.key, state.running, done.end - done.start,
-                                     len(state.done))  # fmt: skip
+                                     len(state.done) - n_cached)  # fmt: skip
     except BaseException:
         backend.shutdown(abort=True)
         raise
