@@ -3,7 +3,8 @@
 State (plain data in one :class:`RunState`, written down before the code):
 
 - ``remaining``  :: {key: int}   unfinished predecessors of each waiting node
-- ``dependents`` :: {key: [key]} successors of each node
+- ``dependents`` :: {key: iterable of keys} successors of each node (the
+  graph's own adjacency, not a copy)
 - ``priority``   :: {key: float} the strategy's order, lower first
 - ``ready``      :: heap of (priority, order, key): nodes whose inputs are done
 - ``running``    :: {key: None}  submitted, not yet finished
@@ -75,7 +76,7 @@ def start_state(g, priority: dict, cached: dict | None = None) -> RunState:
         remaining = dict(g.in_degree())
     state = RunState(
         remaining={k: d for k, d in remaining.items() if d},
-        dependents={k: list(g.successors(k)) for k in g},
+        dependents=g._succ,  # {key: {child: edge data}}: iterating gives the children
         priority=priority,
         order=order,
         done=set(cached),

@@ -19,9 +19,12 @@ buffer bytes (inputs X and y excluded: they are live throughout).
 from __future__ import annotations
 
 import heapq
+import math
 from typing import NamedTuple
 
 import numpy as np
+
+from foldgraph.graph.builders import _gc_paused
 
 from .scheduler import finish, pick, start_state
 from .strategies import resolve
@@ -78,22 +81,30 @@ def _costs(graph, costs) -> dict:
 
 
 class _Costed:
-    """The graph as strategies see it, with the simulation's costs as ``cost``."""
+    """The graph as strategies see it, with the simulation's costs as ``cost``.
+
+    A view, not a copy: the structure is the graph's own ``nx``; ``attrs``
+    returns each node's attributes with ``cost`` replaced (one small dict per
+    node), and the bottom level is computed once.
+    """
 
     def __init__(self, graph, cost: dict):
-        self.nx = graph.nx.copy()
-        for key, seconds in cost.items():
-            self.nx.nodes[key]["cost"] = seconds
+        self.nx = graph.nx
+        attrs = graph.attrs
+        self._attrs = {key: {**attrs(key), "cost": seconds} for key, seconds in cost.items()}
         self.tasks, self.buffers, self.info = graph.tasks, graph.buffers, graph.info
         self.job = graph.job
+        self._levels: dict = {}
 
     def attrs(self, key):
-        return self.nx._node[key]
+        return self._attrs[key]
 
     def bottom_level(self, weight: str = "cost"):
-        from foldgraph.graph.taskgraph import TaskGraph
+        if weight not in self._levels:
+            from foldgraph.graph.taskgraph import TaskGraph
 
-        return TaskGraph.bottom_level(self, weight)
+            self._levels[weight] = TaskGraph.bottom_level(self, weight)
+        return self._levels[weight]
 
 
 def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = True) -> SimResult:
@@ -130,6 +141,11 @@ def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = 
     """
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"n_workers={n_workers!r}: pass a positive int")
+    with _gc_paused():  # millions of small objects, no cycle: a full collection is waste
+        return _simulate(graph, n_workers, strategy, costs, memory)
+
+
+def _simulate(graph, n_workers, strategy, costs, memory) -> SimResult:
     cost = _costs(graph, costs)
     view = _Costed(graph, cost)
     strat = resolve(strategy)
@@ -180,31 +196,38 @@ class _Live:
         self.size = {}
         for name, spec in view.buffers.items():
             if name.startswith("P:"):
-                self.size[name] = int(np.prod(spec.shape)) * np.dtype(spec.dtype).itemsize
+                self.size[name] = math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
         self.readers: dict[str, int] = dict.fromkeys(self.size, 0)
         self.pending_writers: dict[str, int] = dict.fromkeys(self.size, 0)
-        self.writes, self.reads = {}, {}
-        for key in view.nx:
+        self.writes, self.reads = {}, {}  # only nodes touching an output buffer
+        size = self.size
+        for key in view.nx if size else ():
             a = view.attrs(key)
-            self.writes[key] = {b for b, _, _ in a.get("writes", ()) if b in self.size}
-            self.reads[key] = {b for b, _, _ in a.get("reads", ()) if b in self.size}
-            for b in self.writes[key]:
-                self.pending_writers[b] += 1
-            for b in self.reads[key]:
-                self.readers[b] += 1
+            writes = {b for b, _, _ in a.get("writes", ()) if b in size}
+            reads = {b for b, _, _ in a.get("reads", ()) if b in size}
+            if writes:
+                self.writes[key] = writes
+                for b in writes:
+                    self.pending_writers[b] += 1
+            if reads:
+                self.reads[key] = reads
+                for b in reads:
+                    self.readers[b] += 1
         self.open: set = set()
         self.current = self.peak = 0
 
     def start(self, key) -> None:
-        for b in self.writes[key] - self.open:
-            self.open.add(b)
-            self.current += self.size[b]
-        self.peak = max(self.peak, self.current)
+        writes = self.writes.get(key)
+        if writes:
+            for b in writes - self.open:
+                self.open.add(b)
+                self.current += self.size[b]
+            self.peak = max(self.peak, self.current)
 
     def finish(self, key) -> None:
-        for b in self.writes[key]:
+        for b in self.writes.get(key, ()):
             self.pending_writers[b] -= 1
-        for b in self.reads[key]:
+        for b in self.reads.get(key, ()):
             self.readers[b] -= 1
             if self.readers[b] == 0 and self.pending_writers[b] == 0 and b in self.open:
                 self.open.discard(b)

@@ -7,6 +7,10 @@ processing time first), ``"critical_path"`` (largest bottom level first),
 ``"memory"`` (depth-first, to keep few buffers live).
 A plain callable ``fn(ready, graph, state) -> ordered keys`` is also
 accepted: it is asked each time workers are free.
+
+Strategies read a node's data through ``graph.attrs(key)`` (not
+``graph.nx.nodes``): :func:`~foldgraph.engine.simulate` hands them a view
+whose ``attrs`` carry the simulated costs without copying the graph.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ class FIFO(Strategy):
     name = "fifo"
 
     def priorities(self, graph, n_workers: int = 1) -> dict[str, float]:
-        return {k: float(d["order"]) for k, d in graph.nx.nodes(data=True)}
+        attrs = graph.attrs
+        return {k: float(attrs(k)["order"]) for k in graph.nx}
 
 
 class LPT(Strategy):
@@ -42,7 +47,8 @@ class LPT(Strategy):
     name = "lpt"
 
     def priorities(self, graph, n_workers: int = 1) -> dict[str, float]:
-        return {k: -float(d.get("cost", 1.0)) for k, d in graph.nx.nodes(data=True)}
+        attrs = graph.attrs
+        return {k: -float(attrs(k).get("cost", 1.0)) for k in graph.nx}
 
 
 class CriticalPath(Strategy):
@@ -71,7 +77,7 @@ class Memory(Strategy):
         g = graph.nx
         seen: set = set()
         post: list = []
-        rank = {k: (d.get("order", 0), k) for k, d in g.nodes(data=True)}
+        rank = {k: (graph.attrs(k).get("order", 0), k) for k in g}
 
         def children(node):
             return iter(sorted(g.successors(node), key=rank.__getitem__, reverse=True))

@@ -83,7 +83,8 @@ class Trace:
         Only plain data is kept (node keys and task names), not the graph.
         """
         g = getattr(graph, "nx", graph)
-        self.predecessors = {str(k): tuple(map(str, g.predecessors(k))) for k in g}
+        pred = g.pred
+        self.predecessors = {str(k): tuple(map(str, pred[k])) for k in g}
         tasks = list(getattr(graph, "tasks", None) or ())
         if not tasks:
             tasks = [str(d.get("task") or k) for k, d in g.nodes(data=True)]

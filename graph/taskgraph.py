@@ -187,9 +187,10 @@ class TaskGraph:
         {'b': 2.0, 'a': 3.0}
         """
         level: dict[str, float] = {}
+        succ, attrs = self.nx._succ, self.attrs  # raw dicts: no view per node
         for key in reversed(list(nx.topological_sort(self.nx))):
-            below = max((level[s] for s in self.nx.successors(key)), default=0.0)
-            level[key] = float(self.attrs(key).get(weight, 1.0)) + below
+            below = max((level[s] for s in succ[key]), default=0.0)
+            level[key] = float(attrs(key).get(weight, 1.0)) + below
         return level
 
     def output_of(self, name: str) -> tuple[str, tuple[int, int] | None]:
