@@ -10,16 +10,24 @@ durations:
 - a map of six learners x 5 folds: ``map-graph.png`` (node level, with each
   node's duration) and ``gantt.png`` (the schedule of its run).
 
+It also redraws the strategy benchmark's figure
+``strategies-ratio-by-family.png`` from the measured results stored in
+``benchmarks/results/strategies.json`` (no benchmark runs here).
+
 Usage::
 
-    .venv/bin/python docs/make_images.py
+    .venv/bin/python docs/make_images.py [OUTPUT_DIR]   # default: docs/images
 
-The SVG is byte-for-byte reproducible; the durations in the PNGs change
-from run to run.
+The docs build (``docs/hooks.py``) runs ``main`` into a temporary directory
+and publishes those pictures in place of the committed ones, so the site's
+pictures always come from the current code. The SVG is byte-for-byte
+reproducible; the durations in the PNGs change from run to run.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -36,6 +44,7 @@ from sklearn.svm import SVR  # noqa: E402
 from foldgraph import FoldIndex, Learner, ParallelProcessing, Transformer  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parent / "images"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 DPI = 110
 
 
@@ -64,27 +73,43 @@ def map_tasks():
     return [Learner(est, FoldIndex(5), name=name) for name, est in estimators.items()]
 
 
-def main() -> None:
-    IMAGES.mkdir(exist_ok=True)
+def strategy_figure(images: Path) -> Path:
+    """Redraw the strategy benchmark's ratio figure from its stored results."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import strategies as bench  # benchmarks/strategies.py
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    report = json.loads((BENCHMARKS / "results" / "strategies.json").read_text())
+    path = images / "strategies-ratio-by-family.png"
+    bench.plot_ratio_by_family(report["simulations"], report["graphs"], report["workers"], path)
+    return path
+
+
+def main(images: Path = IMAGES) -> list[Path]:
+    """Write every picture into ``images`` and return their paths."""
+    images = Path(images)
+    images.mkdir(parents=True, exist_ok=True)
     X, y = load_diabetes(return_X_y=True)
     with ParallelProcessing("threading", n_jobs=2, strategy="critical_path") as manager:
         manager.stack(stack_tasks(), "fit", X, y, split=False)
         stack = manager.graph
         title = "a stack of three learners, each behind its own scaler (fit, 5 folds)"
-        written = [stack.save(IMAGES / "stack-graph.png", title=title, dpi=DPI),
-                   stack.save(IMAGES / "stack-graph.svg", title=title),
-                   stack.save(IMAGES / "stack-tasks.png", level="task", title=title, dpi=DPI)]
+        written = [stack.save(images / "stack-graph.png", title=title, dpi=DPI),
+                   stack.save(images / "stack-graph.svg", title=title),
+                   stack.save(images / "stack-tasks.png", level="task", title=title, dpi=DPI)]
 
         manager.map(map_tasks(), "fit", X, y)
         trace = manager.trace.set_graph(manager.graph)
         title = "a map of six learners x 5 folds (fit), with each node's duration"
-        written.append(manager.graph.save(IMAGES / "map-graph.png", durations=trace,
+        written.append(manager.graph.save(images / "map-graph.png", durations=trace,
                                           title=title, dpi=DPI))
-        trace.gantt(IMAGES / "gantt.png", dpi=DPI)
-        written.append(IMAGES / "gantt.png")
-    for path in written:
-        print(f"wrote {path.relative_to(IMAGES.parent.parent)} ({path.stat().st_size // 1024} KiB)")
+        trace.gantt(images / "gantt.png", dpi=DPI)
+        written.append(images / "gantt.png")
+    written.append(strategy_figure(images))
+    return [Path(path) for path in written]
 
 
 if __name__ == "__main__":
-    main()
+    for path in main(Path(sys.argv[1]) if len(sys.argv) > 1 else IMAGES):
+        print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
