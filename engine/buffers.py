@@ -14,6 +14,7 @@ dtype)``. All the buffers of one run share one segment.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import re
 import sys
@@ -93,7 +94,7 @@ class SharedBuffer:
         for name, (shape, dtype) in specs.items():
             dtype = np.dtype(dtype)
             layout[name] = (tuple(shape), dtype, size)
-            size += _aligned(int(np.prod(shape)) * dtype.itemsize)
+            size += _aligned(math.prod(shape) * dtype.itemsize)
         self._shm = shared_memory.SharedMemory(name=_segment_name(tag), create=True,
                                                size=max(size, 1))  # fmt: skip
         self._finalizer = weakref.finalize(self, _finalize, self._shm, True)

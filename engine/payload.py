@@ -1,15 +1,14 @@
-"""Build a node's payload in the parent: clone once, pass handles.
+"""Build a node's payload in the parent: handles and estimators, never arrays.
 
-For a ``"fit"`` job the estimator is a fresh ``sklearn.base.clone`` of the
-task's template, made here and nowhere else; ``"predict"`` and
+For a ``"fit"`` job the payload carries the task's template with
+``clone=True``: the worker fits a fresh ``sklearn.base.clone`` of it (so the
+parent never clones, and the template is never fitted); ``"predict"`` and
 ``"transform"`` jobs use the task's fitted estimators. A ``preprocess=``
 link supplies the fitted transformer: from its node's result in a fit job,
 from the Transformer's fitted estimators otherwise.
 """
 
 from __future__ import annotations
-
-from sklearn.base import clone
 
 from foldgraph.graph.nodes import node_key
 
@@ -49,8 +48,9 @@ def make_payload(graph, key: str, state) -> Payload:
             out_rows=attrs["out_rows"], cols=attrs["cols"], columns=attrs["columns"],
         )  # fmt: skip
     task = graph.tasks[attrs["task"]]
-    if graph.job == "fit":
-        estimator = clone(task.estimator)
+    fresh = graph.job == "fit"
+    if fresh:
+        estimator = task.estimator
     else:
         estimator = _fitted(task, attrs["partition"], attrs["fold"])
     info = graph.info[attrs["task"]]
@@ -64,5 +64,5 @@ def make_payload(graph, key: str, state) -> Payload:
         proba=bool(getattr(task, "proba", False)),
         classes=None if classes is None else classes,
         scorer=getattr(task, "scorer", None),
-        cost=float(attrs.get("cost", 0.0)),
+        cost=float(attrs.get("cost", 0.0)), clone=fresh,
     )  # fmt: skip

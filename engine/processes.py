@@ -4,7 +4,8 @@ Each worker is a process running :func:`foldgraph.engine.worker.worker_main`
 with its own duplex pipe. The parent sends a payload (pickle bytes, cloudpickle
 where needed: handles, never arrays) to a free worker and waits, loky's way, on every
 busy worker's pipe *and* every worker's process sentinel at once
-(``multiprocessing.connection.wait``), so a worker that dies is noticed at
+(one epoll selector kept for the pool's lifetime, not one built per wait as
+``multiprocessing.connection.wait`` does), so a worker that dies is noticed at
 once: it is replaced, and its node is retried up to ``retries`` times
 before the run fails with :class:`~foldgraph.errors.WorkerDied`.
 
@@ -19,14 +20,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import pickle
+import selectors
 import sys
 import time
 from contextlib import contextmanager
-from multiprocessing.connection import wait as wait_connections
 
 from foldgraph.errors import WorkerDied
 
-from .worker import Done, Payload, dumps, worker_main
+from .worker import Done, Payload, pack_payload, unpack_done, worker_main
 
 __all__ = ["Processes", "default_start_method", "RemoteTraceback"]
 
@@ -133,6 +134,7 @@ class Processes:
         if self.start_method == "forkserver":
             self._ctx.set_forkserver_preload(PRELOAD)
         self._workers: list[_Worker] = []
+        self._selector: selectors.BaseSelector | None = None
         self._handles: dict = {}
         self._run_id = 0
         self._attempts: dict = {}
@@ -140,7 +142,21 @@ class Processes:
 
     # -- lifecycle -----------------------------------------------------------
     def _spawn(self, slot: int) -> _Worker:
-        return _Worker(slot, self._ctx, self.threads_per_worker)
+        worker = _Worker(slot, self._ctx, self.threads_per_worker)
+        if self._selector is None:
+            self._selector = selectors.DefaultSelector()
+        self._selector.register(worker.conn, selectors.EVENT_READ, (worker, False))
+        self._selector.register(worker.process.sentinel, selectors.EVENT_READ, (worker, True))
+        return worker
+
+    def _forget(self, worker: _Worker) -> None:
+        """Unregister a worker's pipe and sentinel (before they are closed)."""
+        if self._selector is not None:
+            for obj in (worker.conn, worker.process.sentinel):
+                try:
+                    self._selector.unregister(obj)
+                except (KeyError, ValueError, OSError):
+                    pass
 
     def start(self, job) -> None:
         """Start missing workers; point them at ``job``'s shared buffers."""
@@ -150,6 +166,7 @@ class Processes:
             if slot >= len(self._workers):
                 self._workers.append(self._spawn(slot))
             elif not self._workers[slot].process.is_alive():
+                self._forget(self._workers[slot])
                 self._workers[slot].kill()
                 self._workers[slot] = self._spawn(slot)
         self._handles = dict(job.handles)
@@ -165,11 +182,15 @@ class Processes:
         """Stop every worker (killing busy ones at once when ``abort``)."""
         workers, self._workers = self._workers, []
         for w in workers:
+            self._forget(w)
             if abort and w.inflight:
                 w.kill()
             else:
                 w.stop()
         self._handles = {}
+        selector, self._selector = self._selector, None
+        if selector is not None:
+            selector.close()
 
     # -- the backend protocol --------------------------------------------------
     def free_slots(self) -> int:
@@ -195,28 +216,34 @@ class Processes:
             if worker.run_id != self._run_id:
                 worker.conn.send_bytes(b"A" + pickle.dumps(self._handles))
                 worker.run_id = self._run_id
-            worker.conn.send_bytes(b"R" + dumps(payload))
+            worker.conn.send_bytes(b"R" + pack_payload(payload))
         except OSError:  # the worker just died: wait() sees its sentinel and resubmits
             pass
 
     def wait(self) -> list[Done]:
-        """Block until a busy worker answers or any worker dies."""
-        busy = {w.conn: w for w in self._workers if w.inflight}
-        if not busy:
+        """Block until a busy worker answers or any worker dies.
+
+        The selector is level-triggered: one answer is read per ready pipe,
+        and a pipe with more answers waiting is reported again at once.
+        """
+        if not any(w.inflight for w in self._workers):
             return []
-        sentinels = {w.process.sentinel: w for w in self._workers}
-        ready = wait_connections(list(busy) + list(sentinels))
-        done = []
-        for obj in ready:
-            worker = busy.get(obj)
-            while worker is not None and worker.inflight and worker.conn.poll():
+        done, dead = [], []
+        for selected, _ in self._selector.select():
+            worker, is_sentinel = selected.data
+            if is_sentinel:
+                dead.append(worker)
+            elif worker.inflight:
                 answer = self._receive(worker)
-                if answer is None:
-                    break
-                done.append(answer)
-        for obj in ready:
-            worker = sentinels.get(obj)
-            if worker is not None and worker in self._workers:
+                if answer is not None:
+                    done.append(answer)
+                else:  # EOF: the worker is exiting; its sentinel follows
+                    worker.process.join(1.0)
+                    dead.append(worker)
+            else:  # an idle worker's pipe is readable only at its EOF
+                dead.append(worker)
+        for worker in dict.fromkeys(dead):
+            if worker in self._workers:
                 done.extend(self._replace_dead(worker))
         return done
 
@@ -225,7 +252,7 @@ class Processes:
             blob = worker.conn.recv_bytes()
         except (EOFError, OSError):
             return None  # the worker died: its sentinel reports it
-        done = pickle.loads(blob)
+        done = unpack_done(blob)
         if done.error is not None and done.tb:
             done.error.__cause__ = RemoteTraceback(done.tb)
         worker.inflight.pop(0)
@@ -239,6 +266,7 @@ class Processes:
         """
         code, pid = worker.process.exitcode, worker.process.pid
         inflight = list(worker.inflight)
+        self._forget(worker)
         worker.kill()
         fresh = self._workers[worker.slot] = self._spawn(worker.slot)
         key = inflight[0].key if inflight else None

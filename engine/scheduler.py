@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 
 from foldgraph.errors import TaskError, WorkerDied
+from foldgraph.graph.builders import _gc_paused
 
 from .payload import make_payload
 from .trace import Trace, TraceEvent
@@ -192,11 +193,21 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     With ``verbose``, a progress bar over the nodes (tqdm, when installed)
     shows the running nodes on stderr.
 
+    The cyclic garbage collector is paused during the loop (as while
+    building a graph): a full collection walks every node's attributes, which
+    costs tens of microseconds per node on large graphs; results form no
+    reference cycle, and collection resumes when the run ends.
+
     Raises
     ------
     TaskError
         A node raised; the original exception is chained as ``__cause__``.
     """
+    with _gc_paused():
+        return _run(graph, job, backend, strategy, trace, verbose, cached)
+
+
+def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
     state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers), cached)
     select = getattr(strategy, "select", None)
     total, t0 = len(graph.nx), time.perf_counter()

@@ -30,7 +30,8 @@ from foldgraph.tasks.ops import (
 
 from .buffers import attach, close_segment
 
-__all__ = ["Payload", "Done", "run_node", "execute", "worker_main", "limit_threads"]
+__all__ = ["Payload", "Done", "run_node", "execute", "worker_main", "limit_threads",
+           "pack_done", "unpack_done", "pack_payload"]
 
 
 class Payload(NamedTuple):
@@ -55,6 +56,7 @@ class Payload(NamedTuple):
     cost: float = 0.0
     columns: tuple = ()
     w: str | None = None
+    clone: bool = False  # fit a clone of ``estimator`` (the task's template), made by the worker
 
 
 class Done(NamedTuple):
@@ -76,18 +78,23 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
     y = None if p.y is None else buffers[p.y][p.y_offset :]
     P = None if p.out is None else buffers[p.out]
     w = None if p.w is None else buffers[p.w][p.y_offset :]
+    estimator = p.estimator
+    if p.clone:  # cloned here, not in the parent: the work is spread over the workers
+        from sklearn.base import clone
+
+        estimator = clone(estimator)
     if p.kind == "transformer":
-        return fit_transformer(p.estimator, X, y, p.train)
+        return fit_transformer(estimator, X, y, p.train)
     if p.kind == "propagate":
         return copy_columns(X, p.test, p.columns, P, p.out_rows, p.cols)
     if p.op == "fit":
         return fit_fold(
-            p.estimator, X, y, p.train, p.test, P=P, out_rows=p.out_rows, cols=p.cols,
+            estimator, X, y, p.train, p.test, P=P, out_rows=p.out_rows, cols=p.cols,
             preprocess=p.preprocess, proba=p.proba, classes=p.classes, scorer=p.scorer,
             sample_weight=w,
         )  # fmt: skip
     return predict_fold(
-        p.estimator, X, p.test, y=y, P=P, out_rows=p.out_rows, cols=p.cols,
+        estimator, X, p.test, y=y, P=P, out_rows=p.out_rows, cols=p.cols,
         preprocess=p.preprocess, proba=p.proba, classes=p.classes,
     )  # fmt: skip
 
@@ -145,14 +152,35 @@ def dumps(obj) -> bytes:
     return blob
 
 
+def _wire(done: Done) -> tuple:
+    result = done.result
+    return (done.key, None if result is None else tuple(result), *done[2:])
+
+
 def pack_done(done: Done) -> bytes:
-    """Serialize a Done; an unpicklable error or result becomes a RuntimeError."""
+    """Serialize a Done; an unpicklable error or result becomes a RuntimeError.
+
+    On the wire a Done (and its NodeResult) is a plain tuple: named tuples
+    pickle by class reference and cost several microseconds more per node.
+    :func:`unpack_done` rebuilds it.
+    """
     try:
-        return dumps(done)
+        return dumps(_wire(done))
     except Exception as exc:  # noqa: BLE001 - anything may fail to pickle
         what = done.error if done.error is not None else exc
         error = RuntimeError(f"{type(what).__name__}: {what} (could not be pickled: {exc})")
-        return dumps(done._replace(result=None, error=error))
+        return dumps(_wire(done._replace(result=None, error=error)))
+
+
+def unpack_done(blob: bytes) -> Done:
+    """The Done that :func:`pack_done` serialized."""
+    key, result, *rest = pickle.loads(blob)
+    return Done(key, None if result is None else NodeResult._make(result), *rest)
+
+
+def pack_payload(payload: Payload) -> bytes:
+    """Serialize a Payload as a plain tuple (see :func:`pack_done`)."""
+    return dumps(tuple(payload))
 
 
 def _close_all(arrays: dict, segments: dict) -> None:
@@ -175,7 +203,7 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None) -> None:
         kind = msg[:1]
         if kind == b"R":
             try:
-                payload = pickle.loads(msg[1:])
+                payload = Payload._make(pickle.loads(msg[1:]))
             except Exception as exc:  # noqa: BLE001
                 conn.send_bytes(pack_done(Done("?", None, exc, traceback.format_exc(),
                                                worker_id, os.getpid(), 0.0, 0.0)))  # fmt: skip
