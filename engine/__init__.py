@@ -1,6 +1,7 @@
 """How nodes run: the manager, jobs, the scheduler loop, backends and strategies."""
 
 from .backends import BACKENDS
+from .cache import NodeCache, Plan
 from .job import Job
 from .manager import ParallelProcessing
 from .scheduler import RunState, finish, run_graph, start_state
@@ -10,6 +11,8 @@ from .trace import Trace, TraceEvent
 
 __all__ = [
     "ParallelProcessing",
+    "NodeCache",
+    "Plan",
     "Job",
     "Trace",
     "TraceEvent",

@@ -16,6 +16,7 @@ from foldgraph.graph.builders import map_graph, stack_graph
 
 from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import BACKENDS, PLANNED, SHARED, make_backend
+from .cache import make_plan, resolve_cache, restore_hits, store_results
 from .costs import CostModel
 from .job import Job
 from .processes import check_start_method
@@ -79,6 +80,13 @@ class ParallelProcessing:
         BLAS/OpenMP threads per worker process. ``"auto"``: 1 when there
         are several workers (no oversubscription), no cap otherwise;
         ``None``: never cap.
+    cache : None, str, Path, NodeCache or dict, default=None
+        Reuse the results of nodes whose content did not change (see
+        :mod:`foldgraph.engine.cache`): a directory path or a
+        :class:`~foldgraph.engine.cache.NodeCache` keeps them on disk, a
+        ``dict`` in memory; ``None`` runs every node. A hit restores the
+        node's fitted estimator and prediction rows without running it;
+        ``trace.cached`` lists the hits. Only ``"fit"`` jobs are cached.
 
     Attributes
     ----------
@@ -92,6 +100,9 @@ class ParallelProcessing:
         Durations measured in earlier runs of this manager, used as the
         nodes' cost estimates (by task name, op and fold size) when the same
         tasks run again; other nodes keep the modelled estimate.
+    fingerprints : dict
+        Content fingerprint of each node of the last run (empty without a
+        cache; None for a node that is never cached).
 
     Examples
     --------
@@ -114,6 +125,7 @@ class ParallelProcessing:
         verbose: bool = False,
         start_method: str | None = None,
         threads_per_worker="auto",
+        cache=None,
     ):
         self.backend = _check_backend(backend)
         self.n_jobs = n_jobs
@@ -132,6 +144,9 @@ class ParallelProcessing:
         self.trace: Trace | None = None
         self.costs = CostModel()
         self._backend = None
+        self.cache = cache
+        self._cache = resolve_cache(cache)
+        self.fingerprints: dict = {}
 
     def __repr__(self) -> str:
         return (
@@ -215,6 +230,35 @@ class ParallelProcessing:
         self.job = Job(graph.job, X, y, return_preds=return_preds, sample_weight=sample_weight)
         return self._execute(graph, self.job, return_preds)
 
+    def plan(self, graph, X, y=None, sample_weight=None):
+        """Which nodes of ``graph`` would run on ``X``, ``y`` and which come from the cache.
+
+        Nothing runs and nothing is written. A cached entry found corrupt
+        at run time is recomputed, so the run may do more than planned.
+
+        Returns
+        -------
+        Plan
+            ``plan.run`` and ``plan.cached`` (node keys); ``plan.to_dot()``
+            draws the graph with the cached nodes greyed out.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from foldgraph import FoldIndex, Learner, map_graph
+        >>> from foldgraph.testing import OLS
+        >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+        >>> pp = ParallelProcessing("sequential", cache={})
+        >>> _ = pp.run(map_graph(Learner(OLS(), FoldIndex(2), name="a"), "fit", X, y), X, y)
+        >>> g = map_graph([Learner(OLS(), FoldIndex(2), name="a"),
+        ...                Learner(OLS(offset=1), FoldIndex(2), name="b")],
+        ...               "fit", X, y)
+        >>> pp.plan(g, X, y).run
+        ('b/fit/fold-0', 'b/fit/fold-1', 'b/fit/full')
+        """
+        graph.validate()
+        return make_plan(graph, Job(graph.job, X, y, sample_weight=sample_weight), self._cache)
+
     def clear(self) -> None:
         """Release the job's buffers and stop the workers (idempotent)."""
         if self.job is not None:
@@ -232,10 +276,12 @@ class ParallelProcessing:
         try:
             job.allocate(graph, shared=self.backend in SHARED)
             self.costs.apply(graph)
+            self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
             results = run_graph(graph, job, self._get_backend(), self._strategy, self.trace,
-                                verbose=self.verbose)  # fmt: skip
+                                verbose=self.verbose, cached=hits)  # fmt: skip
             outputs = collect_outputs(graph, job.buffers, names, return_preds)
             attach_fitted(graph, results)
+            store_results(graph, job, self._cache, self.fingerprints, results, hits)
             self.costs.update(graph, self.trace)
         except (KeyboardInterrupt, SystemExit):
             self.clear()  # stop the workers too

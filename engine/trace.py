@@ -11,6 +11,10 @@ chain of dependent nodes weighted by the run's own durations, and
 :attr:`Trace.ideal`, the makespan no schedule of these durations on
 ``n_workers`` workers can beat, is ``max(critical path, work / n_workers)``.
 Without the graph, the critical path shrinks to the longest node.
+
+Nodes restored from a node cache did not run: they are kept apart, in
+:attr:`Trace.hits` (zero-duration events on worker ``-1``, listed by
+:attr:`Trace.cached`), so that every measure above is over nodes that ran.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ class Trace:
     ----------
     events : list of TraceEvent
         One per finished node, in completion order.
+    hits : list of TraceEvent
+        One per node restored from the cache instead of running (zero
+        duration, worker -1); see :attr:`cached`.
     predecessors : dict of str to tuple of str, or None
         Dependencies of each node, when the graph is known.
     tasks : list of str or None
@@ -72,6 +79,7 @@ class Trace:
     def __init__(self, n_workers: int = 1, graph=None):
         self.n_workers = n_workers
         self.events: list[TraceEvent] = []
+        self.hits: list[TraceEvent] = []
         self.predecessors: dict[str, tuple[str, ...]] | None = None
         self.tasks: list[str] | None = None
         if graph is not None:
@@ -94,6 +102,23 @@ class Trace:
     def record(self, event: TraceEvent) -> None:
         """Append one event."""
         self.events.append(event)
+
+    def record_hit(self, key: str, task: str) -> None:
+        """Note that node ``key`` of ``task`` was restored from the cache (it did not run).
+
+        Examples
+        --------
+        >>> t = Trace()
+        >>> t.record_hit("a/fit/fold-0", "a")
+        >>> t.cached, len(t)
+        (['a/fit/fold-0'], 0)
+        """
+        self.hits.append(TraceEvent(key, task, -1, 0, 0.0, 0.0, 0))
+
+    @property
+    def cached(self) -> list[str]:
+        """Keys of the nodes restored from the cache, in topological order."""
+        return [e.key for e in self.hits]
 
     def __len__(self) -> int:
         return len(self.events)
@@ -226,8 +251,10 @@ class Trace:
           a/fit/fold-0  2.000 s  worker 0
         """
         n = len(self.events)
+        hits = f"{len(self.hits)} node{'s' * (len(self.hits) != 1)} restored from the cache"
         if not n:
-            return f"0 nodes on {self.n_workers} workers: nothing ran"
+            return f"0 nodes on {self.n_workers} workers: nothing ran" + (
+                f" ({hits})" if self.hits else "")
         span = self.makespan
         scale, unit = (1.0, "s") if span >= 0.1 else (1e3, "ms")
 
@@ -241,7 +268,8 @@ class Trace:
             path_text = f"critical path {t(path)} ({len(chain)} node{'s' * (len(chain) != 1)})"
         bound = self.work / max(self.n_workers, 1)
         lines = [
-            f"{n} nodes on {self.n_workers} worker{'s' * (self.n_workers != 1)}",
+            f"{n} nodes on {self.n_workers} worker{'s' * (self.n_workers != 1)}"
+            + (f", {hits} (not run)" if self.hits else ""),
             f"makespan    {t(span)}",
             f"ideal       {t(self.ideal)}   {path_text}, work / workers {t(bound)}",
             f"work        {t(self.work)}   utilization {self.utilization:.0%}",

@@ -5,7 +5,7 @@ fold-level nodes; a scheduler walks it over workers. This module only
 re-exports the public names.
 """
 
-from foldgraph.engine import Job, ParallelProcessing, Trace
+from foldgraph.engine import Job, NodeCache, ParallelProcessing, Trace
 from foldgraph.ensembles import (
     BlendEnsemble,
     SequentialEnsemble,
@@ -39,6 +39,7 @@ __all__ = [
     "TemporalEnsemble",
     "Evaluator",
     "ParallelProcessing",
+    "NodeCache",
     "Job",
     "Trace",
     "TaskGraph",

@@ -16,6 +16,8 @@ every fold; ``predict_proba`` is always the meta learner's probabilities.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import NotFittedError
@@ -139,9 +141,27 @@ class _Ensemble(BaseEstimator):
         return graph.validate(), made
 
     # -- fitting and predicting ------------------------------------------------
-    def _manager(self) -> ParallelProcessing:
+    def _manager(self):
+        """The manager a fit or predict runs on, as a context manager.
+
+        ``backend`` itself when it is a ParallelProcessing (the user's: left
+        open, e.g. with its dask client), else a new one, cleared on exit.
+        """
+        if isinstance(self.backend, ParallelProcessing):
+            self._node_store()  # the manager's own cache= applies; keep the node memory set
+            return nullcontext(self.backend)
         return ParallelProcessing(self.backend, n_jobs=self.n_jobs, strategy=self.strategy,
-                                  verbose=bool(self.verbose))  # fmt: skip
+                                  verbose=bool(self.verbose), cache=self._node_store())  # fmt: skip
+
+    def _node_store(self):
+        """Where fitted nodes are kept: ``cache`` if given, else the in-memory node memory."""
+        if self.cache is False:
+            return None
+        if self.cache is not None:
+            return self.cache
+        if getattr(self, "_node_memory", None) is None:
+            self._node_memory = {}
+        return self._node_memory
 
     def _encode(self, y):
         if not self._is_classifier():
@@ -194,6 +214,10 @@ class _Ensemble(BaseEstimator):
             self.fit_transform_ = pp.run(graph, X, y, return_preds=[last],
                                          sample_weight=sample_weight)[0]  # fmt: skip
             self.trace_ = pp.trace
+            if self.cache is None:  # remember this fit's nodes only
+                memory = self._node_memory
+                self._node_memory = {fp: memory[fp] for fp in pp.fingerprints.values()
+                                     if fp is not None and fp in memory}  # fmt: skip
         self._tasks = tasks
         names_ = self._layer_names(len(base), True)
         self.layers_ = [{t.name.split(".", 1)[1]: t for t in layer} for layer in tasks]
@@ -325,12 +349,25 @@ _COMMON_DOC = """
     scorer : callable, optional
         ``scorer(y_true, y_pred)`` applied to every fold's out-of-fold
         predictions; see :attr:`data`.
-    backend : {"threading", "sequential", "multiprocessing"}, default="threading"
+    backend : {"threading", "sequential", "multiprocessing", "dask"} or ParallelProcessing, default="threading"
+        A backend name: each fit and predict runs on a new manager with
+        ``n_jobs``, ``strategy`` and ``verbose``, cleared afterwards. Or a
+        :class:`~foldgraph.ParallelProcessing`, used as is (its own workers,
+        strategy and options; e.g. one with a dask ``client=``) and never
+        cleared by the ensemble: its owner calls ``clear()``.
     n_jobs : int, default=-1
     strategy : str or callable, default="fifo"
     verbose : bool, default=False
     layers : list of LayerSpec, optional
         Set by :meth:`add` and :meth:`add_meta` (kept by ``clone``).
+    cache : None, False, str, Path or NodeCache, default=None
+        Reuse fitted nodes whose content did not change (see "Incremental
+        fitting" in the docs). ``None``: the fitted ensemble remembers its
+        nodes in memory, so ``set_params`` on one learner then ``fit`` on the
+        same data refits only that learner and what reads it; a directory
+        path or a :class:`~foldgraph.NodeCache`: nodes are kept on disk and
+        shared with other ensembles and processes; ``False``: every fit runs
+        every node.
 """
 
 
@@ -359,7 +396,7 @@ class SuperLearner(_Ensemble):
 
     def __init__(self, folds=2, shuffle=False, random_state=None, scorer=None,
                  backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
-                 layers=None):  # fmt: skip
+                 layers=None, cache=None):  # fmt: skip
         self.folds = folds
         self.shuffle = shuffle
         self.random_state = random_state
@@ -369,6 +406,7 @@ class SuperLearner(_Ensemble):
         self.strategy = strategy
         self.verbose = verbose
         self.layers = layers
+        self.cache = cache
 
     def _indexer_args(self):
         return {"folds": self.folds}
@@ -387,7 +425,7 @@ class BlendEnsemble(_Ensemble):
 
     def __init__(self, test_size=0.5, shuffle=False, random_state=None, scorer=None,
                  backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
-                 layers=None):  # fmt: skip
+                 layers=None, cache=None):  # fmt: skip
         self.test_size = test_size
         self.shuffle = shuffle
         self.random_state = random_state
@@ -397,6 +435,7 @@ class BlendEnsemble(_Ensemble):
         self.strategy = strategy
         self.verbose = verbose
         self.layers = layers
+        self.cache = cache
 
     def _indexer_args(self):
         return {"test_size": self.test_size}
@@ -417,7 +456,7 @@ class Subsemble(_Ensemble):
 
     def __init__(self, partitions=2, partition_estimator=None, folds=2, shuffle=False,
                  random_state=None, scorer=None, backend="threading", n_jobs=-1,
-                 strategy="fifo", verbose=False, layers=None):  # fmt: skip
+                 strategy="fifo", verbose=False, layers=None, cache=None):  # fmt: skip
         self.partitions = partitions
         self.partition_estimator = partition_estimator
         self.folds = folds
@@ -429,6 +468,7 @@ class Subsemble(_Ensemble):
         self.strategy = strategy
         self.verbose = verbose
         self.layers = layers
+        self.cache = cache
 
     def _indexer_args(self):
         return {"partitions": self.partitions, "folds": self.folds,
@@ -451,7 +491,7 @@ class TemporalEnsemble(_Ensemble):
 
     def __init__(self, step_size=1, burn_in=None, window=None, lag=0, scorer=None,
                  backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
-                 layers=None):  # fmt: skip
+                 layers=None, cache=None):  # fmt: skip
         self.step_size = step_size
         self.burn_in = burn_in
         self.window = window
@@ -462,6 +502,7 @@ class TemporalEnsemble(_Ensemble):
         self.strategy = strategy
         self.verbose = verbose
         self.layers = layers
+        self.cache = cache
 
     shuffle = False
     random_state = None
@@ -482,7 +523,7 @@ class SequentialEnsemble(_Ensemble):
     _kind = "stack"
 
     def __init__(self, shuffle=False, random_state=None, scorer=None, backend="threading",
-                 n_jobs=-1, strategy="fifo", verbose=False, layers=None):  # fmt: skip
+                 n_jobs=-1, strategy="fifo", verbose=False, layers=None, cache=None):  # fmt: skip
         self.shuffle = shuffle
         self.random_state = random_state
         self.scorer = scorer
@@ -491,6 +532,7 @@ class SequentialEnsemble(_Ensemble):
         self.strategy = strategy
         self.verbose = verbose
         self.layers = layers
+        self.cache = cache
 
     def add(self, kind, estimators, preprocessing=None, proba=False,
             propagate_features=None, **indexer_args):  # fmt: skip

@@ -90,6 +90,8 @@ TASK_H = 0.66
 #: a column of clusters taller than this wraps into sub-columns
 MAX_COLUMN_HEIGHT = 6.0
 DATA_EDGE = "#4d4d4d"
+#: fill and border of a node restored from the cache (``cached=`` of to_dot, to_mermaid)
+CACHED_FILL, CACHED_LINE = "#eeeeee", "#9a9a9a"
 
 
 def _check_level(level: str) -> str:
@@ -309,7 +311,8 @@ def _dark(color: str, t: float = 0.3) -> str:
     return _mix(color, "#000000", t)
 
 
-def to_dot(graph, level: str = "node", durations=None, title: str | None = None) -> str:
+def to_dot(graph, level: str = "node", durations=None, title: str | None = None,
+           cached=()) -> str:
     """Graphviz DOT text of ``graph``.
 
     Parameters
@@ -321,6 +324,9 @@ def to_dot(graph, level: str = "node", durations=None, title: str | None = None)
         Durations of a run, added to the tooltips (and task boxes).
     title : str, optional
         Graph label; default names the job and counts tasks, nodes and edges.
+    cached : collection of str, optional
+        Nodes restored from a node cache (``manager.plan(...).cached``):
+        drawn grey with a dashed border, "cached" in their label.
 
     Returns
     -------
@@ -352,12 +358,12 @@ def to_dot(graph, level: str = "node", durations=None, title: str | None = None)
     if level == "task":
         _dot_tasks(model, out)
     else:
-        _dot_nodes(model, out)
+        _dot_nodes(model, out, set(cached))
     out.append("}")
     return "\n".join(out) + "\n"
 
 
-def _dot_nodes(model: _Model, out: list) -> None:
+def _dot_nodes(model: _Model, out: list, cached=frozenset()) -> None:
     for i, (name, task) in enumerate(model.tasks.items()):
         color = model.colors[name]
         sub = f"{task.kind} · {task.estimator}" if task.estimator else task.kind
@@ -367,9 +373,17 @@ def _dot_nodes(model: _Model, out: list) -> None:
                    f'color="{color}"; fillcolor="{_light(color, 0.93)}"; fontsize=10;')
         for key in task.nodes:
             tip = "\n".join(_describe(model, key))
+            label, fill, line = model.label(key), _light(color), _dark(color)
+            if key in cached:
+                label, fill, line = f"{label} (cached)", CACHED_FILL, CACHED_LINE
+                tip += "\ncached: restored, not run"
+            shape = DOT_SHAPES[model.kind(key)]
+            if key in cached:
+                shape = shape.replace('filled"', 'filled,dashed"').replace(
+                    "style=filled", 'style="filled,dashed"')
             out.append(
-                f"    {_q(key)} [label={_q(model.label(key))}, {DOT_SHAPES[model.kind(key)]}, "
-                f'fillcolor="{_light(color)}", color="{_dark(color)}", tooltip={_q(tip)}];'
+                f"    {_q(key)} [label={_q(label)}, {shape}, "
+                f'fillcolor="{fill}", color="{line}", tooltip={_q(tip)}];'
             )
         out.append("  }")
     for u, v in sorted(model.g.edges, key=lambda e: (model.order[e[0]], model.order[e[1]])):
@@ -398,12 +412,13 @@ def _dot_tasks(model: _Model, out: list) -> None:
                    f"tooltip={_q(f'{n} node edges')}];")
 
 
-def to_mermaid(graph, level: str = "node", title: str | None = None) -> str:
+def to_mermaid(graph, level: str = "node", title: str | None = None, cached=()) -> str:
     """A Mermaid flowchart of ``graph`` (left to right; a subgraph per task at node level).
 
     Node ids are ``n0``, ``n1``... (task ids ``t0``...), each with its label;
     shapes follow the node kind, ``estimator`` edges are dotted and every edge
-    is labelled with what flows.
+    is labelled with what flows. Nodes in ``cached`` (restored from a node
+    cache) get the class ``cached``: grey, dashed border.
 
     Examples
     --------
@@ -464,6 +479,11 @@ def to_mermaid(graph, level: str = "node", title: str | None = None) -> str:
         color = model.colors[name]
         out.append(f"  classDef c{i} fill:{_light(color)},stroke:{_dark(color)},color:#222")
         out.append(f"  class {','.join(ids[k] for k in task.nodes)} c{i}")
+    hits = [ids[k] for k in model.g if k in set(cached)]
+    if hits:
+        out.append(f"  classDef cached fill:{CACHED_FILL},stroke:{CACHED_LINE},"
+                   f"stroke-dasharray:4 2,color:#666")
+        out.append(f"  class {','.join(hits)} cached")
     return "\n".join(out) + "\n"
 
 

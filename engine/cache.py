@@ -1,0 +1,532 @@
+"""The node cache: content fingerprints of nodes, and where fitted nodes are kept.
+
+Model (plain data, written down first):
+
+- **fingerprint** :: {key: str | None}. A node's fingerprint is a
+  ``joblib.hash`` of everything its result depends on: its op and kind, the
+  rows it fits on and predicts, its estimator (class and
+  ``clone(estimator).get_params(deep=True)``), the learner's options
+  (``proba``, classes, scorer), a hash of each input buffer it reads (``X``,
+  ``y``, ``sample_weight``: hashed once per run) and, as in a Merkle tree, the
+  fingerprints of its predecessors with where they wrote (rows, columns): a
+  change upstream changes everything downstream. Task names and node keys
+  are left out, so renaming a learner or adding another beside it does not
+  invalidate it. ``None`` means "never cached, always run": a predict or
+  transform job, an estimator whose parameters cannot be hashed (a one-time
+  warning names the task), or a node with such a predecessor.
+- **Entry** :: ``(result, block)``: the node's
+  :class:`~foldgraph.tasks.ops.NodeResult` (fitted estimator, timings,
+  score) and a copy of the prediction block it wrote (``None`` if it writes
+  nothing). A hit writes the block back at the node's rows and columns and
+  hands the result to the scheduler (``run_graph(..., cached=hits)``).
+- **store** :: any object with ``fp in store``, ``store.get(fp)`` and
+  ``store.update({fp: Entry})``: a ``dict`` (in memory) or a
+  :class:`NodeCache` (a directory).
+- **hits** are closed under predecessors: a node is restored only when every
+  node it waits for is restored too, so a node that reruns always reruns
+  whatever reads its output.
+
+Only ``"fit"`` jobs are cached: predicting is cheap next to fitting, and a
+predict node's key would have to hash the fitted estimator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import joblib
+import networkx as nx
+import numpy as np
+import sklearn
+from sklearn.base import clone
+
+from foldgraph.tasks.ops import NodeResult, put, take
+
+from .worker import dumps
+
+__all__ = [
+    "NodeCache",
+    "Entry",
+    "Plan",
+    "resolve_cache",
+    "fingerprints",
+    "make_plan",
+    "restore_hits",
+    "store_results",
+]
+
+#: bump when the fingerprint content or the entry format changes
+FORMAT = 1
+MAGIC = b"FGNC1\n"
+SUFFIX = ".fgc"
+#: temp files of writers that died are removed by eviction after this many seconds
+STALE_TMP = 3600.0
+_INPUTS = ("X", "y", "w")
+
+
+class Entry(NamedTuple):
+    """What a cached node restores: its result and the prediction block it wrote."""
+
+    result: NodeResult
+    block: np.ndarray | None = None
+
+
+# -- fingerprints ------------------------------------------------------------------
+def _input_hashes(job) -> dict:
+    """``joblib.hash`` of each input buffer (computed lazily, once per run)."""
+    values = {"X": job.X, "y": job.y, "w": job.sample_weight}
+    hashes: dict = {}
+
+    def get(name):
+        if name not in hashes:
+            value = values[name]
+            hashes[name] = None if value is None else joblib.hash(value)
+        return hashes[name]
+
+    return get
+
+
+def _task_token(graph, name: str, warned: set) -> str | None:
+    """Hash of what a task contributes to its nodes (None: unhashable, warned once)."""
+    task = graph.tasks.get(name)
+    if task is None:
+        return ""
+    est = task.estimator
+    info = graph.info.get(name, {})
+    try:
+        params = clone(est).get_params(deep=True)
+        return joblib.hash((
+            type(est).__module__, type(est).__qualname__, params, task.kind,
+            bool(getattr(task, "proba", False)), info.get("classes"),
+            getattr(task, "scorer", None),
+        ))  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - lambdas, locks, anything unpicklable
+        if name not in warned:
+            warned.add(name)
+            reason = str(exc).splitlines()[0][:160]
+            warnings.warn(
+                f"task {name!r}: the parameters of its {type(est).__name__} cannot be "
+                f"hashed ({type(exc).__name__}: {reason}); its nodes are not cached and "
+                f"always run (use importable functions instead of lambdas or local objects)",
+                stacklevel=4,
+            )
+        return None
+
+
+def fingerprints(graph, job) -> dict:
+    """Content fingerprint of every node of ``graph`` for ``job``'s data.
+
+    Returns ``{key: str or None}``; ``None`` means the node is never cached.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Job, Learner, map_graph
+    >>> from foldgraph.testing import OLS
+    >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    >>> g = map_graph([Learner(OLS(), FoldIndex(2), name="a"),
+    ...                Learner(OLS(), FoldIndex(2), name="b")], "fit", X, y)
+    >>> fp = fingerprints(g, Job("fit", X, y))
+    >>> fp["a/fit/fold-0"] == fp["b/fit/fold-0"] != fp["a/fit/fold-1"]
+    True
+    """
+    g = graph.nx
+    if graph.job != "fit":
+        return dict.fromkeys(g)
+    inputs = _input_hashes(job)
+    tokens: dict = {}
+    warned: set = set()
+    out: dict = {}
+    salt = (FORMAT, sklearn.__version__)
+    for key in nx.topological_sort(g):
+        a = g.nodes[key]
+        name = a.get("task")
+        if a.get("kind") == "propagate":
+            token = ""
+        else:
+            if name not in tokens:
+                tokens[name] = _task_token(graph, name, warned)
+            token = tokens[name]
+        preds = []
+        for p in g.pred[key]:
+            if out[p] is None:
+                token = None
+                break
+            pa = g.nodes[p]
+            preds.append((out[p], g.edges[p, key].get("via"), pa.get("out"),
+                          pa.get("out_rows"), pa.get("cols")))  # fmt: skip
+        if token is None:
+            out[key] = None
+            continue
+        x = a.get("x", "X")
+        source = inputs(x) if x in _INPUTS else ("buffer", tuple(graph.buffers[x].shape))
+        cols = a.get("cols") or (0, 0)
+        out[key] = joblib.hash((
+            salt, a.get("kind"), a.get("op"), a.get("train"), a.get("test"), source,
+            inputs(a["y"]) if a.get("y") else None, a.get("y_offset", 0),
+            inputs(a["w"]) if a.get("w") else None, a.get("columns"),
+            a.get("out") is not None, cols[1] - cols[0], token, sorted(preds, key=repr),
+        ))  # fmt: skip
+    return out
+
+
+# -- entries: capture after a run, restore before one -------------------------------
+def capture(attrs: dict, buffers: dict, result) -> Entry:
+    """The entry of a node that ran: its result and a copy of the block it wrote."""
+    out, rows = attrs.get("out"), attrs.get("out_rows")
+    if out is None or not rows:
+        return Entry(result)
+    c0, c1 = attrs["cols"]
+    return Entry(result, np.array(take(buffers[out], rows)[:, c0:c1]))
+
+
+def _restore(attrs: dict, buffers: dict, entry: Entry) -> bool:
+    """Write ``entry``'s block back at the node's rows; False if it does not fit there."""
+    out, rows = attrs.get("out"), attrs.get("out_rows")
+    if out is None or not rows:
+        return entry.block is None
+    c0, c1 = attrs["cols"]
+    shape = (sum(b - a for a, b in rows), c1 - c0)
+    if entry.block is None or entry.block.shape != shape:
+        return False
+    put(buffers[out], rows, (c0, c1), entry.block)
+    return True
+
+
+def _select(graph, fps: dict, take_hit) -> dict:
+    """``{key: value}`` of the hits, in topological order, closed under predecessors.
+
+    ``take_hit(key, fp)`` returns a value (the node is a hit) or None.
+    """
+    g = graph.nx
+    hits: dict = {}
+    for key in nx.topological_sort(g):
+        fp = fps.get(key)
+        if fp is None or any(p not in hits for p in g.pred[key]):
+            continue
+        value = take_hit(key, fp)
+        if value is not None:
+            hits[key] = value
+    return hits
+
+
+def restore_hits(graph, job, store, trace=None) -> tuple[dict, dict]:
+    """Look every node up in ``store``; restore the hits into ``job.buffers``.
+
+    Returns ``(fingerprints, {key: NodeResult})`` for ``run_graph(..., cached=)``;
+    each hit is recorded in ``trace`` (:meth:`Trace.record_hit`).
+    """
+    if store is None:
+        return {}, {}
+    fps = fingerprints(graph, job)
+
+    def take_hit(key, fp):
+        entry = store.get(fp)
+        if not isinstance(entry, Entry) or not _restore(graph.attrs(key), job.buffers, entry):
+            return None
+        return entry.result
+
+    hits = _select(graph, fps, take_hit)
+    if trace is not None:
+        for key in hits:
+            trace.record_hit(key, graph.attrs(key).get("task", key))
+    return fps, hits
+
+
+def store_results(graph, job, store, fps: dict, results: dict, hits: dict) -> int:
+    """Put the entries of the nodes that ran into ``store``; return how many."""
+    if store is None:
+        return 0
+    new = {}
+    for key, fp in fps.items():
+        if fp is not None and key not in hits and fp not in new:
+            new[fp] = capture(graph.attrs(key), job.buffers, results[key])
+    if new:
+        store.update(new)
+    return len(new)
+
+
+# -- the plan ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """Which nodes of a graph would run and which would come from the cache.
+
+    Attributes
+    ----------
+    run : tuple of str
+        Nodes that would run, in topological order.
+    cached : tuple of str
+        Nodes that would be restored from the cache.
+    fingerprints : dict of str to str or None
+        Each node's content fingerprint (None: never cached).
+    graph : TaskGraph
+        The graph planned (for the drawings).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, ParallelProcessing, map_graph
+    >>> from foldgraph.testing import OLS
+    >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="ols"), "fit", X, y)
+    >>> ParallelProcessing("sequential", cache={}).plan(g, X, y)
+    Plan(run=3, cached=0)
+    """
+
+    run: tuple
+    cached: tuple
+    fingerprints: dict = field(repr=False)
+    graph: object = field(repr=False, default=None)
+
+    def __repr__(self) -> str:
+        return f"Plan(run={len(self.run)}, cached={len(self.cached)})"
+
+    @property
+    def uncacheable(self) -> tuple:
+        """Nodes that are never cached (fingerprint None)."""
+        return tuple(k for k, fp in self.fingerprints.items() if fp is None)
+
+    def to_dot(self, level: str = "node", title: str | None = None) -> str:
+        """The graph as DOT text, cached nodes greyed out (see ``graph.draw.to_dot``)."""
+        from foldgraph.graph.draw import to_dot
+
+        return to_dot(self.graph, level=level, title=title, cached=self.cached)
+
+    def to_mermaid(self, level: str = "node", title: str | None = None) -> str:
+        """The graph as a Mermaid flowchart, cached nodes greyed out."""
+        from foldgraph.graph.draw import to_mermaid
+
+        return to_mermaid(self.graph, level=level, title=title, cached=self.cached)
+
+
+def make_plan(graph, job, store) -> Plan:
+    """The :class:`Plan` of running ``graph`` on ``job``'s data with ``store`` (no side effect)."""
+    fps = fingerprints(graph, job) if store is not None else dict.fromkeys(graph.nx)
+    hits = _select(graph, fps, lambda key, fp: True if fp in store else None)
+    order = list(nx.topological_sort(graph.nx))
+    return Plan(tuple(k for k in order if k not in hits), tuple(k for k in order if k in hits),
+                fps, graph)  # fmt: skip
+
+
+# -- the stores --------------------------------------------------------------------
+def resolve_cache(cache):
+    """The store behind a ``cache=`` argument: None, a dict, or a NodeCache.
+
+    Raises
+    ------
+    TypeError
+        Anything but None, a directory path, a NodeCache or a dict.
+    """
+    if cache is None or isinstance(cache, (NodeCache, dict)):
+        return cache
+    if isinstance(cache, (str, os.PathLike)):
+        return NodeCache(cache)
+    raise TypeError(
+        f"cache={cache!r}: pass None (no cache), a directory path, a "
+        f"foldgraph.NodeCache(path, max_bytes=...) or a dict (in memory)"
+    )
+
+
+class NodeCache:
+    """A directory of cached node results, shared safely between processes.
+
+    One file per node fingerprint. Writes go to a temporary file in the same
+    directory and are renamed into place (atomic), so a reader sees a whole
+    entry or none; every entry carries a SHA-256 checksum of its content, and
+    an entry that is corrupt or cannot be read is deleted and recomputed
+    with a warning. With ``max_bytes``, the least recently used entries
+    (by modification time, refreshed on every hit) are removed after each
+    write until the directory holds at most ``max_bytes`` of entries.
+
+    Parameters
+    ----------
+    path : str or Path
+        The directory (created if missing).
+    max_bytes : int, optional
+        Bound on the total size of the entries; no bound by default.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is an existing file, or ``max_bytes`` is not a positive int.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from foldgraph import NodeCache, ParallelProcessing, Learner, FoldIndex
+    >>> from foldgraph.testing import OLS
+    >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     cache = NodeCache(tmp, max_bytes=10**6)
+    ...     with ParallelProcessing("sequential", cache=cache) as pp:
+    ...         _ = pp.map(Learner(OLS(), FoldIndex(2)), "fit", X, y)
+    ...         _ = pp.map(Learner(OLS(), FoldIndex(2)), "fit", X, y)
+    ...     len(cache), len(pp.trace.events), len(pp.trace.cached)
+    (3, 0, 3)
+    """
+
+    def __init__(self, path, max_bytes: int | None = None):
+        if max_bytes is not None and (
+            isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0
+        ):
+            raise ValueError(f"max_bytes={max_bytes!r}: pass a positive number of bytes or None")
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"cache path {str(self.path)!r} is a file: pass a directory")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+
+    def __repr__(self) -> str:
+        return f"NodeCache({str(self.path)!r}, max_bytes={self.max_bytes!r})"
+
+    def _file(self, fp: str) -> Path:
+        return self.path / f"{fp}{SUFFIX}"
+
+    def __contains__(self, fp) -> bool:
+        return isinstance(fp, str) and self._file(fp).is_file()
+
+    def keys(self) -> list[str]:
+        """Fingerprints of the entries on disk."""
+        return [p.name[: -len(SUFFIX)] for p in self.path.glob(f"*{SUFFIX}")]
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    @property
+    def nbytes(self) -> int:
+        """Total size of the entries on disk."""
+        return sum(size for _, size, _ in self._entries())
+
+    def get(self, fp: str, default=None):
+        """The :class:`Entry` of ``fp``, or ``default`` if missing or unreadable (warned)."""
+        path = self._file(fp)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return default
+        except OSError as exc:
+            return self._bad(path, f"{type(exc).__name__}: {exc}", default)
+        head = len(MAGIC)
+        if data[:head] != MAGIC:
+            return self._bad(path, "not a foldgraph cache entry", default)
+        digest, payload = data[head : head + 32], data[head + 32 :]
+        if hashlib.sha256(payload).digest() != digest:
+            return self._bad(path, "checksum mismatch (truncated or corrupted)", default)
+        try:
+            entry = pickle.loads(payload)
+        except Exception as exc:  # noqa: BLE001 - a class that moved, a missing module...
+            return self._bad(path, f"cannot unpickle: {type(exc).__name__}: {exc}", default)
+        if not isinstance(entry, Entry):
+            return self._bad(path, f"holds a {type(entry).__name__}, not an Entry", default)
+        try:
+            os.utime(path)  # least recently used goes first
+        except OSError:
+            pass
+        return entry
+
+    def _bad(self, path: Path, reason: str, default):
+        warnings.warn(
+            f"node cache entry {path.name} is unreadable ({reason}): deleted, the node is "
+            f"recomputed",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return default
+
+    def __getitem__(self, fp: str) -> Entry:
+        entry = self.get(fp)
+        if entry is None:
+            raise KeyError(fp)
+        return entry
+
+    def __setitem__(self, fp: str, entry: Entry) -> None:
+        self.update({fp: entry})
+
+    def update(self, entries: dict) -> None:
+        """Write ``{fingerprint: Entry}`` (each atomically), then evict down to ``max_bytes``.
+
+        An entry that cannot be pickled or written is skipped with a warning.
+        """
+        for fp, entry in entries.items():
+            try:
+                self._write(fp, entry)
+            except Exception as exc:  # noqa: BLE001 - pickling or disk errors: skip, warn
+                warnings.warn(f"node cache: could not write entry {fp} ({type(exc).__name__}: "
+                              f"{exc}); the node will run again next time", RuntimeWarning,
+                              stacklevel=2)  # fmt: skip
+        if self.max_bytes is not None:
+            self.evict()
+
+    def _write(self, fp: str, entry: Entry) -> None:
+        payload = dumps(entry)
+        data = MAGIC + hashlib.sha256(payload).digest() + payload
+        tmp = self.path / f".{fp}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, self._file(fp))
+        except BaseException:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise
+
+    def _entries(self) -> list[tuple[Path, int, float]]:
+        out = []
+        for path in self.path.glob(f"*{SUFFIX}"):
+            try:
+                st = path.stat()
+            except OSError:  # removed by another process meanwhile
+                continue
+            out.append((path, st.st_size, st.st_mtime))
+        return out
+
+    def evict(self, max_bytes: int | None = None) -> int:
+        """Remove least recently used entries until at most ``max_bytes`` remain.
+
+        Also removes temporary files left by writers that died long ago.
+        Returns the number of entries removed.
+        """
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        now = time.time()
+        for tmp in self.path.glob(".*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > STALE_TMP:
+                    tmp.unlink()
+            except OSError:
+                pass
+        if limit is None:
+            return 0
+        entries = sorted(self._entries(), key=lambda e: e[2])
+        total = sum(size for _, size, _ in entries)
+        removed = 0
+        for path, size, _ in entries:
+            if total <= limit:
+                break
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            total -= size
+        return removed
+
+    def clear(self) -> None:
+        """Remove every entry (the directory stays)."""
+        self.evict(max_bytes=0)
