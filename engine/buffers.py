@@ -36,7 +36,20 @@ def _segment_name(buffer: str) -> str:
 
 
 def close_segment(shm) -> None:
-    """Close a segment's mapping; if views still exist, collect garbage and retry once."""
+    """Close a segment's mapping; if views still exist, collect garbage and retry once.
+
+    Closing never unlinks: only the process that created a segment does.
+
+    Examples
+    --------
+    >>> buf = SharedBuffer({"X": ((2, 2), "float64")})
+    >>> segments = {}
+    >>> X = attach(buf.handles["X"], segments)
+    >>> del X
+    >>> for shm in segments.values():
+    ...     close_segment(shm)
+    >>> buf.release()
+    """
     try:
         shm.close()
     except BufferError:
@@ -121,6 +134,21 @@ def attach(handle: Handle, segments: dict):
     caller drops every array before closing them with :func:`close_segment`.
     The worker never registers a segment with the resource tracker: the
     parent owns it and unlinks it.
+
+    Examples
+    --------
+    What a worker does with the handle the parent sends (here in one process):
+
+    >>> buf = SharedBuffer({"P:a": ((3, 1), "float32")})
+    >>> segments = {}
+    >>> P = attach(buf.handles["P:a"], segments)
+    >>> P[1, 0] = 7.0
+    >>> buf.arrays["P:a"].ravel().tolist()
+    [0.0, 7.0, 0.0]
+    >>> del P
+    >>> for shm in segments.values():
+    ...     close_segment(shm)
+    >>> buf.release()
     """
     if handle[0] == "csr":  # ("csr", shape, data handle, indices handle, indptr handle)
         from scipy.sparse import csr_matrix
@@ -150,7 +178,20 @@ def _open_untracked(name: str):
 
 
 def segment_names(pid: int | None = None) -> list[str]:
-    """foldgraph segments present in /dev/shm (of one parent pid, if given)."""
+    """foldgraph segments present in /dev/shm (of one parent pid, if given).
+
+    Empty where there is no ``/dev/shm`` (not Linux).
+
+    Examples
+    --------
+    >>> import os
+    >>> buf = SharedBuffer({"X": ((2, 2), "float64")})
+    >>> segment_names(os.getpid()) == [buf.segment]
+    True
+    >>> buf.release()
+    >>> segment_names(os.getpid())
+    []
+    """
     prefix = PREFIX if pid is None else f"{PREFIX}{pid}_"
     try:
         return sorted(n for n in os.listdir("/dev/shm") if n.startswith(prefix))

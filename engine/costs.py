@@ -16,7 +16,18 @@ __all__ = ["CostModel", "cost_key"]
 
 
 def cost_key(attrs: dict) -> tuple:
-    """``(task, op, rows)``: what a measured duration is remembered by."""
+    """``(task, op, rows)``: what a measured duration is remembered by.
+
+    ``rows`` counts the training rows of a fit (the predicted rows
+    otherwise), so folds of the same size share a measurement.
+
+    Examples
+    --------
+    >>> cost_key({"task": "ols", "op": "fit", "train": ((0, 4), (8, 12))})
+    ('ols', 'fit', 8)
+    >>> cost_key({"task": "ols", "op": "predict", "test": ((0, 12),)})
+    ('ols', 'predict', 12)
+    """
     rows = sum(b - a for a, b in attrs.get("train") or attrs.get("test") or ())
     return attrs.get("task"), attrs.get("op"), rows
 

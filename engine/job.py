@@ -30,6 +30,17 @@ def load_array(data, what: str = "X"):
     ------
     GraphError
         The path does not exist or has an unsupported suffix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.save("X.npy", np.ones((3, 2)))
+    >>> type(load_array("X.npy")).__name__, load_array("X.npy").shape
+    ('memmap', (3, 2))
+    >>> load_array("X.parquet")
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.GraphError: X='X.parquet': unsupported file type '.parquet'; save the data as .npy or .csv
     """
     if not isinstance(data, (str, os.PathLike)):
         return data

@@ -19,7 +19,24 @@ __all__ = ["Strategy", "FIFO", "LPT", "CriticalPath", "Memory", "STRATEGIES", "r
 
 
 class Strategy:
-    """Base of the built-in strategies: a name and static priorities."""
+    """Base of the built-in strategies: a name and static priorities.
+
+    A subclass sets ``name`` and implements :meth:`priorities`; pass an
+    instance as ``ParallelProcessing(strategy=...)``.
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()  # a -> c, and b on its own
+    >>> g.add_node("a", cost=1.0); g.add_node("b", cost=3.0); g.add_node("c", cost=2.5)
+    >>> g.add_edge("a", "c")
+    >>> class Alphabetical(Strategy):
+    ...     name = "alphabetical"
+    ...     def priorities(self, graph, n_workers=1):
+    ...         return {key: i for i, key in enumerate(sorted(graph.nx))}
+    >>> resolve(Alphabetical()).priorities(g)
+    {'a': 0, 'b': 1, 'c': 2}
+    """
 
     name = "strategy"
 
@@ -32,7 +49,18 @@ class Strategy:
 
 
 class FIFO(Strategy):
-    """Build order: the order map/stack added the nodes."""
+    """Build order: the order map/stack added the nodes.
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()  # a -> c, and b on its own
+    >>> g.add_node("a", cost=1.0); g.add_node("b", cost=3.0); g.add_node("c", cost=2.5)
+    >>> g.add_edge("a", "c")
+    >>> priority = FIFO().priorities(g)
+    >>> sorted(g.nx, key=priority.get)
+    ['a', 'b', 'c']
+    """
 
     name = "fifo"
 
@@ -42,7 +70,18 @@ class FIFO(Strategy):
 
 
 class LPT(Strategy):
-    """Longest processing time first, by the nodes' ``cost``."""
+    """Longest processing time first, by the nodes' ``cost``.
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()  # a -> c, and b on its own
+    >>> g.add_node("a", cost=1.0); g.add_node("b", cost=3.0); g.add_node("c", cost=2.5)
+    >>> g.add_edge("a", "c")
+    >>> priority = LPT().priorities(g)
+    >>> sorted(g.nx, key=priority.get)
+    ['b', 'c', 'a']
+    """
 
     name = "lpt"
 
@@ -52,7 +91,18 @@ class LPT(Strategy):
 
 
 class CriticalPath(Strategy):
-    """Largest bottom level first: the node heading the longest remaining chain."""
+    """Largest bottom level first: the node heading the longest remaining chain.
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()  # a -> c, and b on its own
+    >>> g.add_node("a", cost=1.0); g.add_node("b", cost=3.0); g.add_node("c", cost=2.5)
+    >>> g.add_edge("a", "c")
+    >>> priority = CriticalPath().priorities(g)  # a heads a -> c: 1 + 2.5
+    >>> sorted(g.nx, key=priority.get), priority["a"]
+    (['a', 'b', 'c'], -3.5)
+    """
 
     name = "critical_path"
 
@@ -69,6 +119,16 @@ class Memory(Strategy):
     is consumed (and could be released) before the next one is opened. This
     keeps the peak of live buffer bytes low when there are independent
     branches (e.g. several stacks in one graph).
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()  # a -> c, and b on its own
+    >>> g.add_node("a", cost=1.0); g.add_node("b", cost=3.0); g.add_node("c", cost=2.5)
+    >>> g.add_edge("a", "c")
+    >>> priority = Memory().priorities(g)  # c consumes a: it comes before b
+    >>> sorted(g.nx, key=priority.get)
+    ['a', 'c', 'b']
     """
 
     name = "memory"

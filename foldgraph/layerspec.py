@@ -31,7 +31,19 @@ KINDS = ("stack", "blend", "subsemble", "temporal", "full")
 
 
 def named_estimators(estimators, where: str) -> list[tuple[str, object]]:
-    """``[(name, estimator)]`` with automatic names made unique, in order."""
+    """``[(name, estimator)]`` with automatic names made unique, in order.
+
+    An estimator without a name is named after its class in lower case,
+    with ``-1``, ``-2`` suffixes when the class appears more than once.
+    ``where`` names the layer or case in error messages.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> pairs = named_estimators([Ridge(), Ridge(), ("ols", LinearRegression())], "layer-1")
+    >>> [name for name, _ in pairs]
+    ['ridge-1', 'ridge-2', 'ols']
+    """
     if estimators is None:
         return []
     if not isinstance(estimators, (list, tuple)):
@@ -88,6 +100,19 @@ class LayerSpec(BaseEstimator):
         Arguments of the indexer (e.g. ``{"folds": 5}``).
     meta : bool, default=False
         The meta layer (added by ``add_meta``): one estimator, all rows.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> spec = LayerSpec("stack", [Ridge(), LinearRegression()],
+    ...                  preprocessing=[StandardScaler()], indexer_args={"folds": 3})
+    >>> spec.make_indexer()
+    FoldIndex(folds=3)
+    >>> [(t.name, t.kind) for t in spec.make_tasks("layer-1")]
+    [('layer-1.pr', 'transformer'), ('layer-1.ridge', 'learner'), ('layer-1.linearregression', 'learner')]
+    >>> spec.get_params()["ridge__alpha"]
+    1.0
     """
 
     def __init__(self, kind="stack", estimators=None, preprocessing=None, proba=False,

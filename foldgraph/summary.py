@@ -13,7 +13,24 @@ class FitSummary:
     """Rows ``"<layer>/<learner>"``; columns: fold score, fit and predict seconds (mean, std).
 
     Printable; :meth:`to_dict` gives ``{row: {column: value}}`` and
-    :meth:`to_frame` a pandas DataFrame (when pandas is installed).
+    :meth:`to_frame` a pandas DataFrame (when pandas is installed). An
+    ensemble fitted with a ``scorer`` makes one as ``ens.data``.
+
+    Parameters
+    ----------
+    rows : dict of str to dict
+        ``{"<layer>/<learner>": {column: value or None}}``.
+
+    Examples
+    --------
+    >>> summary = FitSummary({"layer-1/ridge": {"score-m": 0.5, "score-s": 0.1,
+    ...                                          "ft-m": 0.01, "ft-s": 0.0,
+    ...                                          "pt-m": 0.001, "pt-s": 0.0}})
+    >>> summary
+                    score-m   score-s      ft-m      ft-s      pt-m      pt-s
+    layer-1/ridge    0.5000    0.1000    0.0100    0.0000    0.0010    0.0000
+    >>> summary.to_dict()["layer-1/ridge"]["score-m"]
+    0.5
     """
 
     def __init__(self, rows: dict):

@@ -19,6 +19,17 @@ def check_data(X, y=None):
     ------
     GraphError
         X is missing, empty, not 2-D, or y's length differs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y = check_data([[1.0, 2.0], [3.0, 4.0]], [0.5, 1.5])
+    >>> X.shape, y.shape
+    ((2, 2), (2,))
+    >>> check_data(np.ones(3))
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.GraphError: X must be 2-D (n_samples, n_features), got shape (3,): reshape it, e.g. X.reshape(-1, 1) for a single feature
     """
     if X is None:
         raise GraphError("X is None: pass the input data (an array of shape (n_samples, n_features))")
@@ -43,7 +54,29 @@ def check_data(X, y=None):
 
 
 def check_task(task, name: str) -> None:
-    """Check that ``task`` is a Learner/Transformer whose estimator has the right methods."""
+    """Check that ``task`` is a Learner/Transformer whose estimator has the right methods.
+
+    ``name`` says which task the message is about when it has no name yet
+    (e.g. ``"task #2"``).
+
+    Raises
+    ------
+    TypeError
+        Not a task, or its estimator lacks ``fit``, ``predict`` (or
+        ``predict_proba``) or ``transform``.
+    GraphError
+        The task's name is empty or contains ``/``.
+
+    Examples
+    --------
+    >>> from foldgraph import Learner, Transformer
+    >>> from foldgraph.testing import OLS
+    >>> check_task(Learner(OLS(), name="ols"), "task #0")
+    >>> check_task(Transformer(OLS(), name="t"), "task #1")
+    Traceback (most recent call last):
+      ...
+    TypeError: task 't': estimator OLS does not implement transform; a transformer needs fit and transform
+    """
     kind = getattr(task, "kind", None)
     if kind not in ("learner", "transformer"):
         raise TypeError(
@@ -71,7 +104,28 @@ def check_task(task, name: str) -> None:
 
 
 def task_input(graph, task, name: str, input: str) -> dict:
-    """Describe what ``task`` reads: rows, features, targets and output width."""
+    """Describe what ``task`` reads: rows, features, targets and output width.
+
+    Raises
+    ------
+    GraphError
+        ``input`` is not a buffer of the graph, a learner of a fit job has
+        no ``y``, or weights go to an estimator whose ``fit`` takes none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import Learner, TaskGraph
+    >>> from foldgraph.testing import OLS
+    >>> g = TaskGraph("fit", X=np.ones((6, 2)), y=np.ones(6))
+    >>> info = task_input(g, Learner(OLS()), "ols", "X")
+    >>> info["n_in"], info["n_features"], info["width"]
+    (6, 2, 1)
+    >>> task_input(g, Learner(OLS()), "ols", "P:a")
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.GraphError: task 'ols' reads buffer 'P:a', which the graph does not have (known: 'X')
+    """
     if input not in graph.buffers or input == "y":
         known = [b for b in graph.buffers if b != "y"]
         raise GraphError(

@@ -30,6 +30,19 @@ def add_layer(
     GraphError
         A name clash, learners with different numbers of output rows, or a
         propagated column out of range. Nothing is added then.
+
+    Examples
+    --------
+    Two learners and the first input column, side by side in one buffer:
+
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, TaskGraph
+    >>> from foldgraph.testing import OLS
+    >>> g = TaskGraph("fit", X=np.arange(24.0).reshape(12, 2), y=np.arange(12.0))
+    >>> tasks = [Learner(OLS(), FoldIndex(3)), Learner(OLS(offset=1), FoldIndex(3))]
+    >>> out = add_layer(g, "layer-1", tasks, ["a", "b"], propagate_features=[0])
+    >>> out, g.buffers[out].shape, g.layers["layer-1"]["blocks"]
+    ('P:layer-1', (12, 3), {'a': (1, 2), 'b': (2, 3)})
     """
     if name in graph.layers or name in graph.tasks or "/" in name:
         raise GraphError(f"layer name {name!r} is taken or contains '/': choose another")

@@ -643,6 +643,21 @@ def draw(graph, ax=None, level: str = "node", durations=None, title: str | None 
     ------
     ImportError
         matplotlib is not installed (``pip install 'foldgraph[viz]'``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, stack_graph
+    >>> from foldgraph.testing import OLS
+    >>> g = stack_graph([Learner(OLS(), FoldIndex(2), name="a"),
+    ...                  Learner(OLS(), FoldIndex(2), name="meta")], "fit",
+    ...                 X=np.ones((6, 2)), y=np.ones(6))
+    >>> ax = draw(g, level="task")
+    >>> type(ax).__name__, [t.get_text() for t in ax.texts][:2]
+    ('Axes', ['a', 'OLS'])
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
     _require_matplotlib()
     _check_level(level)

@@ -35,7 +35,15 @@ Access = tuple[str, Rows, "tuple[int, int] | None"]
 
 
 class BufferSpec(NamedTuple):
-    """A named 2-D array of a run: the input ``X``, ``y``, or an output ``P:<task>``."""
+    """A named 2-D array of a run: the input ``X``, ``y``, or an output ``P:<task>``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import TaskGraph
+    >>> TaskGraph("fit", X=np.ones((4, 2)), y=np.ones(4)).buffers["X"]
+    BufferSpec(name='X', shape=(4, 2), dtype='float64')
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -61,6 +69,8 @@ class NodeAttrs(TypedDict, total=False):
         Position of the fold in the task's fold list (fold estimators order).
     x, y : str
         Buffers holding the task's input and targets (``y`` may be None).
+    w : str or None
+        Buffer of the sample weights (``"w"``) when the graph has them.
     y_offset : int
         The task's ``y`` is ``buffers[y][y_offset:]`` (tail-only inputs).
     train, test : Rows
@@ -83,6 +93,17 @@ class NodeAttrs(TypedDict, total=False):
         Input and target bytes read; prediction bytes written.
     order : int
         Position in build order (FIFO priority, deterministic ties).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, map_graph
+    >>> from foldgraph.testing import OLS
+    >>> g = map_graph([Learner(OLS(), FoldIndex(2), name="a")], "fit",
+    ...               X=np.ones((4, 2)), y=np.ones(4))
+    >>> attrs = g.nx.nodes["a/fit/fold-0"]
+    >>> attrs["task"], attrs["op"], attrs["fold"], attrs["train"], attrs["out_rows"]
+    ('a', 'fit', 0, ((2, 4),), ((0, 2),))
     """
 
     task: str

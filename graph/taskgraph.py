@@ -21,7 +21,17 @@ __all__ = ["TaskGraph", "check_job"]
 
 
 def check_job(job: str) -> str:
-    """Return ``job`` if it is a known job, else raise a GraphError listing them."""
+    """Return ``job`` if it is a known job, else raise a GraphError listing them.
+
+    Examples
+    --------
+    >>> check_job("fit")
+    'fit'
+    >>> check_job("score")
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.GraphError: unknown job 'score': choose one of 'fit', 'predict', 'transform'
+    """
     if job not in JOBS:
         raise GraphError(
             f"unknown job {job!r}: choose one of {', '.join(map(repr, JOBS))}"

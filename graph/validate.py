@@ -18,7 +18,26 @@ __all__ = ["validate"]
 
 
 def validate(graph) -> None:
-    """Raise GraphError on the first problem found; return None if the graph is sound."""
+    """Raise GraphError on the first problem found; return None if the graph is sound.
+
+    ``TaskGraph.validate()`` calls it, and ``ParallelProcessing.run`` does
+    before any node runs.
+
+    Examples
+    --------
+    Two nodes writing overlapping rows of ``P`` must be ordered:
+
+    >>> from foldgraph import TaskGraph
+    >>> g = TaskGraph()
+    >>> g.add_node("x", writes=(("P", ((0, 2),), None),))
+    >>> g.add_node("y", writes=(("P", ((1, 3),), None),))
+    >>> validate(g)
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.GraphError: nodes 'x' and 'y' both write rows of 'P' with no order between them: give them different rows or columns, or add an edge
+    >>> g.add_edge("x", "y")
+    >>> validate(g)
+    """
     _check_cycles(graph)
     _check_links(graph)
     _check_disjoint_writes(graph)

@@ -27,7 +27,18 @@ FULL = "full"
 
 
 class Fold(NamedTuple):
-    """One fit of one partition: the rows it trains on and the rows it predicts."""
+    """One fit of one partition: the rows it trains on and the rows it predicts.
+
+    Rows are half-open ``(start, stop)`` ranges.
+
+    Examples
+    --------
+    >>> folds = FoldIndex(2).make_folds(np.ones((4, 1)))
+    >>> folds[0]
+    Fold(partition=0, fold=0, train=((2, 4),), test=((0, 2),))
+    >>> folds[-1]
+    Fold(partition=0, fold='full', train=((0, 4),), test=())
+    """
 
     partition: int  # 0 .. n_partitions_ - 1
     fold: int | str  # 0 .. K-1 for a fold fit, "full" for the partition's full-data fit
@@ -112,6 +123,16 @@ class BaseIndex(BaseEstimator):
     Subclasses implement ``_split(X, y, n, job) -> (folds, n_test)``. ``fit`` sets
     ``n_samples_``, ``n_test_samples_`` (output rows: the input tail a fit job
     predicts), ``n_partitions_`` and ``folds_``.
+
+    Examples
+    --------
+    Every indexer is a BaseIndex:
+
+    >>> index = FoldIndex(2).fit(np.ones((4, 1)))
+    >>> isinstance(index, BaseIndex), index.n_samples_, index.n_partitions_
+    (True, 4, 1)
+    >>> list(index.generate())
+    [(((2, 4),), ((0, 2),)), (((0, 2),), ((2, 4),))]
     """
 
     def fit(self, X: Any, y: Any = None, job: str = "fit") -> BaseIndex:

@@ -53,7 +53,16 @@ def default_name(task) -> str:
 
 
 def check_fitted(task, name: str) -> None:
-    """Raise sklearn's ``NotFittedError`` if ``task`` holds no fitted estimators."""
+    """Raise sklearn's ``NotFittedError`` if ``task`` holds no fitted estimators.
+
+    Examples
+    --------
+    >>> from foldgraph.testing import OLS
+    >>> check_fitted(Learner(OLS()), "ols")
+    Traceback (most recent call last):
+      ...
+    sklearn.exceptions.NotFittedError: task 'ols' is not fitted: run a 'fit' job on it first (e.g. manager.map(task, 'fit', X, y)) before 'predict' or 'transform'
+    """
     if getattr(task, "partition_estimators_", None) is None:
         raise NotFittedError(
             f"task '{name}' is not fitted: run a 'fit' job on it first "

@@ -30,7 +30,14 @@ Rows = tuple[tuple[int, int], ...]
 
 
 class NodeResult(NamedTuple):
-    """What a node hands back to the scheduler (never the predictions)."""
+    """What a node hands back to the scheduler (never the predictions).
+
+    Examples
+    --------
+    >>> from foldgraph.testing import OLS
+    >>> NodeResult(OLS(), fit_time=0.5)
+    NodeResult(estimator=OLS(), fit_time=0.5, predict_time=0.0, score=None)
+    """
 
     estimator: object
     fit_time: float = 0.0
@@ -55,7 +62,15 @@ def take(a, rows: Rows):
 
 
 def put(P, rows: Rows, cols: tuple[int, int], values) -> None:
-    """Write ``values`` (one row per selected row) into ``P[rows, cols]``."""
+    """Write ``values`` (one row per selected row) into ``P[rows, cols]``.
+
+    Examples
+    --------
+    >>> P = np.zeros((4, 2))
+    >>> put(P, ((0, 1), (3, 4)), (1, 2), np.array([[7.0], [8.0]]))
+    >>> P.tolist()
+    [[0.0, 7.0], [0.0, 0.0], [0.0, 0.0], [0.0, 8.0]]
+    """
     c0, c1 = cols
     offset = 0
     for start, stop in rows:
@@ -192,6 +207,19 @@ def predict_fold(
     -------
     NodeResult
         ``estimator`` is returned unchanged.
+
+    Examples
+    --------
+    Predict rows 2 and 3 into rows 0 and 1 of ``P``:
+
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> est = OLS().fit(X, X.sum(axis=1))
+    >>> P = np.zeros((4, 1))
+    >>> predict_fold(est, X, ((2, 4),), P, ((0, 2),)).estimator is est
+    True
+    >>> P.ravel().tolist()
+    [9.0, 13.0, 0.0, 0.0]
     """
     X_rows = take(X, rows)
     if preprocess is not None:
@@ -203,7 +231,15 @@ def predict_fold(
 
 
 def fit_transformer(estimator, X, y, train: Rows) -> NodeResult:
-    """Fit a transformer (or Pipeline) on ``train`` rows; no output."""
+    """Fit a transformer (or Pipeline) on ``train`` rows; no output.
+
+    Examples
+    --------
+    >>> from foldgraph.testing import Scale
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> fit_transformer(Scale(), X, None, ((0, 2),)).estimator.mean_.tolist()
+    [1.0, 2.0]
+    """
     X_train, y_train = take(X, train), None if y is None else take(y, train)
     start = time.perf_counter()
     fit_step(estimator, X_train, y_train)

@@ -63,7 +63,15 @@ def apply_transform(transformer, X, y=None):
 
 
 def fit_step(transformer, X, y=None):
-    """Call ``transformer.fit``, passing ``y`` only if ``fit`` has a ``y`` parameter."""
+    """Call ``transformer.fit``, passing ``y`` only if ``fit`` has a ``y`` parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> fit_step(StandardScaler(), np.arange(8.0).reshape(4, 2), y=None).mean_.tolist()
+    [3.0, 4.0]
+    """
     if _takes_y(transformer.fit):
         return transformer.fit(X, y=y)
     return transformer.fit(X)
