@@ -26,7 +26,24 @@ __all__ = ["TraceEvent", "Trace"]
 
 
 class TraceEvent(NamedTuple):
-    """One node's execution."""
+    """One node's execution.
+
+    Times are ``time.perf_counter()`` seconds of the parent; ``worker`` is
+    the slot that ran the node (-1 for a node restored from the cache) and
+    ``pid`` its process.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, ParallelProcessing
+    >>> from foldgraph.testing import OLS
+    >>> with ParallelProcessing("sequential") as manager:
+    ...     manager.map(Learner(OLS(), FoldIndex(2), name="ols"), "fit",
+    ...                 np.ones((4, 2)), np.ones(4))
+    >>> event = manager.trace.events[0]
+    >>> event.key, event.task, event.worker, event.duration >= 0
+    ('ols/fit/fold-0', 'ols', 0, True)
+    """
 
     key: str
     task: str

@@ -54,6 +54,7 @@ CHECKED = [
     "foldgraph.engine.costs",
     "foldgraph.engine.job",
     "foldgraph.engine.strategies",
+    "foldgraph.engine.trace",
     "foldgraph.graph.checks",
     "foldgraph.graph.layers",
     "foldgraph.graph.layout",
@@ -86,7 +87,6 @@ PENDING: dict[str, list[str] | None] = {
     "foldgraph.engine.processes": ["Processes", "default_start_method", "RemoteTraceback"],
     "foldgraph.engine.scheduler": ["RunState", "finish", "pick", "run_graph"],
     "foldgraph.engine.simulate": ["SimResult", "Slot"],
-    "foldgraph.engine.trace": ["TraceEvent"],
     "foldgraph.engine.worker": ["Payload", "Done", "run_node", "execute", "worker_main",
                                 "limit_threads", "pack_done", "unpack_done", "pack_payload"],  # fmt: skip
     "foldgraph.graph.builders": ["stack_graph", "add_task", "plan_task", "add_planned"],
