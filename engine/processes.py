@@ -32,6 +32,8 @@ from .worker import Done, Payload, pack_payload, unpack_done, worker_main
 __all__ = ["Processes", "default_start_method", "RemoteTraceback"]
 
 PRELOAD = ["numpy", "sklearn.base", "foldgraph.engine.worker"]
+#: imported after PRELOAD and the estimators' modules: freezes them (see engine/_freeze.py)
+FREEZE = "foldgraph.engine._freeze"
 #: a node estimated to take less than this (seconds) may have the next node
 #: queued behind it on its worker, hiding the parent-worker round trip
 PREFETCH_BELOW = 0.005
@@ -131,8 +133,7 @@ class Processes:
         self.threads_per_worker = threads_per_worker
         self.retries = retries
         self._ctx = mp.get_context(self.start_method)
-        if self.start_method == "forkserver":
-            self._ctx.set_forkserver_preload(PRELOAD)
+        self._modules: list[str] = []
         self._workers: list[_Worker] = []
         self._selector: selectors.BaseSelector | None = None
         self._handles: dict = {}
@@ -141,7 +142,22 @@ class Processes:
         self.deaths: list[tuple] = []
 
     # -- lifecycle -----------------------------------------------------------
+    def prepare(self, graph) -> None:
+        """Note the modules of ``graph``'s estimators, for the forkserver to preload."""
+        if not self._workers:
+            self._modules = estimator_modules(graph.tasks.values())
+
+    def _preload(self) -> None:
+        """Before the forkserver starts: preload numpy, scikit-learn, the worker module
+        and the estimators' modules of the first run, then freeze them, so that every
+        worker shares those pages instead of importing its own copy."""
+        if self.start_method != "forkserver" or _forkserver_running():
+            return
+        self._ctx.set_forkserver_preload(PRELOAD + self._modules + [FREEZE])
+
     def _spawn(self, slot: int) -> _Worker:
+        if not self._workers:
+            self._preload()
         worker = _Worker(slot, self._ctx, self.threads_per_worker)
         if self._selector is None:
             self._selector = selectors.DefaultSelector()
@@ -288,6 +304,43 @@ class Processes:
             node=key,
         )
         return [Done(key, None, error, "", worker.slot, pid, now, now)]
+
+
+def _forkserver_running() -> bool:
+    from multiprocessing import forkserver
+
+    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None) is not None
+
+
+def estimator_modules(tasks) -> list[str]:
+    """Modules defining the estimators of ``tasks`` (nested ones included).
+
+    ``__main__`` and modules of the standard library are left out: workers
+    never import the user's script.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> from foldgraph import FoldIndex, Learner
+    >>> estimator_modules([Learner(Ridge(), FoldIndex(2))])
+    ['sklearn.linear_model._ridge']
+    """
+    modules: dict[str, None] = {}
+    stack = [getattr(task, "estimator", None) for task in tasks]
+    while stack:
+        obj = stack.pop()
+        if obj is None or not hasattr(obj, "fit"):
+            continue
+        module = type(obj).__module__
+        if module != "__main__" and module.split(".")[0] not in sys.stdlib_module_names:
+            modules[module] = None
+        if hasattr(obj, "get_params"):
+            try:
+                stack.extend(obj.get_params(deep=True).values())
+            except Exception:  # noqa: BLE001 - an estimator that cannot list its params
+                pass
+        stack.extend(getattr(obj, "steps", ()) and [s for _, s in obj.steps])
+    return sorted(modules)
 
 
 def check_start_method(method) -> str | None:

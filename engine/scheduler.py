@@ -211,6 +211,9 @@ def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
     state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers), cached)
     select = getattr(strategy, "select", None)
     total, t0 = len(graph.nx), time.perf_counter()
+    prepare = getattr(backend, "prepare", None)
+    if prepare is not None:  # e.g. which modules worker processes preload
+        prepare(graph)
     backend.start(job)
     n_cached = len(cached or ())
     progress = _Progress(total - n_cached) if verbose else None
