@@ -234,3 +234,41 @@ def test_cheap_nodes_are_queued_two_deep_and_stay_identical(monkeypatch):
     assert max(depths) == 2
     for out in got:
         np.testing.assert_array_equal(out, reference())
+
+
+PROBE = '''
+import sys
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.neighbors import KNeighborsRegressor
+from foldgraph import FullIndex, Learner, ParallelProcessing
+
+class Probe(BaseEstimator, RegressorMixin):
+    def fit(self, X, y):
+        self.loaded_ = "sklearn.neighbors._regression" in sys.modules
+        return self
+
+    def predict(self, X):
+        return np.zeros(len(X))
+
+X = np.arange(60.0).reshape(20, 3)
+probe = Learner(Probe(), FullIndex(), name="probe")
+with ParallelProcessing("multiprocessing", n_jobs=1, start_method=sys.argv[1]) as pp:
+    pp.map([probe, Learner(KNeighborsRegressor(2), FullIndex(), name="knn")], "fit", X, X.sum(1))
+print(probe.partition_estimators_[0].loaded_)
+'''
+
+
+@pytest.mark.parametrize("method, preloaded", [("forkserver", "True"), ("spawn", "False")])
+def test_forkserver_preloads_the_estimators_modules(tmp_path, method, preloaded):
+    """The probe runs first on the only worker: it sees the k-NN module already
+    imported only when the forkserver preloaded it (a fresh interpreter, so that
+    no forkserver of this test session is reused)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    out = subprocess.run([sys.executable, str(script), method], capture_output=True,
+                         text=True, timeout=120, check=True)  # fmt: skip
+    assert out.stdout.strip() == preloaded, out.stderr
