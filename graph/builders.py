@@ -409,10 +409,12 @@ def _nbytes(fold, info, out_rows, cols) -> dict:
 
 
 def _connect(graph, key, reads) -> None:
-    """Edges from every node that writes rows this node reads."""
+    """Edges from every node that writes rows this node reads (each edge once)."""
+    linked = {key}
     for buffer, rows, _ in reads:
         for other, wrows in graph.writers.get(buffer, ()):
-            if other != key and rows_overlap(rows, wrows):
+            if other not in linked and rows_overlap(rows, wrows):
+                linked.add(other)
                 graph.add_edge(other, key, via=buffer)
 
 
