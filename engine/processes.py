@@ -37,6 +37,8 @@ FREEZE = "foldgraph.engine._freeze"
 #: a node estimated to take less than this (seconds) may have the next node
 #: queued behind it on its worker, hiding the parent-worker round trip
 PREFETCH_BELOW = 0.005
+#: at most this many nodes in flight per worker (one running, the rest queued)
+PREFETCH_DEPTH = 3
 START_METHODS = ("forkserver", "spawn", "fork")
 
 
@@ -209,22 +211,28 @@ class Processes:
             selector.close()
 
     # -- the backend protocol --------------------------------------------------
+    def _room(self, worker: _Worker) -> bool:
+        """Can ``worker`` take one more node now? Idle, or running and holding
+        only cheap nodes (estimated under PREFETCH_BELOW together) and fewer
+        than PREFETCH_DEPTH of them: a node never waits behind a long one."""
+        inflight = worker.inflight
+        if not inflight:
+            return True
+        if len(inflight) >= PREFETCH_DEPTH:
+            return False
+        return sum(p.cost for p in inflight) < PREFETCH_BELOW
+
     def free_slots(self) -> int:
-        """How many more nodes to submit now: idle workers, plus one queued
-        behind each worker running a cheap node (to hide the round trip)."""
-        idle = sum(1 for w in self._workers if not w.inflight)
-        cheap = sum(1 for w in self._workers
-                    if len(w.inflight) == 1 and w.inflight[0].cost < PREFETCH_BELOW)  # fmt: skip
-        return idle + cheap
+        """How many more nodes to submit now: idle workers, plus room queued
+        behind workers running cheap nodes (to hide the round trip)."""
+        return sum(1 for w in self._workers if self._room(w))
 
     def submit(self, payload: Payload) -> None:
-        """Send to an idle worker, else queue behind a worker's cheap node."""
-        idle = [w for w in self._workers if not w.inflight]
-        cheap = [w for w in self._workers
-                 if len(w.inflight) == 1 and w.inflight[0].cost < PREFETCH_BELOW]  # fmt: skip
-        if not idle and not cheap:  # never queue behind a long node
+        """Send to the worker with the fewest nodes in flight that has room."""
+        candidates = [w for w in self._workers if self._room(w)]
+        if not candidates:  # never queue behind a long node
             raise RuntimeError("submit() called with no free slot: check free_slots() first")
-        self._send((idle or cheap)[0], payload)
+        self._send(min(candidates, key=lambda w: len(w.inflight)), payload)
 
     def _send(self, worker: _Worker, payload: Payload) -> None:
         worker.inflight.append(payload)

@@ -215,9 +215,9 @@ def test_worker_killed_between_runs_is_replaced():
     np.testing.assert_array_equal(out, reference())
 
 
-def test_cheap_nodes_are_queued_two_deep_and_stay_identical(monkeypatch):
+def test_cheap_nodes_are_queued_behind_each_other_and_stay_identical(monkeypatch):
     """Prefetching queues a cheap node behind another; results do not change."""
-    from foldgraph.engine.processes import Processes
+    from foldgraph.engine.processes import PREFETCH_DEPTH, Processes
 
     depths = []
     send = Processes._send
@@ -231,7 +231,7 @@ def test_cheap_nodes_are_queued_two_deep_and_stay_identical(monkeypatch):
     with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
         got = pp.map(learners, "fit", X, Y, return_preds=[f"o{i}" for i in range(6)])
         assert pp._backend.free_slots() == 2  # at rest: two idle workers
-    assert max(depths) == 2
+    assert 2 <= max(depths) <= PREFETCH_DEPTH
     for out in got:
         np.testing.assert_array_equal(out, reference())
 
