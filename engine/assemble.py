@@ -50,29 +50,28 @@ def attach_fitted(graph, results: dict) -> None:
     """Store each task's fitted estimators on it (fit jobs only)."""
     if graph.job != "fit":
         return
+    attrs = graph.attrs
     for name, task in graph.tasks.items():
         info = graph.info[name]
-        keys = graph.nodes_of(name)
-        nodes = [(graph.attrs(k), results[k]) for k in keys]
-        folds = [a for a, _ in nodes if a["fold"] != "full"]
+        folds, fits, full = [], [], []
+        for key in graph.nodes_of(name):  # one pass: fold fits, then full fits by partition
+            a, r = attrs(key), results[key]
+            if a["fold"] == "full":
+                full.append((a["partition"], r.estimator))
+            else:
+                folds.append(a)
+                fits.append(r)
         extra = {"n_features_in_": info["n_features"]}
         if task.kind == "learner":
             extra["n_outputs_"] = info["width"]
             extra["cv_results_"] = {
                 "fold": [a["fold"] for a in folds],
                 "partition": [a["partition"] for a in folds],
-                "score": [r.score for a, r in nodes if a["fold"] != "full"],
-                "fit_time": [r.fit_time for a, r in nodes if a["fold"] != "full"],
-                "predict_time": [r.predict_time for a, r in nodes if a["fold"] != "full"],
+                "score": [r.score for r in fits],
+                "fit_time": [r.fit_time for r in fits],
+                "predict_time": [r.predict_time for r in fits],
             }
             if info["classes"] is not None:
                 extra["classes_"] = info["classes"]
-        task.set_fitted(
-            info["folds"],
-            [r.estimator for a, r in nodes if a["fold"] != "full"],
-            [r.estimator for a, r in sorted(
-                ((a, r) for a, r in nodes if a["fold"] == "full"),
-                key=lambda ar: ar[0]["partition"],
-            )],
-            **extra,
-        )  # fmt: skip
+        full.sort(key=lambda pe: pe[0])
+        task.set_fitted(info["folds"], [r.estimator for r in fits], [e for _, e in full], **extra)
