@@ -3,7 +3,9 @@
 Every backend implements four calls (dask's ``get_async`` split):
 ``start(job)``, ``submit(payload)``, ``wait() -> list[Done]`` and
 ``shutdown(abort=False)``, plus ``n_workers``. The scheduler loop in
-:mod:`foldgraph.engine.scheduler` is the same for all of them.
+:mod:`foldgraph.engine.scheduler` is the same for all of them, except
+``"dask"`` (:mod:`foldgraph.engine.dask_backend`), whose ``run_graph`` hands
+the whole graph to dask's own scheduler.
 """
 
 from __future__ import annotations
@@ -98,9 +100,9 @@ class Threads:
         self._futures, self._buffers = set(), {}
 
 
-BACKENDS = {"sequential": Sequential, "threading": Threads, "multiprocessing": None}
+BACKENDS = {"sequential": Sequential, "threading": Threads, "multiprocessing": None, "dask": None}
 #: backends with a planned implementation, refused with a clear message for now
-PLANNED = ("dask",)
+PLANNED = ()
 #: backends whose workers reach buffers through shared memory
 SHARED = ("multiprocessing",)
 
@@ -111,4 +113,8 @@ def make_backend(name: str, n_jobs: int, **options):
         from .processes import Processes
 
         return Processes(n_jobs, **options)
+    if name == "dask":  # runs whole graphs itself: see engine/dask_backend.py
+        from .dask_backend import Dask
+
+        return Dask(n_jobs, **options)
     return BACKENDS[name](n_jobs)

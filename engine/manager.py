@@ -18,6 +18,7 @@ from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import BACKENDS, PLANNED, SHARED, make_backend
 from .cache import make_plan, resolve_cache, restore_hits, store_results
 from .costs import CostModel
+from .dask_backend import check_options as _check_dask
 from .job import Job
 from .processes import check_start_method
 from .scheduler import run_graph
@@ -57,11 +58,13 @@ class ParallelProcessing:
 
     Parameters
     ----------
-    backend : {"threading", "sequential", "multiprocessing"}, default="threading"
+    backend : {"threading", "sequential", "multiprocessing", "dask"}, default="threading"
         How nodes run: a pool of threads over the parent's arrays, one by
-        one in the calling thread, or long-lived worker processes attached
+        one in the calling thread, long-lived worker processes attached
         to shared-memory buffers (started at the first run, reused until
-        :meth:`clear`).
+        :meth:`clear`), or a dask.distributed cluster (``client=``,
+        ``address=``, or a LocalCluster of ``n_jobs`` workers started at the
+        first run and closed by :meth:`clear`; ``pip install 'foldgraph[dask]'``).
     n_jobs : int, default=-1
         Workers; -1 means every CPU this process may use.
     strategy : str, Strategy or callable, default="fifo"
@@ -87,6 +90,12 @@ class ParallelProcessing:
         ``dict`` in memory; ``None`` runs every node. A hit restores the
         node's fitted estimator and prediction rows without running it;
         ``trace.cached`` lists the hits. Only ``"fit"`` jobs are cached.
+    client : distributed.Client, optional
+        With ``backend="dask"``: run on this client's cluster (never closed
+        by foldgraph).
+    address : str, optional
+        With ``backend="dask"``: connect to the scheduler at this address
+        (``"tcp://host:8786"``); the connection is closed by :meth:`clear`.
 
     Attributes
     ----------
@@ -126,8 +135,12 @@ class ParallelProcessing:
         start_method: str | None = None,
         threads_per_worker="auto",
         cache=None,
+        client=None,
+        address=None,
     ):
         self.backend = _check_backend(backend)
+        _check_dask(self.backend, client, address)
+        self.client, self.address = client, address
         self.n_jobs = n_jobs
         n_workers = _check_n_jobs(n_jobs)
         self._n_workers = 1 if backend == "sequential" else n_workers
@@ -153,6 +166,11 @@ class ParallelProcessing:
             f"ParallelProcessing(backend={self.backend!r}, n_jobs={self.n_jobs!r}, "
             f"strategy={self.strategy!r})"
         )
+
+    def __deepcopy__(self, memo) -> ParallelProcessing:
+        """A manager is a handle on workers (a cluster): copies share it, so that
+        ``sklearn.base.clone`` keeps an ensemble's ``backend=ParallelProcessing(...)``."""
+        return self
 
     def __enter__(self) -> ParallelProcessing:
         return self
@@ -277,8 +295,13 @@ class ParallelProcessing:
             job.allocate(graph, shared=self.backend in SHARED)
             self.costs.apply(graph)
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
-            results = run_graph(graph, job, self._get_backend(), self._strategy, self.trace,
-                                verbose=self.verbose, cached=hits)  # fmt: skip
+            backend = self._get_backend()
+            if hasattr(backend, "run_graph"):  # dask: runs the whole graph itself
+                results = backend.run_graph(graph, job, self._strategy, self.trace,
+                                            verbose=self.verbose, cached=hits)  # fmt: skip
+            else:
+                results = run_graph(graph, job, backend, self._strategy, self.trace,
+                                    verbose=self.verbose, cached=hits)  # fmt: skip
             outputs = collect_outputs(graph, job.buffers, names, return_preds)
             attach_fitted(graph, results)
             store_results(graph, job, self._cache, self.fingerprints, results, hits)
@@ -296,6 +319,8 @@ class ParallelProcessing:
             if self.backend == "multiprocessing":
                 options = dict(start_method=self.start_method, retries=self.retries,
                                threads_per_worker=self._worker_threads())  # fmt: skip
+            elif self.backend == "dask":
+                options = dict(client=self.client, address=self.address, retries=self.retries)
             self._backend = make_backend(self.backend, self._n_workers, **options)
         return self._backend
 
