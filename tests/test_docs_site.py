@@ -74,6 +74,9 @@ def test_api_reference_renders_the_docstrings(site):
     assert "doc-section-title" in engine and "----------" not in engine
     tasks = (site / "api" / "tasks" / "index.html").read_text(encoding="utf-8")
     assert 'id="foldgraph.tasks.indexers.FoldIndex"' in tasks
+    # Sphinx roles are shown as code (docs/griffe_roles.py), not verbatim
+    assert ":class:`" not in graph + engine + tasks
+    assert "<code>NodeAttrs</code>" in graph
 
 
 def test_benchmarks_page_includes_the_measured_report(site):
