@@ -19,9 +19,9 @@ the Python handler as its search path: the API pages show the docstrings of
 the working tree, read statically.
 
 ``on_config`` also lists the pages of features that are still landing
-(``LANDING``: the dask backend's and the node cache's pages) in the nav,
-after "Memory and shared buffers", when their file exists and the nav does
-not list them yet; once ``mkdocs.yml`` lists them this does nothing.
+(``LANDING``: the node cache's page) in the nav, after "Memory and shared
+buffers", when their file exists and the nav does not list them yet; once
+``mkdocs.yml`` lists them this does nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from mkdocs.structure.files import File, Files
 
 DOCS = Path(__file__).resolve().parent
 SUBPACKAGES = ("engine", "graph", "tasks")
-LANDING = {"distributed.md": "Distributed", "incremental.md": "Incremental fitting"}
+LANDING = {"incremental.md": "Incremental fitting"}
 log = logging.getLogger("mkdocs.hooks.foldgraph")
 _made: list[Path] = []
 _source: list[Path] = []

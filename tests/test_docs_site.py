@@ -54,6 +54,7 @@ def test_every_nav_page_is_built(site):
         "visualizing": "Visualizing",
         "strategies": "Scheduling strategies",
         "memory": "Memory and shared buffers",
+        "distributed": "Distributed",
         "benchmarks": "Benchmarks",
         "changelog": "Changelog",
         "api/engine": "Manager and engine",
