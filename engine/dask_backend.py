@@ -291,6 +291,8 @@ class _Run:
         spec = graph.buffers.get(payload.x)
         x_spec = () if spec is None or payload.x in data else (spec.shape, spec.dtype)
         out_dtype = graph.buffers[payload.out].dtype if payload.out else "float32"
+        if graph.job != "fit":  # a fitted estimator may be large: data, not part of the graph
+            payload = self.client.scatter([payload], hash=False)[0]
         return self.client.submit(
             run_task, payload, data, parts, x_spec, out_dtype, preprocess, *after,
             key=f"{key}@{self.token}", priority=self.priority[key],
