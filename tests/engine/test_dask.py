@@ -19,16 +19,20 @@ import numpy as np
 import pytest
 from conftest import wait_until
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 
 from foldgraph import (
+    BlendEnsemble,
     FoldIndex,
     FullIndex,
     Learner,
     ParallelProcessing,
+    SequentialEnsemble,
+    Subsemble,
     SuperLearner,
     TaskError,
+    TemporalEnsemble,
     Transformer,
 )
 from foldgraph.engine.dask_backend import Dask, dask_priorities
@@ -174,6 +178,35 @@ def test_superlearner_with_a_manager_instance(client):
     assert clone(ens).backend is pp  # the user's manager is shared, not copied
     pp.clear()
     assert client.status == "running"  # a client given by the user is never closed
+
+
+def _sequential_ensemble():
+    ens = SequentialEnsemble()
+    ens.add("stack", [Ridge(), OLS()], folds=3, propagate_features=[0, 1])
+    ens.add("blend", [Ridge()], test_size=0.5)
+    return ens.add("subsemble", [Ridge()], partitions=2, folds=2)
+
+
+@pytest.mark.parametrize("make, data", [
+    (lambda: BlendEnsemble(test_size=0.4).add([Ridge()]), "dense"),
+    (lambda: Subsemble(partitions=2, folds=3).add([Ridge(), OLS()]), "dense"),
+    (lambda: TemporalEnsemble(step_size=10, burn_in=20).add([Ridge()]), "dense"),
+    (_sequential_ensemble, "dense"),
+    (lambda: SuperLearner(folds=3).add([Ridge()], propagate_features=[0]), "sparse"),
+    (lambda: SuperLearner(folds=3).add([LogisticRegression()], proba=True), "classes"),
+], ids=["blend", "subsemble", "temporal", "sequential", "sparse", "proba"])  # fmt: skip
+def test_every_ensemble_kind_equals_sequential(client, make, data):
+    from scipy import sparse
+
+    Xd, y = (X, Y) if data != "classes" else (X, (Y > 0).astype(int) + (Y > 2))
+    if data == "sparse":
+        Xd = sparse.csr_matrix(np.where(np.abs(X) < 0.8, 0.0, X))
+    meta = LogisticRegression() if data == "classes" else LinearRegression()
+    with ParallelProcessing("dask", client=client) as pp:
+        got = make().set_params(backend=pp).add_meta(meta).fit(Xd, y)
+        ref = make().set_params(backend="sequential").add_meta(meta).fit(Xd, y)
+        assert np.array_equal(got.fit_transform_, ref.fit_transform_)
+        assert np.array_equal(got.predict(Xd), ref.predict(Xd))
 
 
 def test_trace_from_the_workers(client):
@@ -326,9 +359,9 @@ def test_unreachable_address_is_a_clear_error():
 
 
 def test_own_local_cluster_is_closed_by_clear(no_leaks):
-    with ParallelProcessing("dask", n_jobs=2) as pp:
+    with ParallelProcessing("dask", n_jobs=1) as pp:  # one worker process: quicker to start
         P = pp.map(Learner(OLS(), FoldIndex(3)), "fit", X, Y, return_preds=True)
-        assert len(pp.worker_pids) == 2 and pp.trace.n_workers == 2
+        assert len(pp.worker_pids) == 1 and pp.trace.n_workers == 1
     assert pp.worker_pids == [] and P.shape == (60, 1)
 
 
