@@ -34,6 +34,7 @@ from foldgraph import (
     TaskError,
     TemporalEnsemble,
     Transformer,
+    WorkerDied,
 )
 from foldgraph.engine.dask_backend import Dask, dask_priorities
 from foldgraph.engine.job import Job
@@ -282,6 +283,22 @@ def test_worker_killed_mid_node_is_survived(client, tmp_path):
         got = pp.map(tasks(), "fit", X, Y, return_preds=True)
     assert (tmp_path / "m").exists() and np.array_equal(ref, got)
     assert wait_until(lambda: len(client.nthreads()) == 2, timeout=30)
+
+
+def test_a_node_that_keeps_killing_workers_is_worker_died(client, tmp_path):
+    """Past the scheduler's allowed-failures (0 here), dask gives up: WorkerDied names it."""
+    scheduler = client.cluster.scheduler
+    before, scheduler.allowed_failures = scheduler.allowed_failures, 0
+    marker = str(tmp_path / "m")
+    try:
+        with ParallelProcessing("dask", client=client) as pp:
+            with pytest.raises(WorkerDied, match=r"task 'f' failed at node 'f/fit/fold-\d'") as info:
+                pp.map(Learner(Flaky("kill-once", bad_rows=40, marker=marker), FoldIndex(3),
+                               name="f"), "fit", X, Y)  # fmt: skip
+        assert "died" in str(info.value) and info.value.node.startswith("f/fit/fold-")
+    finally:
+        scheduler.allowed_failures = before
+        assert wait_until(lambda: len(client.nthreads()) == 2, timeout=30)
 
 
 def test_lost_input_resubmits_the_rest(client):
