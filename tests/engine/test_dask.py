@@ -317,7 +317,8 @@ def test_lost_input_resubmits_the_rest(client):
     run.start()
     inputs = wait_until(lambda: [k for k in client.who_has()
                                  if str(k).startswith("ndarray-") and k not in before])
-    assert wait_until(lambda: any(str(k).startswith("slow/") for k in client.who_has()))
+    assert wait_until(lambda: any(str(k).startswith("slow/") and where  # a node finished
+                                  for k, where in client.who_has().items()))  # fmt: skip
     client.cancel([distributed.Future(k, client) for k in inputs], force=True)
     run.join(timeout=60)
     assert not errors, errors
