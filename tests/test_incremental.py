@@ -151,3 +151,23 @@ def test_classifier_probabilities_identical(data):
     fresh = clone(ens).set_params(cache=False).fit(X, labels)
     np.testing.assert_array_equal(ens.predict_proba(X), fresh.predict_proba(X))
     assert list(ens.classes_) == ["neg", "pos"]
+
+
+def test_dask_restores_the_cached_nodes_too(data, tmp_path):
+    """A dask manager given as ``backend=``: its ``cache=`` applies; the same numbers."""
+    distributed = pytest.importorskip("distributed")  # in the dev extra
+    import logging
+
+    from foldgraph import ParallelProcessing
+
+    X, y = data
+    knn = ("knn", KNeighborsRegressor(n_neighbors=5))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client, \
+            ParallelProcessing("dask", client=client, cache=tmp_path) as pp:  # fmt: skip
+        super_learner(backend=pp).fit(X, y)
+        grown = super_learner([knn], backend=pp).fit(X, y)
+        assert ran(grown) == nodes(grown, "layer-1.knn", META)
+    plain = super_learner([knn], cache=False).fit(X, y)
+    np.testing.assert_array_equal(grown.fit_transform_, plain.fit_transform_)
