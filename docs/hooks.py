@@ -17,11 +17,6 @@ symbolic links (the package's files, plus one link per mapped sub-package,
 taken from the installed package's ``__path__``) and gives that directory to
 the Python handler as its search path: the API pages show the docstrings of
 the working tree, read statically.
-
-``on_config`` also lists the pages of features that are still landing
-(``LANDING``: the node cache's page) in the nav, after "Memory and shared
-buffers", when their file exists and the nav does not list them yet; once
-``mkdocs.yml`` lists them this does nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +34,6 @@ from mkdocs.structure.files import File, Files
 
 DOCS = Path(__file__).resolve().parent
 SUBPACKAGES = ("engine", "graph", "tasks")
-LANDING = {"incremental.md": "Incremental fitting"}
 log = logging.getLogger("mkdocs.hooks.foldgraph")
 _made: list[Path] = []
 _source: list[Path] = []
@@ -68,33 +62,11 @@ def source_tree() -> Path:
     return _source[0]
 
 
-def _nav_files(nav) -> set:
-    files = set()
-    for item in nav:
-        value = next(iter(item.values())) if isinstance(item, dict) else item
-        files |= _nav_files(value) if isinstance(value, list) else {value}
-    return files
-
-
-def add_landing_pages(nav: list, docs_dir: Path) -> list:
-    """``nav`` with each existing, unlisted ``LANDING`` page after the memory page."""
-    listed = _nav_files(nav)
-    at = next((i + 1 for i, item in enumerate(nav)
-               if isinstance(item, dict) and "memory.md" in item.values()), len(nav))  # fmt: skip
-    for page, title in LANDING.items():
-        if (docs_dir / page).is_file() and page not in listed:
-            nav.insert(at, {title: page})
-            at += 1
-    return nav
-
-
 @event_priority(100)  # before mkdocstrings reads its handler's configuration
 def on_config(config):
-    """Point the Python handler at the laid-out source; list landing pages in the nav."""
+    """Give the Python handler the laid-out source as its search path."""
     handlers = config.plugins["mkdocstrings"].config.handlers
     handlers.setdefault("python", {})["paths"] = [str(source_tree())]
-    if config.nav is not None:
-        config.nav = add_landing_pages(config.nav, Path(config.docs_dir))
     return config
 
 

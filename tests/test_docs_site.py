@@ -55,6 +55,7 @@ def test_every_nav_page_is_built(site):
         "strategies": "Scheduling strategies",
         "memory": "Memory and shared buffers",
         "distributed": "Distributed",
+        "incremental": "Incremental fitting",
         "benchmarks": "Benchmarks",
         "changelog": "Changelog",
         "api/engine": "Manager and engine",
