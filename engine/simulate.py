@@ -42,22 +42,48 @@ class Slot(NamedTuple):
     end: float
 
 
-class SimResult(NamedTuple):
-    """The outcome of :func:`simulate`."""
+class SimResult:
+    """The outcome of :func:`simulate`.
 
-    makespan: float
-    utilization: float
-    peak_live_bytes: int
-    schedule: list
-    trace: Trace
-    critical_path: float
-    work: float
-    n_workers: int
+    Attributes: ``makespan``, ``utilization``, ``peak_live_bytes``,
+    ``schedule`` (list of :class:`Slot`), ``critical_path``, ``work``,
+    ``n_workers``, ``lower_bound``, and ``trace``: a
+    :class:`~foldgraph.engine.trace.Trace` of the schedule, built on first
+    access (it costs as much as the simulation on large graphs).
+    """
+
+    __slots__ = ("makespan", "utilization", "peak_live_bytes", "schedule", "critical_path",
+                 "work", "n_workers", "_graph", "_view", "_trace")  # fmt: skip
+
+    def __init__(self, makespan, utilization, peak_live_bytes, schedule, critical_path, work,
+                 n_workers, graph=None, view=None):  # fmt: skip
+        self.makespan, self.utilization = makespan, utilization
+        self.peak_live_bytes, self.schedule = peak_live_bytes, schedule
+        self.critical_path, self.work, self.n_workers = critical_path, work, n_workers
+        self._graph, self._view, self._trace = graph, view, None
+
+    def __repr__(self) -> str:
+        return (f"SimResult(makespan={self.makespan:.4g}, utilization={self.utilization:.3f}, "
+                f"critical_path={self.critical_path:.4g}, work={self.work:.4g}, "
+                f"n_workers={self.n_workers}, peak_live_bytes={self.peak_live_bytes})")  # fmt: skip
 
     @property
     def lower_bound(self) -> float:
         """``max(critical path, work / P)``: no schedule can beat it."""
         return max(self.critical_path, self.work / self.n_workers)
+
+    @property
+    def trace(self) -> Trace:
+        """The schedule as a Trace (events in end order), built once on first access."""
+        if self._trace is None:
+            trace = Trace(self.n_workers, graph=self._graph)
+            attrs = self._view.attrs
+            for s in sorted(self.schedule, key=lambda s: (s.end, s.node)):
+                a = attrs(s.node)
+                trace.record(TraceEvent(s.node, a.get("task", s.node), s.worker, 0,
+                                        s.start, s.end, a.get("nbytes", 0)))  # fmt: skip
+            self._trace = trace
+        return self._trace
 
     def gantt(self, path=None, ax=None, title=None, dpi: float = 150):
         """A Gantt chart of the simulated schedule (see :meth:`Trace.gantt`)."""
@@ -175,18 +201,28 @@ def _simulate(graph, n_workers, strategy, costs, memory) -> SimResult:
 def _result(graph, view, cost, schedule, n_workers, live) -> SimResult:
     makespan = max((s.end for s in schedule), default=0.0)
     work = float(sum(cost.values()))
-    trace = Trace(n_workers, graph=graph)
-    for s in sorted(schedule, key=lambda s: (s.end, s.node)):
-        trace.record(TraceEvent(s.node, view.attrs(s.node).get("task", s.node), s.worker, 0,
-                                s.start, s.end, view.attrs(s.node).get("nbytes", 0)))  # fmt: skip
-    level = view.bottom_level() if cost else {}
     return SimResult(
         makespan=makespan,
         utilization=work / (makespan * n_workers) if makespan > 0 else 0.0,
         peak_live_bytes=0 if live is None else live.peak,
-        schedule=schedule, trace=trace, critical_path=max(level.values(), default=0.0),
-        work=work, n_workers=n_workers,
+        schedule=schedule, critical_path=_critical_path(view, cost, schedule),
+        work=work, n_workers=n_workers, graph=graph, view=view,
     )  # fmt: skip
+
+
+def _critical_path(view, cost: dict, schedule: list) -> float:
+    """The longest path (summed costs): from the bottom levels if a strategy
+    computed them, else from top levels along the schedule, whose start order
+    is topological (a node starts only after its predecessors ended)."""
+    if "cost" in view._levels:
+        return max(view._levels["cost"].values(), default=0.0)
+    pred, top, longest = view.nx._pred, {}, 0.0
+    for slot in schedule:
+        key = slot.node
+        start = max((top[u] + cost[u] for u in pred[key]), default=0.0)
+        top[key] = start
+        longest = max(longest, start + cost[key])
+    return longest
 
 
 class _Live:

@@ -43,6 +43,8 @@ def test_graham_bounds(g, workers, strategy):
     assert r.makespan >= max(cp, work / workers) - eps
     assert r.makespan <= work / workers + cp * (1 - 1 / workers) + eps
     assert r.lower_bound == pytest.approx(max(cp, work / workers))
+    assert r.critical_path == pytest.approx(cp)  # top levels along the schedule, or bottom levels
+    assert sorted(e.key for e in r.trace.events) == sorted(g.nx)  # the lazily built trace
     # a valid schedule: every node once, after its predecessors, one node per worker at a time
     start = {s.node: s for s in r.schedule}
     assert set(start) == set(g.nx)
