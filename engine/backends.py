@@ -22,7 +22,46 @@ __all__ = ["Backend", "Sequential", "Threads", "BACKENDS", "PLANNED", "make_back
 
 
 class Backend(Protocol):
-    """What the scheduler needs from a backend."""
+    """What the scheduler needs from a backend.
+
+    Attributes
+    ----------
+    n_workers : int
+        How many nodes may run at once.
+
+    Methods: ``start(job)`` (before a run: reach ``job``'s buffers),
+    ``submit(payload)`` (run one node; must not block until it ends),
+    ``wait()`` (block until at least one submitted node is done; return their
+    :class:`~foldgraph.engine.worker.Done` records) and
+    ``shutdown(abort=False)`` (stop the workers; with ``abort``, drop queued
+    nodes). A backend may also offer ``free_slots()`` (how many more nodes
+    to submit now) and ``prepare(graph)`` (called once before ``start``).
+
+    Examples
+    --------
+    The calls the scheduler makes, by hand, for one node:
+
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, map_graph
+    >>> from foldgraph.engine.job import Job
+    >>> from foldgraph.engine.payload import make_payload
+    >>> from foldgraph.engine.scheduler import start_state
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="ols"), "fit", X=X, y=X @ [1.0, 2.0])
+    >>> job = Job("fit", X, X @ [1.0, 2.0])
+    >>> buffers = job.allocate(g)
+    >>> state = start_state(g.nx, dict.fromkeys(g.nx, 0))
+    >>> backend: Backend = Threads(n_jobs=2)
+    >>> backend.start(job)
+    >>> backend.submit(make_payload(g, "ols/fit/fold-0", state))
+    >>> [(done.key, done.error) for done in backend.wait()]
+    [('ols/fit/fold-0', None)]
+    >>> backend.shutdown()
+    >>> buffers["P:ols"].ravel()  # fold 0 predicted its held-out rows 0 and 1
+    array([2., 8., 0., 0.], dtype=float32)
+    >>> job.release()
+    """
 
     n_workers: int
 
@@ -36,7 +75,39 @@ class Backend(Protocol):
 
 
 class Sequential:
-    """Runs each node inline, in the calling thread, at submit time."""
+    """Runs each node inline, in the calling thread, at submit time.
+
+    ``wait()`` then returns what the earlier submits did; there is one
+    worker, with id 0. Useful to debug a run: a breakpoint in an estimator
+    stops in the calling thread.
+
+    Parameters
+    ----------
+    n_jobs : int, default=1
+        Ignored: there is always one worker.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, map_graph
+    >>> from foldgraph.engine.job import Job
+    >>> from foldgraph.engine.payload import make_payload
+    >>> from foldgraph.engine.scheduler import start_state
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="ols"), "fit", X=X, y=X @ [1.0, 2.0])
+    >>> job = Job("fit", X, X @ [1.0, 2.0])
+    >>> buffers = job.allocate(g)
+    >>> state = start_state(g.nx, dict.fromkeys(g.nx, 0))
+    >>> backend = Sequential()
+    >>> backend.start(job)
+    >>> backend.submit(make_payload(g, "ols/fit/fold-1", state))
+    >>> buffers["P:ols"].ravel()  # already written: the node ran inside submit()
+    array([ 0.,  0., 14., 20.], dtype=float32)
+    >>> [(done.key, done.worker) for done in backend.wait()]
+    [('ols/fit/fold-1', 0)]
+    >>> backend.shutdown(); job.release()
+    """
 
     n_workers = 1
 
@@ -61,7 +132,35 @@ class Sequential:
 class Threads:
     """A pool of ``n_jobs`` threads over the parent's arrays, kept until shutdown.
 
-    Worker ids are 0..n_jobs-1, one per thread.
+    Worker ids are 0..n_jobs-1, one per thread. Threads share the parent's
+    memory, so nothing is copied or pickled; estimators that release the
+    GIL (numpy, most of scikit-learn's compiled code) run in parallel.
+
+    Parameters
+    ----------
+    n_jobs : int, default=1
+        Number of threads.
+
+    Examples
+    --------
+    A whole run, the way :class:`~foldgraph.engine.ParallelProcessing` does it:
+
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, map_graph
+    >>> from foldgraph.engine.job import Job
+    >>> from foldgraph.engine.scheduler import run_graph
+    >>> from foldgraph.engine.strategies import resolve
+    >>> from foldgraph.engine.trace import Trace
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="ols"), "fit", X=X, y=X @ [1.0, 2.0])
+    >>> job = Job("fit", X, X @ [1.0, 2.0])
+    >>> buffers = job.allocate(g)
+    >>> backend = Threads(n_jobs=2)
+    >>> results = run_graph(g, job, backend, resolve("fifo"), Trace(backend.n_workers))
+    >>> sorted(results), buffers["P:ols"].ravel()
+    (['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full'], array([ 2.,  8., 14., 20.], dtype=float32))
+    >>> backend.shutdown(); job.release()
     """
 
     def __init__(self, n_jobs: int = 1):
@@ -108,7 +207,30 @@ SHARED = ("multiprocessing",)
 
 
 def make_backend(name: str, n_jobs: int, **options):
-    """Instantiate backend ``name`` with ``n_jobs`` workers (validated by the caller)."""
+    """Instantiate backend ``name`` with ``n_jobs`` workers (validated by the caller).
+
+    Parameters
+    ----------
+    name : {"sequential", "threading", "multiprocessing", "dask"}
+    n_jobs : int
+        Workers, already resolved (a positive int).
+    **options
+        Passed to :class:`~foldgraph.engine.processes.Processes` (e.g.
+        ``start_method``, ``retries``) or to the dask backend; the in-process
+        backends take none.
+
+    Returns
+    -------
+    Backend
+        Not started: worker processes start at the first run.
+
+    Examples
+    --------
+    >>> make_backend("threading", 2).n_workers
+    2
+    >>> type(make_backend("multiprocessing", 2, retries=0)).__name__  # no process started yet
+    'Processes'
+    """
     if name == "multiprocessing":
         from .processes import Processes
 

@@ -39,7 +39,36 @@ def _preprocess(graph, attrs, state):
 
 
 def make_payload(graph, key: str, state) -> Payload:
-    """The Payload of node ``key``; predecessors' results come from ``state``."""
+    """The Payload of node ``key``; predecessors' results come from ``state``.
+
+    Parameters
+    ----------
+    graph : TaskGraph
+    key : str
+        A node of ``graph``.
+    state : RunState
+        The run so far: a ``preprocess=`` link in a fit job takes the fitted
+        transformer from ``state.results``.
+
+    Returns
+    -------
+    Payload
+        Buffer names and row ranges, never arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, map_graph
+    >>> from foldgraph.engine.scheduler import start_state
+    >>> from foldgraph.testing import OLS
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="ols"), "fit", X=np.ones((4, 2)),
+    ...               y=np.ones(4))
+    >>> p = make_payload(g, "ols/fit/fold-0", start_state(g.nx, dict.fromkeys(g.nx, 0)))
+    >>> p.x, p.train, p.test, p.out, p.out_rows
+    ('X', ((2, 4),), ((0, 2),), 'P:ols', ((0, 2),))
+    >>> p.estimator, p.clone  # the task's template: the worker fits a clone of it
+    (OLS(), True)
+    """
     attrs = graph.attrs(key)
     if attrs["kind"] == "propagate":
         return Payload(

@@ -43,14 +43,48 @@ START_METHODS = ("forkserver", "spawn", "fork")
 
 
 class RemoteTraceback(Exception):
-    """The traceback text of an exception raised in a worker (set as its cause)."""
+    """The traceback text of an exception raised in a worker (set as its cause).
+
+    The exception itself keeps its type; its ``__cause__`` shows where in
+    the worker it was raised.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, ParallelProcessing
+    >>> from foldgraph.errors import TaskError
+    >>> from foldgraph.testing import OLS
+    >>> class Broken(OLS):
+    ...     def fit(self, X, y):
+    ...         return 1 / 0
+    >>> with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as manager:
+    ...     try:
+    ...         manager.map(Learner(Broken(), FoldIndex(2)), "fit", np.ones((4, 2)), np.ones(4))
+    ...     except TaskError as err:
+    ...         error = err.__cause__
+    >>> error, type(error.__cause__).__name__
+    (ZeroDivisionError('division by zero'), 'RemoteTraceback')
+    >>> print(error.__cause__)
+    Traceback (most recent call last):
+      ...
+    ZeroDivisionError: division by zero
+    """
 
     def __str__(self) -> str:
         return self.args[0]
 
 
 def default_start_method() -> str:
-    """``forkserver`` where available (Linux, macOS), else ``spawn``."""
+    """``forkserver`` where available (Linux, macOS), else ``spawn``.
+
+    Both start workers from a fresh process, so threads of the parent cannot
+    leave a lock held in a worker, as ``fork`` can.
+
+    Examples
+    --------
+    >>> default_start_method() in ("forkserver", "spawn")
+    True
+    """
     return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
 
 
@@ -127,6 +161,44 @@ class Processes:
         BLAS/OpenMP threads allowed in each worker; None leaves them alone.
     retries : int
         Times a node is resubmitted after its worker died.
+
+    Attributes
+    ----------
+    pids : list of int
+        Process ids of the current workers.
+    deaths : list of tuple
+        ``(slot, pid, exit code, node)`` of each worker that died.
+
+    Examples
+    --------
+    The backend run by hand (``ParallelProcessing("multiprocessing")`` does
+    the same): the job's buffers live in shared memory, which the worker
+    attaches; the predictions appear in the parent's arrays.
+
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, map_graph
+    >>> from foldgraph.engine.job import Job
+    >>> from foldgraph.engine.scheduler import run_graph
+    >>> from foldgraph.engine.strategies import resolve
+    >>> from foldgraph.engine.trace import Trace
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="ols"), "fit", X=X, y=X @ [1.0, 2.0])
+    >>> job = Job("fit", X, X @ [1.0, 2.0])
+    >>> buffers = job.allocate(g, shared=True)
+    >>> backend = Processes(n_jobs=1, start_method="fork")  # see Notes
+    >>> results = run_graph(g, job, backend, resolve("fifo"), Trace(1))
+    >>> len(backend.pids), buffers["P:ols"].ravel()
+    (1, array([ 2.,  8., 14., 20.], dtype=float32))
+    >>> backend.shutdown(); job.release()
+
+    Notes
+    -----
+    The example uses ``fork`` only because it starts a worker in
+    milliseconds. The default, ``forkserver``, first starts a server
+    process that imports numpy and scikit-learn (a second or two, once per
+    parent process); it is safe when the parent runs threads, which ``fork``
+    is not.
     """
 
     def __init__(self, n_jobs: int, start_method=None, threads_per_worker=None, retries=1):

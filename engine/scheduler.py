@@ -36,7 +36,35 @@ __all__ = ["RunState", "start_state", "finish", "pick", "run_graph"]
 
 @dataclass(slots=True)
 class RunState:
-    """Bookkeeping of one run (see the module docstring)."""
+    """Bookkeeping of one run (see the module docstring).
+
+    Made by :func:`start_state`, changed only by :func:`pick` and
+    :func:`finish` (and the loop, which marks picked nodes ``running``).
+
+    Attributes
+    ----------
+    remaining : dict of str to int
+        Unfinished predecessors of each waiting node.
+    dependents : dict
+        Successors of each node (the graph's own adjacency).
+    priority : dict of str to float
+        The strategy's order, lower first.
+    ready : list
+        Heap of ``(priority, order, key)``: nodes whose inputs are done.
+    running : dict
+        Submitted nodes, not yet finished.
+    done : set of str
+    results : dict of str to NodeResult
+    order : dict of str to int
+        Build order of the nodes: breaks priority ties.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> state = start_state(nx.DiGraph([("a", "c"), ("b", "c")]), {"a": 1, "b": 0, "c": 2})
+    >>> state.ready, state.remaining
+    ([(0, 2, 'b'), (1, 0, 'a')], {'c': 2})
+    """
 
     remaining: dict
     dependents: dict
@@ -96,6 +124,21 @@ def finish(state: RunState, key: str, result) -> list[str]:
     ------
     ValueError
         ``key`` was already marked done.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> state = start_state(nx.DiGraph([("a", "c"), ("b", "c")]), {"a": 0, "b": 0, "c": 0})
+    >>> pick(state, 2)
+    ['a', 'b']
+    >>> finish(state, "a", "result of a"), finish(state, "b", None)
+    ([], ['c'])
+    >>> state.results["a"], [key for *_, key in state.ready]
+    ('result of a', ['c'])
+    >>> finish(state, "a", None)
+    Traceback (most recent call last):
+      ...
+    ValueError: node 'a' was already marked done
     """
     if key in state.done:
         raise ValueError(f"node {key!r} was already marked done")
@@ -113,7 +156,34 @@ def finish(state: RunState, key: str, result) -> list[str]:
 
 
 def pick(state: RunState, n: int, graph=None, select=None) -> list[str]:
-    """Pop up to ``n`` ready nodes, best priority first (or as ``select`` orders them)."""
+    """Pop up to ``n`` ready nodes, best priority first (or as ``select`` orders them).
+
+    Parameters
+    ----------
+    state : RunState
+    n : int
+        Free workers.
+    graph : TaskGraph, optional
+        Passed to ``select``.
+    select : callable, optional
+        A strategy's ``select(ready, graph, state)``: the ready keys (in
+        priority order) to run now, best first.
+
+    Raises
+    ------
+    ValueError
+        ``select`` returned no key, or a key that is not ready.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> state = start_state(nx.DiGraph([("a", "c"), ("b", "c")]), {"a": 1, "b": 0, "c": 2})
+    >>> pick(state, 1), [key for *_, key in state.ready]
+    (['b'], ['a'])
+    >>> state = start_state(nx.DiGraph([("a", "c"), ("b", "c")]), {"a": 1, "b": 0, "c": 2})
+    >>> pick(state, 2, select=lambda ready, graph, state: sorted(ready, reverse=True))
+    ['b', 'a']
+    """
     n = min(n, len(state.ready))
     if n <= 0:
         return []
@@ -198,10 +268,64 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     costs tens of microseconds per node on large graphs; results form no
     reference cycle, and collection resumes when the run ends.
 
+    Parameters
+    ----------
+    graph : TaskGraph
+        Validated.
+    job : Job
+        Its buffers allocated for ``graph`` (shared for process workers).
+    backend : Backend
+        Started here; not shut down at the end (a manager reuses it), but
+        aborted if the run fails.
+    strategy : Strategy
+        A resolved strategy (see :func:`~foldgraph.engine.strategies.resolve`).
+    trace : Trace
+        Receives one event per node run.
+    verbose : bool, default=False
+    cached : dict of str to NodeResult, optional
+
+    Returns
+    -------
+    dict of str to NodeResult
+
     Raises
     ------
     TaskError
         A node raised; the original exception is chained as ``__cause__``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, map_graph
+    >>> from foldgraph.engine.backends import Sequential
+    >>> from foldgraph.engine.job import Job
+    >>> from foldgraph.engine.strategies import resolve
+    >>> from foldgraph.engine.trace import Trace
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="ols"), "fit", X=X, y=X @ [1.0, 2.0])
+    >>> job = Job("fit", X, X @ [1.0, 2.0])
+    >>> buffers = job.allocate(g)
+    >>> trace = Trace(1)
+    >>> results = run_graph(g, job, Sequential(), resolve("fifo"), trace)
+    >>> [event.key for event in trace.events]
+    ['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full']
+    >>> results["ols/fit/full"].estimator.coef_.round(6), buffers["P:ols"].ravel()
+    (array([1., 2.]), array([ 2.,  8., 14., 20.], dtype=float32))
+    >>> job.release()
+
+    A failed node stops the run, naming its task and node:
+
+    >>> class Broken(OLS):
+    ...     def fit(self, X, y):
+    ...         raise ZeroDivisionError("no luck")
+    >>> g = map_graph(Learner(Broken(), FoldIndex(2), name="broken"), "fit", X=X, y=X[:, 0])
+    >>> buffers = job.allocate(g)
+    >>> run_graph(g, job, Sequential(), resolve("fifo"), Trace(1))
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.TaskError: task 'broken' failed at node 'broken/fit/fold-0': ZeroDivisionError: no luck
+    >>> job.release()
     """
     with _gc_paused():
         return _run(graph, job, backend, strategy, trace, verbose, cached)

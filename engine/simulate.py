@@ -34,7 +34,16 @@ __all__ = ["simulate", "SimResult", "Slot"]
 
 
 class Slot(NamedTuple):
-    """One node of a simulated schedule."""
+    """One node of a simulated schedule: which worker ran it, from when to when.
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()
+    >>> g.add_node("a", cost=2.0); g.add_node("b", cost=1.0); g.add_edge("a", "b")
+    >>> simulate(g, 2).schedule
+    [Slot(node='a', worker=0, start=0.0, end=2.0), Slot(node='b', worker=0, start=2.0, end=3.0)]
+    """
 
     node: str
     worker: int
@@ -50,6 +59,19 @@ class SimResult:
     ``n_workers``, ``lower_bound``, and ``trace``: a
     :class:`~foldgraph.engine.trace.Trace` of the schedule, built on first
     access (it costs as much as the simulation on large graphs).
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()  # a -> c, and b on its own
+    >>> for key, cost in [("a", 2.0), ("b", 1.0), ("c", 1.0)]:
+    ...     g.add_node(key, cost=cost)
+    >>> g.add_edge("a", "c")
+    >>> r = simulate(g, 2)
+    >>> r
+    SimResult(makespan=3, utilization=0.667, critical_path=3, work=4, n_workers=2, peak_live_bytes=0)
+    >>> r.lower_bound, [event.key for event in r.trace.events]
+    (3.0, ['b', 'a', 'c'])
     """
 
     __slots__ = ("makespan", "utilization", "peak_live_bytes", "schedule", "critical_path",

@@ -35,7 +35,25 @@ __all__ = ["Payload", "Done", "run_node", "execute", "worker_main", "limit_threa
 
 
 class Payload(NamedTuple):
-    """Everything a worker needs to run one node, except the buffers."""
+    """Everything a worker needs to run one node, except the buffers.
+
+    Buffers are named (``x``, ``y``, ``out``, ``w``) and rows are
+    ``(start, stop)`` ranges, so a payload's size does not grow with the
+    data. :func:`~foldgraph.engine.payload.make_payload` builds one from a
+    graph node.
+
+    Examples
+    --------
+    Fold 0 of a 2-fold fit: train on rows 2-3 of ``X``, predict rows 0-1
+    into column 0 of ``P:ols``:
+
+    >>> from foldgraph.testing import OLS
+    >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
+    ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
+    ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
+    >>> p.op, p.train, p.test, p.out
+    ('fit', ((2, 4),), ((0, 2),), 'P:ols')
+    """
 
     key: str
     kind: str
@@ -60,7 +78,25 @@ class Payload(NamedTuple):
 
 
 class Done(NamedTuple):
-    """A finished node: its result or its error, and when and where it ran."""
+    """A finished node: its result or its error, and when and where it ran.
+
+    ``error`` is None on success; otherwise ``result`` is None and ``tb`` is
+    the worker's traceback text. ``start`` and ``end`` are
+    ``time.perf_counter()`` readings of the process that ran the node.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> buffers = {"X": X, "y": X @ [1.0, 2.0], "P:ols": np.zeros((4, 1), np.float32)}
+    >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
+    ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
+    ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
+    >>> done = execute(p, buffers, worker=3)
+    >>> done.key, done.error, done.worker, done.end >= done.start
+    ('ols/fit/fold-0', None, 3, True)
+    """
 
     key: str
     result: NodeResult | None
@@ -73,7 +109,26 @@ class Done(NamedTuple):
 
 
 def run_node(p: Payload, buffers: dict) -> NodeResult:
-    """Run payload ``p`` against ``buffers`` (name -> array); returns a NodeResult."""
+    """Run payload ``p`` against ``buffers`` (name -> array); returns a NodeResult.
+
+    Predictions are written into ``buffers[p.out]``, at ``p.out_rows`` and
+    ``p.cols``; only the fitted estimator and timings are returned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> buffers = {"X": X, "y": X @ [1.0, 2.0], "P:ols": np.zeros((4, 1), np.float32)}
+    >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
+    ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
+    ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
+    >>> result = run_node(p, buffers)
+    >>> result.estimator.coef_.round(6), buffers["P:ols"].ravel()
+    (array([1., 2.]), array([2., 8., 0., 0.], dtype=float32))
+    >>> p.estimator is result.estimator  # p.clone: a clone was fitted, not the template
+    False
+    """
     X = buffers[p.x]
     y = None if p.y is None else buffers[p.y][p.y_offset :]
     P = None if p.out is None else buffers[p.out]
@@ -100,7 +155,23 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
 
 
 def execute(p: Payload, buffers: dict, worker: int = 0) -> Done:
-    """Run ``p`` and capture its result or exception (never raises ``Exception``)."""
+    """Run ``p`` and capture its result or exception (never raises ``Exception``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph.testing import OLS
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> buffers = {"X": X, "y": X @ [1.0, 2.0], "P:ols": np.zeros((4, 1), np.float32)}
+    >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
+    ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
+    ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
+    >>> execute(p, buffers).result.estimator.coef_.round(6)
+    array([1., 2.])
+    >>> done = execute(p, {"X": X}, worker=1)  # no y buffer
+    >>> done.result, repr(done.error), done.tb.splitlines()[0]
+    (None, "KeyError('y')", 'Traceback (most recent call last):')
+    """
     start = time.perf_counter()
     try:
         result = run_node(p, buffers)
@@ -120,7 +191,22 @@ def execute(p: Payload, buffers: dict, worker: int = 0) -> Done:
 
 
 def limit_threads(n_threads: int | None) -> None:
-    """Cap BLAS/OpenMP threads of this process (env for later loads, threadpoolctl now)."""
+    """Cap BLAS/OpenMP threads of this process (env for later loads, threadpoolctl now).
+
+    Worker processes call it first; ``None`` leaves everything alone.
+
+    Examples
+    --------
+    Here in the calling process, its environment and thread limits restored after:
+
+    >>> import os
+    >>> from unittest import mock
+    >>> from threadpoolctl import threadpool_info, threadpool_limits
+    >>> with mock.patch.dict(os.environ), threadpool_limits(limits=None):
+    ...     limit_threads(1)
+    ...     os.environ["OMP_NUM_THREADS"], {pool["num_threads"] for pool in threadpool_info()}
+    ('1', {1})
+    """
     if n_threads is None:
         return
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -163,6 +249,16 @@ def pack_done(done: Done) -> bytes:
     On the wire a Done (and its NodeResult) is a plain tuple: named tuples
     pickle by class reference and cost several microseconds more per node.
     :func:`unpack_done` rebuilds it.
+
+    Examples
+    --------
+    >>> import threading
+    >>> done = Done("a/fit/fold-0", None, ValueError("bad fold"), "Traceback ...", 0, 1, 0.0, 1.0)
+    >>> unpack_done(pack_done(done)).error
+    ValueError('bad fold')
+    >>> odd = done._replace(error=ValueError(threading.Lock()))  # a lock cannot be pickled
+    >>> unpack_done(pack_done(odd)).error
+    RuntimeError("ValueError: <unlocked _thread.lock object at 0x...> (could not be pickled: cannot pickle '_thread.lock' object)")
     """
     try:
         return dumps(_wire(done))
@@ -173,13 +269,37 @@ def pack_done(done: Done) -> bytes:
 
 
 def unpack_done(blob: bytes) -> Done:
-    """The Done that :func:`pack_done` serialized."""
+    """The Done that :func:`pack_done` serialized.
+
+    Examples
+    --------
+    >>> from foldgraph.tasks.ops import NodeResult
+    >>> from foldgraph.testing import OLS
+    >>> done = Done("a/fit/fold-0", NodeResult(OLS(), fit_time=0.5), None, "", 0, 1, 0.0, 1.0)
+    >>> back = unpack_done(pack_done(done))
+    >>> back.key, back.result
+    ('a/fit/fold-0', NodeResult(estimator=OLS(), fit_time=0.5, predict_time=0.0, score=None))
+    """
     key, result, *rest = pickle.loads(blob)
     return Done(key, None if result is None else NodeResult._make(result), *rest)
 
 
 def pack_payload(payload: Payload) -> bytes:
-    """Serialize a Payload as a plain tuple (see :func:`pack_done`)."""
+    """Serialize a Payload as a plain tuple (see :func:`pack_done`).
+
+    Examples
+    --------
+    A worker rebuilds it with ``Payload._make``:
+
+    >>> import pickle
+    >>> from foldgraph.testing import OLS
+    >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
+    ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
+    ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
+    >>> back = Payload._make(pickle.loads(pack_payload(p)))
+    >>> back.key, back.train, back.estimator
+    ('ols/fit/fold-0', ((2, 4),), OLS())
+    """
     return dumps(tuple(payload))
 
 
@@ -191,7 +311,47 @@ def _close_all(arrays: dict, segments: dict) -> None:
 
 
 def worker_main(worker_id: int, conn, n_threads: int | None = None) -> None:
-    """Main loop of a worker process (module level, so spawn can import it)."""
+    """Main loop of a worker process (module level, so spawn can import it).
+
+    Reads messages from ``conn`` until it gets ``b"S"`` or the pipe closes
+    (see the protocol above this function); answers each ``b"R"`` with a
+    packed :class:`Done`.
+
+    Parameters
+    ----------
+    worker_id : int
+        Reported in each Done.
+    conn : multiprocessing.connection.Connection
+        The worker's end of its duplex pipe.
+    n_threads : int or None
+        BLAS/OpenMP threads (see :func:`limit_threads`).
+
+    Examples
+    --------
+    The loop run in this process, with the messages queued on the pipe first:
+
+    >>> import pickle
+    >>> from multiprocessing import Pipe
+    >>> import numpy as np
+    >>> from foldgraph.engine.buffers import SharedBuffer
+    >>> from foldgraph.testing import OLS
+    >>> buf = SharedBuffer({"X": ((4, 2), "float64"), "y": ((4,), "float64"),
+    ...                     "P:ols": ((4, 1), "float32")})
+    >>> buf.arrays["X"][:] = np.arange(8.0).reshape(4, 2)
+    >>> buf.arrays["y"][:] = buf.arrays["X"] @ [1.0, 2.0]
+    >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
+    ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
+    ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
+    >>> parent, child = Pipe()
+    >>> parent.send_bytes(b"A" + pickle.dumps(buf.handles))  # attach the run's buffers
+    >>> parent.send_bytes(b"R" + pack_payload(p))  # run one node
+    >>> parent.send_bytes(b"S")  # stop
+    >>> worker_main(7, child)
+    >>> done = unpack_done(parent.recv_bytes())
+    >>> done.key, done.worker, buf.arrays["P:ols"].ravel()
+    ('ols/fit/fold-0', 7, array([2., 8., 0., 0.], dtype=float32))
+    >>> parent.close(); child.close(); buf.release()
+    """
     limit_threads(n_threads)
     arrays: dict = {}  # buffer name -> view of an attached segment
     segments: dict = {}  # segment name -> SharedMemory

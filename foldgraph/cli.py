@@ -71,6 +71,17 @@ def demo(backend: str = "threading", n_jobs: int = -1, folds: int = 5,
         ``ensemble`` and ``best`` holdout RMSE, ``learners`` (RMSE by
         name), ``files`` (the paths written) and ``trace`` (of the first
         layer's fit).
+
+    Examples
+    --------
+    Not run here: it fits 36 models and takes seconds (``foldgraph demo``
+    on the command line does the same):
+
+    >>> result = demo(n_jobs=2, out=None)  # doctest: +SKIP
+    foldgraph demo: make_friedman1, 1500 training rows, 500 holdout rows; SuperLearner ...
+    ...
+    >>> sorted(result)  # doctest: +SKIP
+    ['best', 'ensemble', 'files', 'learners', 'trace']
     """
     from sklearn.datasets import make_friedman1
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
@@ -215,6 +226,17 @@ def build_spec(spec: dict):
     ------
     ValueError
         An unknown key, class or indexer, naming where it is.
+
+    Examples
+    --------
+    >>> build_spec({"graph": "stack", "data": {"rows": 20, "features": 2}, "tasks": [
+    ...     {"learner": "sklearn.linear_model.Ridge", "name": "ridge", "indexer": "FoldIndex"},
+    ...     {"learner": "foldgraph.testing.OLS", "name": "meta", "indexer": "FullIndex"}]})
+    TaskGraph(job='fit', tasks=['ridge', 'meta'], nodes=4, edges=2)
+    >>> build_spec({"tasks": [{"learner": "sklearn.linear_model.Ridge", "folds": 3}]})
+    Traceback (most recent call last):
+      ...
+    ValueError: spec: tasks[0]: unknown key 'folds' (allowed: learner, transformer, params, name, indexer, preprocess, proba)
     """
     from foldgraph import Learner, Transformer, map_graph, stack_graph
 
@@ -262,7 +284,26 @@ def build_spec(spec: dict):
 
 
 def load_spec(path) -> tuple:
-    """Read a JSON spec file; returns ``(TaskGraph, title or None)``."""
+    """Read a JSON spec file; returns ``(TaskGraph, title or None)``.
+
+    Raises
+    ------
+    ValueError
+        No such file, invalid JSON, or a spec :func:`build_spec` refuses
+        (the message starts with the file's name).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> spec = Path(folder.name) / "spec.json"
+    >>> _ = spec.write_text(json.dumps({"title": "one learner", "tasks": [
+    ...     {"learner": "foldgraph.testing.OLS", "indexer": {"FoldIndex": {"folds": 2}}}]}))
+    >>> load_spec(spec)
+    (TaskGraph(job='fit', tasks=['ols'], nodes=3, edges=0), 'one learner')
+    >>> folder.cleanup()
+    """
     path = Path(path)
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
@@ -278,7 +319,36 @@ def load_spec(path) -> tuple:
 
 
 def show(spec, level: str = "node", out=None) -> str | Path:
-    """Draw the graph of a JSON spec to ``out`` (format by suffix), or return its DOT text."""
+    """Draw the graph of a JSON spec to ``out`` (format by suffix), or return its DOT text.
+
+    Parameters
+    ----------
+    spec : str or Path
+        A JSON file (see :func:`build_spec`).
+    level : {"node", "task"}, default="node"
+    out : str or Path, optional
+        A file with one of the suffixes of
+        :data:`~foldgraph.graph.draw.FORMATS`.
+
+    Returns
+    -------
+    str or Path
+        The DOT text if ``out`` is None, else the file written.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> spec = Path(folder.name) / "spec.json"
+    >>> _ = spec.write_text(json.dumps({"title": "one learner", "tasks": [
+    ...     {"learner": "foldgraph.testing.OLS", "indexer": {"FoldIndex": {"folds": 2}}}]}))
+    >>> print(show(spec).splitlines()[0])
+    digraph "foldgraph" {
+    >>> show(spec, level="task", out=Path(folder.name) / "graph.mmd").name
+    'graph.mmd'
+    >>> folder.cleanup()
+    """
     from foldgraph.graph.draw import FORMATS, LEVELS
 
     if level not in LEVELS:
@@ -304,7 +374,35 @@ def _benchmarks_dir() -> Path | None:
 
 
 def bench(name: str = "overhead", full: bool = False, list_only: bool = False) -> int:
-    """Run ``benchmarks/<name>.py`` (with ``--quick`` unless ``full``); returns its exit code."""
+    """Run ``benchmarks/<name>.py`` (with ``--quick`` unless ``full``); returns its exit code.
+
+    The benchmarks ship with the source tree, not the package: run it from
+    a clone of the repository.
+
+    Parameters
+    ----------
+    name : str, default="overhead"
+        A script of ``benchmarks/``, without ``.py``.
+    full : bool, default=False
+        Run the full benchmark instead of its ``--quick`` version.
+    list_only : bool, default=False
+        Print the names of the scripts instead.
+
+    Raises
+    ------
+    ValueError
+        No benchmark of that name.
+    RuntimeError
+        No ``benchmarks/`` folder.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()) as listing:
+    ...     code = bench(list_only=True)
+    >>> code, "overhead" in listing.getvalue().split()
+    (0, True)
+    """
     folder = _benchmarks_dir()
     if folder is None:
         raise RuntimeError("no benchmarks/ folder: the benchmarks ship with the source tree, "
@@ -348,7 +446,34 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``foldgraph`` console script."""
+    """Entry point of the ``foldgraph`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0, 1 after an error (one line on stderr), 130 when
+        interrupted. Bad arguments exit with status 2 (``SystemExit``).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> spec = Path(folder.name) / "spec.json"
+    >>> _ = spec.write_text(json.dumps({"title": "one learner", "tasks": [
+    ...     {"learner": "foldgraph.testing.OLS", "indexer": {"FoldIndex": {"folds": 2}}}]}))
+    >>> main(["show", str(spec), "--out", str(Path(folder.name) / "graph.mmd")])
+    wrote ...graph.mmd
+    0
+    >>> main(["show", "missing.json"])  # prints: foldgraph: error: no spec file 'missing.json'
+    1
+    >>> folder.cleanup()
+    """
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":

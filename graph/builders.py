@@ -218,6 +218,28 @@ def stack_graph(tasks, job, split: bool = True, X=None, y=None) -> TaskGraph:
     -------
     TaskGraph
         Validated.
+
+    Raises
+    ------
+    GraphError
+        As :func:`map_graph`, and an earlier task of the stack used as
+        ``preprocess=`` with ``split=True``.
+
+    Examples
+    --------
+    Each ``meta`` fold reads rows of ``P:base`` that both ``base`` folds
+    write, so it waits for both (but not for ``base/fit/full``):
+
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner
+    >>> from foldgraph.testing import OLS
+    >>> g = stack_graph([Learner(OLS(), FoldIndex(2), name="base"),
+    ...                  Learner(OLS(), FoldIndex(3), name="meta")],
+    ...                 "fit", X=np.ones((6, 2)), y=np.ones(6))
+    >>> g
+    TaskGraph(job='fit', tasks=['base', 'meta'], nodes=7, edges=8)
+    >>> g.attrs("meta/fit/fold-0")["x"], sorted(g.nx.predecessors("meta/fit/fold-0"))
+    ('P:base', ['base/fit/fold-0', 'base/fit/fold-1'])
     """
     job, X, y = _unpack_job(job, X, y)
     graph = _new_graph(job, X, y)
@@ -269,7 +291,42 @@ def add_task(graph: TaskGraph, task, input: str = "X", name: str | None = None) 
     """Add ``task``'s nodes to ``graph``, reading buffer ``input``; returns its name.
 
     A learner gets its own output buffer ``P:<name>``. Nothing is added if
-    a check fails.
+    a check fails. The graph is not validated: call ``graph.validate()``
+    once every task is in.
+
+    Parameters
+    ----------
+    graph : TaskGraph
+        Built with data: ``TaskGraph(job, X=X, y=y)``.
+    task : Learner or Transformer
+    input : str, default="X"
+        The buffer the task reads (``"P:<task>"`` to read a learner's output).
+    name : str, optional
+        Default: the task's own name, or a free name made from its estimator.
+
+    Returns
+    -------
+    str
+        The task's name in ``graph``.
+
+    Raises
+    ------
+    GraphError
+        The name is taken, the graph has no data, the folds cannot be cut, ...
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner
+    >>> from foldgraph.graph import TaskGraph
+    >>> from foldgraph.testing import OLS
+    >>> g = TaskGraph("fit", X=np.ones((6, 2)), y=np.ones(6))
+    >>> add_task(g, Learner(OLS(), FoldIndex(2))), add_task(g, Learner(OLS(), FoldIndex(2)))
+    ('ols', 'ols-1')
+    >>> add_task(g, Learner(OLS(), FoldIndex(2), name="meta"), input="P:ols")
+    'meta'
+    >>> g.validate()
+    TaskGraph(job='fit', tasks=['ols', 'ols-1', 'meta'], nodes=9, edges=6)
     """
     if name is None:
         check_task(task, "task")
@@ -287,6 +344,25 @@ def plan_task(graph: TaskGraph, task, name: str, input: str) -> dict:
     """Check ``task`` and cut its folds for ``graph``'s job; the graph is not changed.
 
     Returns the task's ``info``: input buffer, rows, folds, output width...
+    :func:`add_planned` then adds the nodes; in between, a caller can lay
+    several tasks' outputs side by side in one buffer (as ``add_layer``
+    does).
+
+    Raises
+    ------
+    GraphError
+        As :func:`add_task`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner
+    >>> from foldgraph.graph import TaskGraph
+    >>> from foldgraph.testing import OLS
+    >>> g = TaskGraph("fit", X=np.ones((6, 2)), y=np.ones(6))
+    >>> info = plan_task(g, Learner(OLS(), FoldIndex(3)), "ols", "X")
+    >>> [f.fold for f in info["folds"]], info["n_out"], info["n_cols"], len(g)
+    ([0, 1, 2, 'full'], 6, 1, 0)
     """
     check_task(task, name)
     if name in graph.tasks:
@@ -303,7 +379,35 @@ def plan_task(graph: TaskGraph, task, name: str, input: str) -> dict:
 
 
 def add_planned(graph: TaskGraph, task, name: str, info: dict, out=None, col0: int = 0):
-    """Add a planned task's nodes; a learner writes columns from ``col0`` of ``out``."""
+    """Add a planned task's nodes; a learner writes columns from ``col0`` of ``out``.
+
+    Parameters
+    ----------
+    graph : TaskGraph
+    task : Learner or Transformer
+    name : str
+    info : dict
+        What :func:`plan_task` returned for this task and name.
+    out : str, optional
+        The output buffer, already in ``graph.buffers``; None: the task
+        writes nothing.
+    col0 : int, default=0
+        First column of ``out`` the task writes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner
+    >>> from foldgraph.graph import BufferSpec, TaskGraph
+    >>> from foldgraph.testing import OLS
+    >>> g = TaskGraph("fit", X=np.ones((6, 2)), y=np.ones(6))
+    >>> ols = Learner(OLS(), FoldIndex(2))
+    >>> info = plan_task(g, ols, "ols", "X")
+    >>> g.buffers["P:both"] = BufferSpec("P:both", (6, 2), "float32")  # room for two learners
+    >>> add_planned(g, ols, "ols", info, out="P:both", col0=1)
+    >>> sorted(g.nx), g.attrs("ols/fit/fold-0")["writes"]
+    (['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full'], (('P:both', ((0, 3),), (1, 2)),))
+    """
     graph.tasks[name] = task
     graph.info[name] = info
     info["out"], info["col0"] = out, col0

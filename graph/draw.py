@@ -33,8 +33,12 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
+
+if TYPE_CHECKING:  # at run time, imported on first use (see __getattr__ at the end)
+    from .layout import draw, text_width
 
 __all__ = [
     "KINDS",
@@ -498,6 +502,39 @@ def save_figure(fig, path, dpi: float = 150) -> Path:
 
     SVG text stays text, and no date or creator is written, so the same
     picture gives the same bytes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or Path
+    dpi : float, default=150
+        Resolution of a ``.png``.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        Another suffix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure(figsize=(2, 1))
+    >>> _ = fig.text(0.1, 0.5, "fold-0")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     first = save_figure(fig, Path(folder) / "a.svg").read_bytes()
+    ...     again = save_figure(fig, Path(folder) / "b.svg").read_bytes()
+    >>> first == again, b"fold-0" in first
+    (True, True)
+    >>> save_figure(fig, "figure.gif")
+    Traceback (most recent call last):
+      ...
+    ValueError: cannot save a figure as 'figure.gif': use .png, .svg or .pdf
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
@@ -516,6 +553,8 @@ def _savefig(fig, target, fmt: str, dpi: float) -> None:
 
 
 def _figure_of(graph, level, durations, title):
+    from .layout import draw
+
     ax = draw(graph, level=level, durations=durations, title=title, _pyplot=False)
     return ax.figure
 
@@ -575,7 +614,34 @@ def to_html(graph, level: str = "node", durations=None, title: str | None = None
     from a URL. Each node of the drawing carries an SVG ``<title>`` (the
     browser shows it on hover) with :func:`describe_node`'s lines; with
     ``durations`` (a Trace or a dict) they include the node's duration.
+    Needs matplotlib.
+
+    Parameters
+    ----------
+    graph : TaskGraph
+    level : {"node", "task"}, default="node"
+    durations : Trace or dict, optional
+    title : str, optional
+        The page's heading; default names the job and counts tasks, nodes and edges.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import Learner, FoldIndex, map_graph
+    >>> from foldgraph.testing import OLS
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2)), "fit", X=np.ones((4, 1)), y=np.ones(4))
+    >>> page = to_html(g, durations={"ols/fit/fold-0": 0.004})
+    >>> page.splitlines()[0], "<h1>fit graph: 1 task, 3 nodes, 0 edges</h1>" in page
+    ('<!DOCTYPE html>', True)
+    >>> "duration: 4.0 ms" in page, "<script" in page  # hover text, and no script
+    (True, False)
     """
+    from .layout import _task_texts
+
     model = _Model(graph, durations)
     _check_level(level)
     heading = model.title(level) if title is None else title
@@ -640,6 +706,23 @@ def save(graph, path, level: str = "node", durations=None, title: str | None = N
         Unknown suffix or level.
     ImportError
         A matplotlib format without matplotlib installed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from foldgraph import Learner, FoldIndex, map_graph
+    >>> from foldgraph.testing import OLS
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2)), "fit", X=np.ones((4, 1)), y=np.ones(4))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     dot = save(g, Path(folder) / "graph.dot", level="task")
+    ...     print(dot.name, dot.read_text().splitlines()[0])
+    graph.dot digraph "foldgraph" {
+    >>> save(g, "graph.gif")
+    Traceback (most recent call last):
+      ...
+    ValueError: cannot save a graph as 'graph.gif': use one of the suffixes .svg, .png, .pdf, .dot, .mmd, .html
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -660,4 +743,11 @@ def save(graph, path, level: str = "node", durations=None, title: str | None = N
     return path
 
 
-from .layout import _task_texts, draw, text_width  # noqa: E402 - layout imports this module
+def __getattr__(name: str):
+    """``draw`` and ``text_width`` live in :mod:`foldgraph.graph.layout`, which imports
+    this module: they are imported on first use, so either module may be imported first."""
+    if name in ("draw", "text_width"):
+        from . import layout
+
+        return getattr(layout, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
