@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from foldgraph.graph.builders import map_graph, stack_graph
+from foldgraph.graph.builders import _gc_paused, map_graph, stack_graph
 
 from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import BACKENDS, PLANNED, SHARED, make_backend
@@ -288,6 +288,12 @@ class ParallelProcessing:
 
     # -- internals ----------------------------------------------------------
     def _execute(self, graph, job: Job, return_preds):
+        # the cyclic GC is paused for the whole run (allocation, loop, attaching results):
+        # a full collection walks every node's attributes, tens of us per node on big graphs
+        with _gc_paused():
+            return self._execute_paused(graph, job, return_preds)
+
+    def _execute_paused(self, graph, job: Job, return_preds):
         names = check_return_preds(graph, return_preds)
         self.graph = graph
         self.trace = Trace(self._n_workers, graph=graph)
