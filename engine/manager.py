@@ -29,7 +29,13 @@ __all__ = ["ParallelProcessing", "available_cpus"]
 
 
 def available_cpus() -> int:
-    """CPUs this process may run on (affinity-aware)."""
+    """CPUs this process may run on (affinity-aware): what ``n_jobs=-1`` means.
+
+    Examples
+    --------
+    >>> available_cpus() >= 1
+    True
+    """
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

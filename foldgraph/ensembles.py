@@ -419,7 +419,17 @@ class BlendEnsemble(_Ensemble):
 
     Parameters
     ----------
-    test_size : int or float, default=0.5""" + _COMMON_DOC
+    test_size : int or float, default=0.5""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    >>> ens = BlendEnsemble(test_size=0.4, backend="sequential")
+    >>> ens = ens.add([Ridge()]).add_meta(LinearRegression())
+    >>> ens.fit(X, y).predict(X[:2]).shape
+    (2,)
+    """
 
     _kind = "blend"
 
@@ -450,7 +460,17 @@ class Subsemble(_Ensemble):
     partition_estimator : clusterer, optional
         Partition rows by its labels (ClusteredSubsetIndex) instead of
         contiguous blocks.
-    folds : int, default=2""" + _COMMON_DOC
+    folds : int, default=2""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    >>> ens = Subsemble(partitions=2, folds=2, backend="sequential")
+    >>> ens = ens.add([Ridge()]).add_meta(LinearRegression()).fit(X, y)
+    >>> ens.transform(X[:3]).shape  # one column per partition's Ridge
+    (3, 2)
+    """
 
     _kind = "subsemble"
 
@@ -485,7 +505,17 @@ class TemporalEnsemble(_Ensemble):
     step_size : int, default=1
     burn_in : int, optional
     window : int, optional
-    lag : int, default=0""" + _COMMON_DOC
+    lag : int, default=0""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    >>> ens = TemporalEnsemble(step_size=50, burn_in=50, backend="sequential")
+    >>> ens = ens.add([Ridge()]).add_meta(LinearRegression()).fit(X, y)
+    >>> ens.layers_[0]["ridge"].cv_results_["fold"]  # rows 50-99, 100-149, 150-199
+    [0, 1, 2]
+    """
 
     _kind = "temporal"
 
@@ -518,7 +548,19 @@ class SequentialEnsemble(_Ensemble):
     ``kind`` is one of "stack", "blend", "subsemble", "temporal", "full";
     indexer arguments go by name (``folds=3``, ``test_size=0.3``,
     ``partitions=2``, ``partition_estimator=KMeans(2)``, ``step_size=5``...).
-    """ + _COMMON_DOC
+    """ + _COMMON_DOC + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    >>> ens = SequentialEnsemble(backend="sequential").add("blend", [Ridge()], test_size=0.5)
+    >>> ens = ens.add("stack", [Ridge(), DecisionTreeRegressor(max_depth=3)], folds=3)
+    >>> ens = ens.add_meta(LinearRegression()).fit(X, y)
+    >>> [sorted(layer) for layer in ens.layers_]
+    [['ridge'], ['decisiontreeregressor', 'ridge'], ['linearregression']]
+    """
 
     _kind = "stack"
 

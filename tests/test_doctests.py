@@ -41,6 +41,8 @@ MODULES = all_modules()
 
 #: modules whose every public class and function has a docstring example
 CHECKED = [
+    "foldgraph.ensembles",
+    "foldgraph.engine.manager",
     "foldgraph.cli",
     "foldgraph.errors",
     "foldgraph.evaluation",
@@ -81,11 +83,8 @@ PENDING: dict[str, list[str] | None] = {
     "foldgraph.engine": [],
     "foldgraph.graph": [],
     "foldgraph.tasks": [],
-    "foldgraph.ensembles": ["BlendEnsemble", "Subsemble", "TemporalEnsemble",
-                            "SequentialEnsemble"],  # fmt: skip
     "foldgraph.engine.cache": None,
     "foldgraph.engine.dask_backend": None,
-    "foldgraph.engine.manager": ["available_cpus"],
 }
 
 
