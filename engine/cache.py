@@ -102,23 +102,34 @@ def _task_token(graph, name: str, warned: set) -> str | None:
     est = task.estimator
     info = graph.info.get(name, {})
     try:
-        params = clone(est).get_params(deep=True)
-        return joblib.hash((
-            type(est).__module__, type(est).__qualname__, params, task.kind,
-            bool(getattr(task, "proba", False)), info.get("classes"),
+        token = (
+            type(est).__module__, type(est).__qualname__, clone(est).get_params(deep=True),
+            task.kind, bool(getattr(task, "proba", False)), info.get("classes"),
             getattr(task, "scorer", None),
-        ))  # fmt: skip
-    except Exception as exc:  # noqa: BLE001 - lambdas, locks, anything unpicklable
+        )  # fmt: skip
+        return _hash(token)
+    except Exception as exc:  # noqa: BLE001 - locks, open files, anything unpicklable
         if name not in warned:
             warned.add(name)
             reason = str(exc).splitlines()[0][:160]
             warnings.warn(
-                f"task {name!r}: the parameters of its {type(est).__name__} cannot be "
-                f"hashed ({type(exc).__name__}: {reason}); its nodes are not cached and "
-                f"always run (use importable functions instead of lambdas or local objects)",
+                f"task {name!r}: the parameters of its {type(est).__name__} (or its "
+                f"scorer) cannot be hashed ({type(exc).__name__}: {reason}); its nodes "
+                f"are not cached and always run",
                 stacklevel=4,
             )
         return None
+
+
+def _hash(token) -> str:
+    """``joblib.hash``; lambdas and local functions (which plain pickle refuses)
+    are hashed by their cloudpickle bytes: their code, defaults and closure."""
+    try:
+        return joblib.hash(token)
+    except Exception:  # noqa: BLE001 - PicklingError, AttributeError on local objects
+        import cloudpickle
+
+        return hashlib.sha256(cloudpickle.dumps(token)).hexdigest()
 
 
 def fingerprints(graph, job) -> dict:

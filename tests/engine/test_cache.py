@@ -90,9 +90,27 @@ class TestFingerprints:
         g2, b = self.fp(learners(("ridge", Ridge(alpha=3.0), 2), ("meta", OLS(), 2)), X, y, True)
         assert all(a[k] != b[k] for k in keys_of(g2, "ridge", "meta"))
 
+    def test_lambdas_are_hashed_by_their_code(self, data):
+        """Plain pickle refuses lambdas: their cloudpickle bytes are hashed instead,
+        with no warning; another function body is another fingerprint."""
+        X, y = data
+
+        def graph_of(func):
+            est = TransformedTargetRegressor(Ridge(), func=func, inverse_func=func)
+            return map_graph(Learner(est, FoldIndex(2), name="lam"), "fit", X=X, y=y)
+
+        same, other = (lambda v: v), (lambda v: v * 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            a = fingerprints(graph_of(same), Job("fit", X, y))
+            b = fingerprints(graph_of(same), Job("fit", X, y))
+            c = fingerprints(graph_of(other), Job("fit", X, y))
+        assert None not in a.values()
+        assert a == b and all(a[k] != c[k] for k in a)
+
     def test_unhashable_params_always_run_with_one_warning(self, data):
         X, y = data
-        lam = TransformedTargetRegressor(Ridge(), func=lambda v: v, inverse_func=lambda v: v)
+        lam = TransformedTargetRegressor(Ridge(), check_inverse=threading.Lock())
         tasks = [Learner(lam, FoldIndex(2), name="lam"),
                  Learner(OLS(), FoldIndex(2), name="ols")]  # fmt: skip
         graph = stack_graph(tasks, "fit", X=X, y=y)
