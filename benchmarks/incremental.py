@@ -12,9 +12,10 @@ Per repetition, each with a fresh cache directory, in this order:
 - ``full-10``: the 10-learner ensemble, ``cache=False`` (no cache at all);
 - ``fit-10``: the same with ``cache=<dir>``: every node runs and is written;
 - ``refit-11``: a new ensemble, the same ten learners plus
-  ``GradientBoostingRegressor(n_estimators=25, max_depth=3)`` (a learner of
-  about the ten's average cost), ``cache=<dir>``: the 60 nodes of the ten
-  are restored, the new learner's 6 nodes and the meta node run;
+  ``GradientBoostingRegressor(n_estimators=10, max_depth=3)`` (about the
+  ten learners' average cost; ``--new-trees`` changes it), ``cache=<dir>``:
+  the 60 nodes of the ten are restored, the new learner's 6 nodes and the
+  meta node run;
 - ``full-11``: the 11-learner ensemble, ``cache=False`` (what a refit costs
   without a cache).
 
@@ -93,9 +94,9 @@ def ten_learners(quick: bool) -> list[tuple[str, object]]:
     ]
 
 
-def new_learner(quick: bool) -> tuple[str, object]:
-    """A learner of about the average cost of the ten (its node work is ~1/10 of theirs)."""
-    return NEW, GradientBoostingRegressor(n_estimators=10 if quick else 25, max_depth=3,
+def new_learner(n_estimators: int) -> tuple[str, object]:
+    """Gradient boosting; with 10 trees about the ten learners' average cost."""
+    return NEW, GradientBoostingRegressor(n_estimators=n_estimators, max_depth=3,
                                           random_state=0)  # fmt: skip
 
 
@@ -155,9 +156,9 @@ def timed_fit(learners, cache, X, y) -> dict:
     }
 
 
-def repetition(quick: bool, X, y) -> dict:
+def repetition(quick: bool, X, y, n_new: int) -> dict:
     ten = ten_learners(quick)
-    eleven = ten + [new_learner(quick)]
+    eleven = ten + [new_learner(n_new)]
     out = {}
     with tempfile.TemporaryDirectory(prefix="foldgraph-incremental-") as tmp:
         cache = NodeCache(tmp)
@@ -187,7 +188,7 @@ def repetition(quick: bool, X, y) -> dict:
     return out
 
 
-def summarize(reps: list[dict], n: int) -> dict:
+def summarize(reps: list[dict], n: int, new_trees: int) -> dict:
     """Medians over the repetitions, and the targets."""
 
     def med(path):
@@ -197,6 +198,7 @@ def summarize(reps: list[dict], n: int) -> dict:
     summary = {
         "repetitions": len(reps),
         "rows": n,
+        "new_learner": f"GradientBoostingRegressor(n_estimators={new_trees}, max_depth=3)",
         "nodes": {"ten": 61, "eleven": 67},
         "wall_s": {c: med((c, "wall_s")) for c in CONFIGS},
         "refit_work_s": med(("refit-11", "work_s")),
@@ -227,6 +229,9 @@ def main(argv=None) -> int:
                         help="2,000 rows and small estimators (a smoke run)")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="repetitions (medians reported)")
     parser.add_argument("--output", default=None)
+    parser.add_argument("--new-trees", type=int, default=10,
+                        help="trees of the added GradientBoostingRegressor (default 10: about "
+                             "the average cost of the ten learners)")  # fmt: skip
     parser.add_argument("--quiet-timeout", type=float, default=60.0,
                         help="wait up to this many seconds for a quiet machine before each "
                              "repetition (0: never wait)")  # fmt: skip
@@ -244,10 +249,10 @@ def main(argv=None) -> int:
     for rep in range(args.repeat):
         quiet = wait_for_quiet(timeout=args.quiet_timeout) if args.quiet_timeout > 0 else None
         print(f"  repetition {rep + 1}/{args.repeat}", file=sys.stderr)
-        result = repetition(args.quick, X, y)
+        result = repetition(args.quick, X, y, args.new_trees)
         result["quiet_wait"] = quiet
         reps.append(result)
-        summary = summarize(reps, n)  # written after each repetition: a partial run counts
+        summary = summarize(reps, n, args.new_trees)  # written after each repetition: a partial run counts
         write_json(output, {"environment": environment(), "summary": summary,
                             "repetitions": reps})  # fmt: skip
 
