@@ -23,6 +23,7 @@ import pickle
 import selectors
 import sys
 import time
+from collections import deque
 from contextlib import contextmanager
 
 from foldgraph.errors import WorkerDied
@@ -39,6 +40,8 @@ FREEZE = "foldgraph.engine._freeze"
 PREFETCH_BELOW = 0.005
 #: at most this many nodes in flight per worker (one running, the rest queued)
 PREFETCH_DEPTH = 3
+#: bytes a worker's pipe takes without blocking the writer, with margin (Linux: 64 KiB+)
+PIPE_SAFE = 32 * 1024
 START_METHODS = ("forkserver", "spawn", "fork")
 
 
@@ -117,7 +120,7 @@ def _without_main_module():
 class _Worker:
     """One worker slot: its process, pipe, and the node it runs."""
 
-    __slots__ = ("slot", "process", "conn", "inflight", "run_id")
+    __slots__ = ("slot", "process", "conn", "inflight", "run_id", "sizes", "unsent")
 
     def __init__(self, slot: int, ctx, n_threads):
         parent, child = ctx.Pipe(duplex=True)
@@ -130,7 +133,9 @@ class _Worker:
             self.process.start()
         child.close()
         self.conn = parent
-        self.inflight: list[Payload] = []  # sent, not answered; the first one is running
+        self.inflight: list[Payload] = []  # submitted, not answered; the first one is running
+        self.sizes: deque[int] = deque()  # bytes of the messages written, not answered
+        self.unsent: deque[bytes] = deque()  # the tail of inflight, not written yet
         self.run_id = None
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -308,13 +313,32 @@ class Processes:
 
     def _send(self, worker: _Worker, payload: Payload) -> None:
         worker.inflight.append(payload)
-        try:
-            if worker.run_id != self._run_id:
-                worker.conn.send_bytes(b"A" + pickle.dumps(self._handles))
-                worker.run_id = self._run_id
-            worker.conn.send_bytes(b"R" + pack_payload(payload))
-        except OSError:  # the worker just died: wait() sees its sentinel and resubmits
-            pass
+        worker.unsent.append(b"R" + pack_payload(payload))
+        self._flush(worker)
+
+    def _flush(self, worker: _Worker) -> None:
+        """Write the worker's unsent payloads that cannot block the parent.
+
+        A message is written to an idle worker (it is reading), or behind
+        running ones only while everything written and unanswered fits in
+        PIPE_SAFE bytes: the pipe's buffer then takes it without blocking.
+        Otherwise the parent could block writing a large payload (a fitted
+        estimator) while the worker blocks writing a large answer: deadlock.
+        The rest waits here and is written as answers come back.
+        """
+        while worker.unsent:
+            blob = worker.unsent[0]
+            if worker.sizes and sum(worker.sizes) + len(blob) > PIPE_SAFE:
+                return
+            worker.unsent.popleft()
+            worker.sizes.append(len(blob))
+            try:
+                if worker.run_id != self._run_id:
+                    worker.conn.send_bytes(b"A" + pickle.dumps(self._handles))
+                    worker.run_id = self._run_id
+                worker.conn.send_bytes(blob)
+            except OSError:  # the worker just died: wait() sees its sentinel and resubmits
+                return
 
     def wait(self) -> list[Done]:
         """Block until a busy worker answers or any worker dies.
@@ -352,6 +376,8 @@ class Processes:
         if done.error is not None and done.tb:
             done.error.__cause__ = RemoteTraceback(done.tb)
         worker.inflight.pop(0)
+        worker.sizes.popleft()
+        self._flush(worker)
         return done
 
     def _replace_dead(self, worker: _Worker) -> list[Done]:

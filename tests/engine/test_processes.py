@@ -272,3 +272,30 @@ def test_forkserver_preloads_the_estimators_modules(tmp_path, method, preloaded)
     out = subprocess.run([sys.executable, str(script), method], capture_output=True,
                          text=True, timeout=120, check=True)  # fmt: skip
     assert out.stdout.strip() == preloaded, out.stderr
+
+
+class Ballast(OLS):
+    """OLS whose fitted state is 1 MB: predict payloads and answers overflow a pipe."""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y)
+        self.ballast_ = np.ones(131072)
+        return self
+
+
+@pytest.mark.timeout(60)
+def test_large_payloads_and_answers_do_not_deadlock():
+    """Cheap nodes are queued behind each other, but a payload too large for the
+    pipe is written only when its worker is idle: otherwise the parent blocks
+    writing it while the worker blocks writing its (large) answer."""
+    from foldgraph.engine.processes import PIPE_SAFE
+
+    assert Ballast().fit(X, Y).ballast_.nbytes > 16 * PIPE_SAFE
+    tasks = [Learner(Ballast(), FoldIndex(3), name=f"b{i}") for i in range(6)]
+    with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
+        pp.map(tasks, "fit", X, Y)
+        got = pp.map(tasks, "predict", X, return_preds=[t.name for t in tasks])
+    with ParallelProcessing("sequential") as pp:
+        want = pp.map(tasks, "predict", X, return_preds=[t.name for t in tasks])
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
