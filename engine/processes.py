@@ -445,7 +445,9 @@ def estimator_modules(tasks) -> list[str]:
                 stack.extend(obj.get_params(deep=True).values())
             except Exception:  # noqa: BLE001 - an estimator that cannot list its params
                 pass
-        stack.extend(getattr(obj, "steps", ()) and [s for _, s in obj.steps])
+        steps = getattr(obj, "steps", None)  # foldgraph's Pipeline takes bare steps too
+        if isinstance(steps, (list, tuple)):
+            stack.extend(s[-1] if isinstance(s, tuple) else s for s in steps)
     return sorted(modules)
 
 

@@ -299,3 +299,19 @@ def test_large_payloads_and_answers_do_not_deadlock():
         want = pp.map(tasks, "predict", X, return_preds=[t.name for t in tasks])
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
+
+
+def test_estimator_modules_walks_pipelines_with_bare_or_named_steps():
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.preprocessing import StandardScaler
+
+    from foldgraph import Transformer
+    from foldgraph.engine.processes import estimator_modules
+    from foldgraph.tasks.pipeline import Pipeline
+
+    tasks = [Transformer(Pipeline([StandardScaler()]), name="bare"),
+             Transformer(Pipeline([("s", StandardScaler())]), name="named"),
+             Learner(KNeighborsRegressor(2), FoldIndex(2))]  # fmt: skip
+    assert estimator_modules(tasks) == ["foldgraph.tasks.pipeline",
+                                        "sklearn.neighbors._regression",
+                                        "sklearn.preprocessing._data"]  # fmt: skip
