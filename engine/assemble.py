@@ -137,9 +137,9 @@ def attach_fitted(graph, results: dict) -> None:
     """
     if graph.job != "fit":
         return
-    attrs = graph.attrs
+    attrs, infos = graph.attrs, graph.info
     for name, task in graph.tasks.items():
-        info = graph.info[name]
+        info = infos[name]
         folds, fits, full = [], [], []
         for key in graph.nodes_of(name):  # one pass: fold fits, then full fits by partition
             a, r = attrs(key), results[key]
@@ -160,5 +160,10 @@ def attach_fitted(graph, results: dict) -> None:
             }
             if info["classes"] is not None:
                 extra["classes_"] = info["classes"]
-        full.sort(key=lambda pe: pe[0])
+        if len(full) > 1:
+            full.sort(key=_partition)
         task.set_fitted(info["folds"], [r.estimator for r in fits], [e for _, e in full], **extra)
+
+
+def _partition(item) -> int:
+    return item[0]

@@ -35,7 +35,11 @@ class Backend(Protocol):
     :class:`~foldgraph.engine.worker.Done` records) and
     ``shutdown(abort=False)`` (stop the workers; with ``abort``, drop queued
     nodes). A backend may also offer ``free_slots()`` (how many more nodes
-    to submit now) and ``prepare(graph)`` (called once before ``start``).
+    to submit now), ``prepare(graph)`` (called once before ``start``), and
+    followers: ``placed()`` (``{key: worker slot}`` of the nodes in
+    flight), ``has_room(slot)``, ``submit(payload, slot)`` and
+    ``follow_below`` (seconds): the scheduler then queues a cheap node on
+    the worker running its last unfinished predecessors, before they end.
 
     Examples
     --------

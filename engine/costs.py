@@ -55,12 +55,20 @@ class CostModel:
         return len(self.durations)
 
     def apply(self, graph) -> int:
-        """Set measured costs on ``graph``'s nodes; return how many were known."""
-        known = 0
-        for _, attrs in graph.nx.nodes(data=True):
-            seconds = self.durations.get(cost_key(attrs))
+        """Set measured costs on ``graph``'s nodes; return how many were known.
+
+        Each node's :func:`cost_key` is kept in its attributes (``cost_key``)
+        for :meth:`update` and later runs of the same graph.
+        """
+        known, durations = 0, self.durations
+        for attrs in graph.nx._node.values():  # the raw dicts: no view per node
+            key = attrs.get("cost_key")
+            if key is None:
+                key = attrs["cost_key"] = cost_key(attrs)
+            seconds = durations.get(key)
             if seconds is None:
-                attrs.setdefault("cost_source", "model")
+                if "cost_source" not in attrs:
+                    attrs["cost_source"] = "model"
             else:
                 attrs["cost"], attrs["cost_source"] = seconds, "trace"
                 known += 1
@@ -68,6 +76,9 @@ class CostModel:
 
     def update(self, graph, trace) -> None:
         """Remember the durations of ``trace``'s nodes."""
+        nodes, durations = graph.nx._node, self.durations
         for event in trace.events:
-            if event.key in graph.nx:
-                self.durations[cost_key(graph.attrs(event.key))] = event.duration
+            attrs = nodes.get(event.key)
+            if attrs is not None:
+                key = attrs.get("cost_key")
+                durations[cost_key(attrs) if key is None else key] = event.end - event.start

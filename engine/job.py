@@ -189,8 +189,7 @@ class Job:
             elif "#" in name:
                 base, part = name.split("#")
                 buf.arrays[name][...] = getattr(inputs[base].tocsr(), part)
-            else:
-                buf.arrays[name].fill(0)
+            # outputs: a new segment reads as zeros already (POSIX ftruncate)
         for name, array in inputs.items():
             if _is_sparse(array):
                 parts = [buf.handles.pop(f"{name}#{p}") for p in ("data", "indices", "indptr")]

@@ -16,6 +16,8 @@ from .worker import Payload
 
 __all__ = ["make_payload"]
 
+_payload = Payload._make
+
 
 def _fitted(task, partition: int, fold):
     if fold == "full":
@@ -70,28 +72,22 @@ def make_payload(graph, key: str, state) -> Payload:
     (OLS(), True)
     """
     attrs = graph.attrs(key)
-    if attrs["kind"] == "propagate":
+    kind = attrs["kind"]
+    if kind == "propagate":
         return Payload(
             key=key, kind="propagate", op=attrs["op"], estimator=None, x=attrs["x"], y=None,
             y_offset=0, train=(), test=attrs["test"], out=attrs["out"],
             out_rows=attrs["out_rows"], cols=attrs["cols"], columns=attrs["columns"],
         )  # fmt: skip
-    task = graph.tasks[attrs["task"]]
+    name = attrs["task"]
+    task = graph.tasks[name]
     fresh = graph.job == "fit"
-    if fresh:
-        estimator = task.estimator
-    else:
-        estimator = _fitted(task, attrs["partition"], attrs["fold"])
-    info = graph.info[attrs["task"]]
-    classes = info.get("classes")
-    return Payload(
-        key=key, kind=attrs["kind"], op=attrs["op"], estimator=estimator,
-        x=attrs["x"], y=attrs["y"], y_offset=attrs["y_offset"], w=attrs.get("w"),
-        train=attrs["train"], test=attrs["test"], out=attrs["out"],
-        out_rows=attrs["out_rows"], cols=attrs["cols"],
-        preprocess=_preprocess(graph, attrs, state),
-        proba=bool(getattr(task, "proba", False)),
-        classes=None if classes is None else classes,
-        scorer=getattr(task, "scorer", None),
-        cost=float(attrs.get("cost", 0.0)), clone=fresh,
-    )  # fmt: skip
+    estimator = task.estimator if fresh else _fitted(task, attrs["partition"], attrs["fold"])
+    preprocess = None if attrs.get("preprocess") is None else _preprocess(graph, attrs, state)
+    # positionally, in Payload's field order (this runs once per node: keywords cost more)
+    return _payload((
+        key, kind, attrs["op"], estimator, attrs["x"], attrs["y"], attrs["y_offset"],
+        attrs["train"], attrs["test"], attrs["out"], attrs["out_rows"], attrs["cols"],
+        preprocess, bool(getattr(task, "proba", False)), graph.info[name].get("classes"),
+        getattr(task, "scorer", None), float(attrs.get("cost", 0.0)), (), attrs.get("w"), fresh,
+    ))  # fmt: skip

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 from foldgraph.errors import WorkerDied
 
-from .worker import Done, Payload, pack_payload, unpack_done, worker_main
+from .worker import CHEAP, Done, Payload, pack_payload, unpack_answers, worker_main
 
 __all__ = ["Processes", "default_start_method", "RemoteTraceback"]
 
@@ -36,8 +36,9 @@ PRELOAD = ["numpy", "sklearn.base", "foldgraph.engine.worker"]
 #: imported after PRELOAD and the estimators' modules: freezes them (see engine/_freeze.py)
 FREEZE = "foldgraph.engine._freeze"
 #: a node estimated to take less than this (seconds) may have the next node
-#: queued behind it on its worker, hiding the parent-worker round trip
-PREFETCH_BELOW = 0.005
+#: queued behind it on its worker, hiding the parent-worker round trip (the
+#: worker's own threshold for holding answers back, see worker_main)
+PREFETCH_BELOW = CHEAP
 #: at most this many nodes in flight per worker (one running, the rest queued)
 PREFETCH_DEPTH = 3
 #: bytes a worker's pipe takes without blocking the writer, with margin (Linux: 64 KiB+)
@@ -120,21 +121,28 @@ def _without_main_module():
 class _Worker:
     """One worker slot: its process, pipe, and the node it runs."""
 
-    __slots__ = ("slot", "process", "conn", "inflight", "run_id", "sizes", "unsent")
+    __slots__ = ("slot", "process", "conn", "inflight", "cost", "run_id", "sizes", "pending",
+                 "unsent", "started", "answered")
 
     def __init__(self, slot: int, ctx, n_threads):
         parent, child = ctx.Pipe(duplex=True)
         self.slot = slot
+        # nodes the worker has started (it counts them in shared memory): after a death,
+        # tells the node it was running from the finished ones whose answers it held
+        self.started = ctx.RawValue("q", 0)
+        self.answered = 0
         self.process = ctx.Process(
-            target=worker_main, args=(slot, child, n_threads),
+            target=worker_main, args=(slot, child, n_threads, self.started),
             name=f"foldgraph-worker-{slot}", daemon=True,
         )  # fmt: skip
         with _without_main_module():
             self.process.start()
         child.close()
         self.conn = parent
-        self.inflight: list[Payload] = []  # submitted, not answered; the first one is running
-        self.sizes: deque[int] = deque()  # bytes of the messages written, not answered
+        self.inflight: deque[Payload] = deque()  # submitted, not answered; the first runs
+        self.cost = 0.0  # estimated seconds of the nodes in flight
+        self.sizes: deque[int] = deque()  # bytes of the payloads written, not answered
+        self.pending = 0  # their sum
         self.unsent: deque[bytes] = deque()  # the tail of inflight, not written yet
         self.run_id = None
 
@@ -292,53 +300,76 @@ class Processes:
         """Can ``worker`` take one more node now? Idle, or running and holding
         only cheap nodes (estimated under PREFETCH_BELOW together) and fewer
         than PREFETCH_DEPTH of them: a node never waits behind a long one."""
-        inflight = worker.inflight
-        if not inflight:
-            return True
-        if len(inflight) >= PREFETCH_DEPTH:
-            return False
-        return sum(p.cost for p in inflight) < PREFETCH_BELOW
+        n = len(worker.inflight)
+        return not n or (n < PREFETCH_DEPTH and worker.cost < PREFETCH_BELOW)
 
     def free_slots(self) -> int:
         """How many more nodes to submit now: idle workers, plus room queued
         behind workers running cheap nodes (to hide the round trip)."""
         return sum(1 for w in self._workers if self._room(w))
 
-    def submit(self, payload: Payload) -> None:
-        """Send to the worker with the fewest nodes in flight that has room."""
+    def submit(self, payload: Payload, slot: int | None = None) -> None:
+        """Send to worker ``slot``, or to the worker with the fewest nodes in flight
+        that has room."""
+        if slot is not None:
+            worker = self._workers[slot]
+            if not self._room(worker):
+                raise RuntimeError(f"submit() to worker {slot}, which has no room: check has_room()")
+            self._send(worker, payload)
+            return
         candidates = [w for w in self._workers if self._room(w)]
         if not candidates:  # never queue behind a long node
             raise RuntimeError("submit() called with no free slot: check free_slots() first")
         self._send(min(candidates, key=lambda w: len(w.inflight)), payload)
 
+    # -- followers (see scheduler._follow): nodes queued behind their predecessors
+    #: only nodes estimated under this (seconds) are queued behind their predecessors
+    follow_below = PREFETCH_BELOW
+
+    def placed(self) -> dict:
+        """``{key: worker slot}`` of the nodes in flight (running or queued)."""
+        return {p.key: w.slot for w in self._workers for p in w.inflight}
+
+    def has_room(self, slot: int) -> bool:
+        """Can worker ``slot`` take one more node now (see :meth:`free_slots`)?"""
+        return self._room(self._workers[slot])
+
     def _send(self, worker: _Worker, payload: Payload) -> None:
+        """Queue ``payload`` on ``worker``; :meth:`wait` writes it (with the others
+        queued in the meantime, in one message)."""
         worker.inflight.append(payload)
-        worker.unsent.append(b"R" + pack_payload(payload))
-        self._flush(worker)
+        worker.cost += payload.cost
+        worker.unsent.append(pack_payload(payload))
 
     def _flush(self, worker: _Worker) -> None:
-        """Write the worker's unsent payloads that cannot block the parent.
+        """Write the worker's unsent payloads that cannot block the parent, in one message.
 
-        A message is written to an idle worker (it is reading), or behind
+        A payload is written to an idle worker (it is reading), or behind
         running ones only while everything written and unanswered fits in
         PIPE_SAFE bytes: the pipe's buffer then takes it without blocking.
         Otherwise the parent could block writing a large payload (a fitted
         estimator) while the worker blocks writing a large answer: deadlock.
         The rest waits here and is written as answers come back.
         """
+        batch, size = [], worker.pending
         while worker.unsent:
             blob = worker.unsent[0]
-            if worker.sizes and sum(worker.sizes) + len(blob) > PIPE_SAFE:
-                return
-            worker.unsent.popleft()
+            if size and size + len(blob) > PIPE_SAFE:
+                break
+            batch.append(worker.unsent.popleft())
             worker.sizes.append(len(blob))
-            try:
-                if worker.run_id != self._run_id:
-                    worker.conn.send_bytes(b"A" + pickle.dumps(self._handles))
-                    worker.run_id = self._run_id
-                worker.conn.send_bytes(blob)
-            except OSError:  # the worker just died: wait() sees its sentinel and resubmits
-                return
+            size += len(blob)
+        if not batch:
+            return
+        worker.pending = size
+        try:
+            if worker.run_id != self._run_id:
+                worker.conn.send_bytes(b"A" + pickle.dumps(self._handles))
+                worker.run_id = self._run_id
+            worker.conn.send_bytes(b"R" + batch[0] if len(batch) == 1 else
+                                   b"M" + pickle.dumps(batch))  # fmt: skip
+        except OSError:  # the worker just died: wait() sees its sentinel and resubmits
+            return
 
     def wait(self) -> list[Done]:
         """Block until a busy worker answers or any worker dies.
@@ -346,7 +377,12 @@ class Processes:
         The selector is level-triggered: one answer is read per ready pipe,
         and a pipe with more answers waiting is reported again at once.
         """
-        if not any(w.inflight for w in self._workers):
+        busy = False
+        for w in self._workers:
+            if w.unsent:
+                self._flush(w)
+            busy = busy or bool(w.inflight)
+        if not busy:
             return []
         done, dead = [], []
         for selected, _ in self._selector.select():
@@ -354,9 +390,9 @@ class Processes:
             if is_sentinel:
                 dead.append(worker)
             elif worker.inflight:
-                answer = self._receive(worker)
-                if answer is not None:
-                    done.append(answer)
+                answers = self._receive(worker)
+                if answers is not None:
+                    done.extend(answers)
                 else:  # EOF: the worker is exiting; its sentinel follows
                     worker.process.join(1.0)
                     dead.append(worker)
@@ -367,31 +403,42 @@ class Processes:
                 done.extend(self._replace_dead(worker))
         return done
 
-    def _receive(self, worker: _Worker) -> Done | None:
+    def _receive(self, worker: _Worker) -> list[Done] | None:
+        """Read one answer message of ``worker``: the Dones of its first nodes in flight."""
         try:
-            blob = worker.conn.recv_bytes()
+            msg = worker.conn.recv_bytes()
         except (EOFError, OSError):
             return None  # the worker died: its sentinel reports it
-        done = unpack_done(blob)
-        if done.error is not None and done.tb:
-            done.error.__cause__ = RemoteTraceback(done.tb)
-        worker.inflight.pop(0)
-        worker.sizes.popleft()
-        self._flush(worker)
-        return done
+        answers = unpack_answers(msg)
+        worker.answered += len(answers)
+        for i, done in enumerate(answers):
+            payload = worker.inflight.popleft()
+            worker.cost -= payload.cost
+            worker.pending -= worker.sizes.popleft()
+            if done.key == "?":  # the payload could not be unpickled: name its node
+                done = answers[i] = done._replace(key=payload.key)
+            if done.error is not None and done.tb:
+                done.error.__cause__ = RemoteTraceback(done.tb)
+        if not worker.inflight:
+            worker.cost = 0.0  # no float drift across runs
+        return answers
 
     def _replace_dead(self, worker: _Worker) -> list[Done]:
         """Replace a dead worker; retry its running node or report WorkerDied.
 
-        Nodes queued behind the running one had not started: they are
-        resubmitted without counting an attempt.
+        The node it was running is the last one it started (its shared
+        counter says which); the others in flight had finished with their
+        answers held back, or had not started: they are resubmitted without
+        counting an attempt.
         """
         code, pid = worker.process.exitcode, worker.process.pid
         inflight = list(worker.inflight)
+        started = worker.started.value - worker.answered
         self._forget(worker)
         worker.kill()
         fresh = self._workers[worker.slot] = self._spawn(worker.slot)
-        key = inflight[0].key if inflight else None
+        running = min(max(started, 1), len(inflight)) - 1  # -1: nothing in flight
+        key = inflight[running].key if inflight else None
         self.deaths.append((worker.slot, pid, code, key))
         if key is None:
             return []
@@ -401,7 +448,7 @@ class Processes:
             for payload in inflight:
                 self._send(fresh, payload)
             return []
-        for payload in inflight[1:]:
+        for payload in inflight[:running] + inflight[running + 1 :]:
             self._send(fresh, payload)
         now = time.perf_counter()
         error = WorkerDied(

@@ -146,11 +146,13 @@ def finish(state: RunState, key: str, result) -> list[str]:
     state.done.add(key)
     state.results[key] = result
     newly = []
+    running = state.running
     for child in state.dependents[key]:
         state.remaining[child] -= 1
         if state.remaining[child] == 0:
             del state.remaining[child]
-            _push(state, child)
+            if child not in running:  # a follower (see _follow) already queued on a worker
+                _push(state, child)
             newly.append(child)
     return newly
 
@@ -216,10 +218,52 @@ def _task_error(graph, done) -> TaskError:
     return err
 
 
-def _free_slots(backend, state: RunState) -> int:
-    """Nodes the backend takes now: its own count if it has one, else idle workers."""
-    free = getattr(backend, "free_slots", None)
-    return free() if free is not None else backend.n_workers - len(state.running)
+#: a node with more dependents than this is not scanned for followers (a wide fan-out
+#: would make every scan long; its dependents become ready together anyway)
+FOLLOW_FANOUT = 8
+
+
+def _follow(graph, state: RunState, backend) -> int:
+    """Queue cheap waiting nodes behind their unfinished predecessors; return how many.
+
+    A waiting node whose every unfinished predecessor is in flight on one
+    worker can be sent to that worker now: a worker runs its nodes in the
+    order received, so the predecessors are done when it starts, and the
+    parent-worker round trip between the two disappears (a chain of cheap
+    nodes runs back to back in one worker). Only nodes the backend calls
+    cheap (cost under ``backend.follow_below`` seconds) follow, so the
+    strategy still orders everything that matters; a node whose payload
+    needs a predecessor's result (a ``preprocess=`` link in a fit job) does
+    not. Such a node is marked running; :func:`finish` does not make it
+    ready again when its predecessors finish.
+    """
+    placed = backend.placed()  # {in-flight key: worker slot}
+    if not placed:
+        return 0
+    below, pred, done = backend.follow_below, graph.nx._pred, state.done
+    remaining, running, attrs = state.remaining, state.running, graph.attrs
+    fit, followed = graph.job == "fit", 0
+    todo = list(placed.items())
+    while todo:  # a follower may be followed in turn: a chain fills the worker's queue
+        key, slot = todo.pop()
+        children = state.dependents[key]
+        if len(children) > FOLLOW_FANOUT:
+            continue
+        for child in children:
+            if child not in remaining or child in running:
+                continue
+            a = attrs(child)
+            if a.get("cost", below) >= below or (fit and a.get("preprocess") is not None):
+                continue
+            if not backend.has_room(slot):
+                break
+            if all(p in done or placed.get(p) == slot for p in pred[child]):
+                running[child] = None
+                backend.submit(make_payload(graph, child, state), slot)
+                placed[child] = slot
+                todo.append((child, slot))
+                followed += 1
+    return followed
 
 
 class _Progress:
@@ -334,6 +378,8 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
 def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
     state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers), cached)
     select = getattr(strategy, "select", None)
+    # a strategy with its own select() orders every node itself: nothing follows
+    follows = select is None and hasattr(backend, "placed")
     total, t0 = len(graph.nx), time.perf_counter()
     prepare = getattr(backend, "prepare", None)
     if prepare is not None:  # e.g. which modules worker processes preload
@@ -341,19 +387,28 @@ def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
     backend.start(job)
     n_cached = len(cached or ())
     progress = _Progress(total - n_cached) if verbose else None
+    # bound once: this loop runs once per node
+    running, submit, wait, record = state.running, backend.submit, backend.wait, trace.record
+    attrs_of, free_slots = graph.attrs, getattr(backend, "free_slots", None)
+    n_workers = backend.n_workers
     try:
-        while state.ready or state.running:
-            while state.ready and (free := _free_slots(backend, state)) > 0:
+        while state.ready or running:
+            while state.ready:
+                free = free_slots() if free_slots is not None else n_workers - len(running)
+                if free <= 0:
+                    break
                 for key in pick(state, free, graph, select):
-                    state.running[key] = None
-                    backend.submit(make_payload(graph, key, state))
-            for done in backend.wait():
+                    running[key] = None
+                    submit(make_payload(graph, key, state))
+            if follows and not state.ready:
+                _follow(graph, state, backend)
+            for done in wait():
                 if done.error is not None:
                     cause = None if isinstance(done.error, WorkerDied) else done.error
                     raise _task_error(graph, done) from cause
                 finish(state, done.key, done.result)
-                attrs = graph.attrs(done.key)
-                trace.record(TraceEvent(
+                attrs = attrs_of(done.key)
+                record(TraceEvent(
                     done.key, attrs["task"], done.worker, done.pid,
                     done.start - t0, done.end - t0, attrs.get("nbytes", 0),
                     attrs.get("bytes_read", 0), attrs.get("bytes_written", 0),

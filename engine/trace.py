@@ -108,8 +108,8 @@ class Trace:
         Only plain data is kept (node keys and task names), not the graph.
         """
         g = getattr(graph, "nx", graph)
-        pred = g.pred
-        self.predecessors = {str(k): tuple(map(str, pred[k])) for k in g}
+        # the raw adjacency (g.pred[k] would build a view per node)
+        self.predecessors = {str(k): tuple(map(str, p)) for k, p in g._pred.items()}
         tasks = list(getattr(graph, "tasks", None) or ())
         if not tasks:
             tasks = [str(d.get("task") or k) for k, d in g.nodes(data=True)]

@@ -18,6 +18,7 @@ import os
 import pickle
 import time
 import traceback
+from collections import deque
 from typing import NamedTuple
 
 from foldgraph.tasks.ops import (
@@ -31,7 +32,7 @@ from foldgraph.tasks.ops import (
 from .buffers import attach, close_segment
 
 __all__ = ["Payload", "Done", "run_node", "execute", "worker_main", "limit_threads",
-           "pack_done", "unpack_done", "pack_payload"]
+           "pack_done", "unpack_done", "pack_payload", "unpack_answers", "CHEAP"]
 
 
 class Payload(NamedTuple):
@@ -108,6 +109,19 @@ class Done(NamedTuple):
     end: float
 
 
+#: this process's id (os.getpid() is a system call; a forked child updates it)
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
+def _clone(estimator):
+    from sklearn.base import clone  # imported on first use: this module stays light
+
+    global _clone
+    _clone = clone
+    return clone(estimator)
+
+
 def run_node(p: Payload, buffers: dict) -> NodeResult:
     """Run payload ``p`` against ``buffers`` (name -> array); returns a NodeResult.
 
@@ -135,9 +149,7 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
     w = None if p.w is None else buffers[p.w][p.y_offset :]
     estimator = p.estimator
     if p.clone:  # cloned here, not in the parent: the work is spread over the workers
-        from sklearn.base import clone
-
-        estimator = clone(estimator)
+        estimator = _clone(estimator)
     if p.kind == "transformer":
         return fit_transformer(estimator, X, y, p.train)
     if p.kind == "propagate":
@@ -177,17 +189,29 @@ def execute(p: Payload, buffers: dict, worker: int = 0) -> Done:
         result = run_node(p, buffers)
     except Exception as exc:  # shipped to the scheduler, which re-raises it
         end = time.perf_counter()
-        return Done(p.key, None, exc, traceback.format_exc(), worker, os.getpid(), start, end)
-    return Done(p.key, result, None, "", worker, os.getpid(), start, time.perf_counter())
+        return Done(p.key, None, exc, traceback.format_exc(), worker, _PID[0], start, end)
+    return Done(p.key, result, None, "", worker, _PID[0], start, time.perf_counter())
 
 
 # -- the worker process --------------------------------------------------------
 # Messages from the parent, on the worker's own pipe, as bytes (first byte: kind):
 #   b"A" + pickle({buffer: handle})  attach the run's buffers (closing the previous ones)
-#   b"R" + payload pickle            run one node, answer with packed Done bytes
+#   b"R" + payload pickle            run one node
+#   b"M" + pickle([payload pickle])  run these nodes, in this order
 #   b"L"                             release: close the run's buffers
 #   b"S"                             stop: close everything and exit
-# The parent's death closes the pipe: recv_bytes() raises EOFError and the worker exits.
+# Answers, one per node and in the order received:
+#   b"D" + packed Done               one answer
+#   b"N" + pickle([packed Done])     several answers
+# A worker holds the answers of cheap nodes back while more nodes are queued in
+# it (see worker_main), so that one message carries several. The parent's death
+# closes the pipe: recv_bytes() raises EOFError and the worker exits.
+
+#: nodes estimated under this (seconds) are cheap: their answers may wait for the
+#: next ones' (and the parent queues several of them on one worker)
+CHEAP = 0.005
+#: the oldest held answer is sent before starting a node after this long (seconds)
+HOLD = 0.001
 
 
 def limit_threads(n_threads: int | None) -> None:
@@ -310,12 +334,41 @@ def _close_all(arrays: dict, segments: dict) -> None:
     segments.clear()
 
 
-def worker_main(worker_id: int, conn, n_threads: int | None = None) -> None:
+def _send_answers(conn, answers: list) -> None:
+    conn.send_bytes(b"D" + answers[0] if len(answers) == 1 else b"N" + pickle.dumps(answers))
+    answers.clear()
+
+
+def unpack_answers(msg: bytes) -> list[Done]:
+    """The Dones of one answer message of a worker, in order (see the protocol above).
+
+    Examples
+    --------
+    >>> a = Done("a/fit/full", None, None, "", 0, 1, 0.0, 1.0)
+    >>> [d.key for d in unpack_answers(b"D" + pack_done(a))]
+    ['a/fit/full']
+    >>> import pickle
+    >>> b = a._replace(key="b/fit/full")
+    >>> [d.key for d in unpack_answers(b"N" + pickle.dumps([pack_done(a), pack_done(b)]))]
+    ['a/fit/full', 'b/fit/full']
+    """
+    if msg[:1] == b"D":
+        return [unpack_done(msg[1:])]
+    return [unpack_done(blob) for blob in pickle.loads(msg[1:])]
+
+
+def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None) -> None:
     """Main loop of a worker process (module level, so spawn can import it).
 
     Reads messages from ``conn`` until it gets ``b"S"`` or the pipe closes
-    (see the protocol above this function); answers each ``b"R"`` with a
-    packed :class:`Done`.
+    (see the protocol above this function) and runs the nodes of ``b"R"`` /
+    ``b"M"`` messages in the order received, answering each with a packed
+    :class:`Done`. Answers are sent together while cheap nodes (``cost``
+    under ``CHEAP``) are queued here: a held answer leaves before the worker
+    would wait for a message, before a node that is not cheap, when held
+    for ``HOLD`` seconds, and as soon as the held answers outnumber the
+    queued nodes (so the parent prepares the next nodes while this worker
+    runs the last ones).
 
     Parameters
     ----------
@@ -325,6 +378,9 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None) -> None:
         The worker's end of its duplex pipe.
     n_threads : int or None
         BLAS/OpenMP threads (see :func:`limit_threads`).
+    started : multiprocessing.sharedctypes value, optional
+        Counts the nodes this worker has started (the parent reads it when the
+        worker dies, to tell the node it was running).
 
     Examples
     --------
@@ -342,42 +398,64 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None) -> None:
     >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
     ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
     ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
+    >>> q = p._replace(key="ols/fit/fold-1", train=((0, 2),), test=((2, 4),), out_rows=((2, 4),))
     >>> parent, child = Pipe()
     >>> parent.send_bytes(b"A" + pickle.dumps(buf.handles))  # attach the run's buffers
     >>> parent.send_bytes(b"R" + pack_payload(p))  # run one node
+    >>> parent.send_bytes(b"M" + pickle.dumps([pack_payload(q)]))  # run a batch (of one)
     >>> parent.send_bytes(b"S")  # stop
     >>> worker_main(7, child)
-    >>> done = unpack_done(parent.recv_bytes())
-    >>> done.key, done.worker, buf.arrays["P:ols"].ravel()
-    ('ols/fit/fold-0', 7, array([2., 8., 0., 0.], dtype=float32))
+    >>> [(d.key, d.worker) for d in unpack_answers(parent.recv_bytes())]
+    [('ols/fit/fold-0', 7)]
+    >>> [d.key for d in unpack_answers(parent.recv_bytes())], buf.arrays["P:ols"].ravel()
+    (['ols/fit/fold-1'], array([ 2.,  8., 14., 20.], dtype=float32))
     >>> parent.close(); child.close(); buf.release()
     """
     limit_threads(n_threads)
     arrays: dict = {}  # buffer name -> view of an attached segment
     segments: dict = {}  # segment name -> SharedMemory
+    queue: deque[bytes] = deque()  # payload pickles received, not run yet
+    answers: list[bytes] = []  # packed Dones held back (see above)
+    held = 0.0  # when the oldest held answer was made
     while True:
-        try:
-            msg = conn.recv_bytes()
-        except (EOFError, OSError, KeyboardInterrupt):
-            break
-        kind = msg[:1]
-        if kind == b"R":
+        if not queue:
+            if answers:
+                _send_answers(conn, answers)
             try:
-                payload = Payload._make(pickle.loads(msg[1:]))
-            except Exception as exc:  # noqa: BLE001
-                conn.send_bytes(pack_done(Done("?", None, exc, traceback.format_exc(),
-                                               worker_id, os.getpid(), 0.0, 0.0)))  # fmt: skip
-                continue
-            done = execute(payload, arrays, worker_id)
-            del payload
-            conn.send_bytes(pack_done(done))
-            del done
-        elif kind == b"A":
-            _close_all(arrays, segments)
-            handles = pickle.loads(msg[1:])
-            arrays.update({name: attach(h, segments) for name, h in handles.items()})
-        elif kind == b"L":
-            _close_all(arrays, segments)
-        elif kind == b"S":
-            break
+                msg = conn.recv_bytes()
+            except (EOFError, OSError, KeyboardInterrupt):
+                break
+            kind = msg[:1]
+            if kind == b"R":
+                queue.append(msg[1:])
+            elif kind == b"M":
+                queue.extend(pickle.loads(msg[1:]))
+            elif kind == b"A":
+                _close_all(arrays, segments)
+                handles = pickle.loads(msg[1:])
+                arrays.update({name: attach(h, segments) for name, h in handles.items()})
+            elif kind == b"L":
+                _close_all(arrays, segments)
+            elif kind == b"S":
+                break
+            continue
+        if started is not None:
+            started.value += 1
+        try:
+            payload = Payload._make(pickle.loads(queue.popleft()))
+        except Exception as exc:  # noqa: BLE001 - the parent names the node by its order
+            held = held if answers else time.perf_counter()
+            answers.append(pack_done(Done("?", None, exc, traceback.format_exc(),
+                                          worker_id, os.getpid(), 0.0, 0.0)))  # fmt: skip
+            continue
+        if answers and (payload.cost >= CHEAP or time.perf_counter() - held > HOLD):
+            _send_answers(conn, answers)
+        done = execute(payload, arrays, worker_id)
+        del payload
+        if not answers:
+            held = done.end
+        answers.append(pack_done(done))
+        del done
+        if len(answers) >= len(queue):
+            _send_answers(conn, answers)
     _close_all(arrays, segments)

@@ -89,18 +89,20 @@ class _Task(BaseEstimator):
             Further fitted attributes, e.g. ``cv_results_``, ``classes_``.
         """
         self.reset()
-        self.folds_ = list(folds)
-        self.fold_estimators_ = list(fold_estimators)
-        self.partition_estimators_ = list(partition_estimators)
-        if len(self.partition_estimators_) == 1:
-            self.estimator_ = self.partition_estimators_[0]
-        for key, value in extra.items():
-            setattr(self, key, value)
+        fitted = self.__dict__  # plain attributes: one update, not a setattr each
+        fitted["folds_"] = list(folds)
+        fitted["fold_estimators_"] = list(fold_estimators)
+        partition = fitted["partition_estimators_"] = list(partition_estimators)
+        if len(partition) == 1:
+            fitted["estimator_"] = partition[0]
+        fitted.update(extra)
 
     def reset(self) -> None:
         """Drop every fitted attribute."""
+        fitted = self.__dict__
         for attr in FITTED_ATTRS:
-            self.__dict__.pop(attr, None)
+            if attr in fitted:
+                del fitted[attr]
 
     def __sklearn_is_fitted__(self) -> bool:
         return getattr(self, "partition_estimators_", None) is not None

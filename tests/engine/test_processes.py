@@ -315,3 +315,84 @@ def test_estimator_modules_walks_pipelines_with_bare_or_named_steps():
     assert estimator_modules(tasks) == ["foldgraph.tasks.pipeline",
                                         "sklearn.neighbors._regression",
                                         "sklearn.preprocessing._data"]  # fmt: skip
+
+
+def sequential_preds(tasks, how="map"):
+    with ParallelProcessing("sequential") as pp:
+        return getattr(pp, how)(tasks, "fit", X, Y, return_preds=True if how == "stack" else
+                                [t.name for t in tasks])  # fmt: skip
+
+
+def test_cheap_nodes_travel_and_are_answered_in_batches(monkeypatch):
+    """Cheap nodes queued on one worker go in one message, and their answers
+    come back together; the numbers do not change."""
+    from foldgraph import FullIndex
+    from foldgraph.engine import processes
+
+    answers = []
+    unpack = processes.unpack_answers
+
+    def spy(msg):
+        done = unpack(msg)
+        answers.append(len(done))
+        return done
+
+    monkeypatch.setattr(processes, "unpack_answers", spy)
+    tasks = [Learner(OLS(offset=i), FullIndex(), name=f"o{i}") for i in range(9)]
+    with ParallelProcessing("multiprocessing", n_jobs=1) as pp:
+        got = pp.map(tasks, "fit", X, Y, return_preds=[t.name for t in tasks])
+    assert sum(answers) == 9 and max(answers) >= 2 and len(answers) < 9
+    for a, b in zip(got, sequential_preds(tasks)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cheap_chain_follows_its_predecessor_on_the_same_worker(monkeypatch):
+    """In a chain of cheap nodes, a node is queued on its predecessor's worker
+    before the predecessor ends (a follower); not with a strategy of one's own."""
+    from foldgraph import FullIndex
+    from foldgraph.engine.processes import Processes
+
+    slots = []
+    submit = Processes.submit
+
+    def spy(self, payload, slot=None):
+        slots.append(slot)
+        submit(self, payload, slot)
+
+    monkeypatch.setattr(Processes, "submit", spy)
+    chain = [Learner(OLS(offset=i), FullIndex(), name=f"c{i}") for i in range(8)]
+    with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
+        got = pp.stack(chain, "fit", X, Y, return_preds=True)
+    followers = [s for s in slots if s is not None]
+    assert len(slots) == 8 and len(followers) >= 4
+    np.testing.assert_array_equal(got, sequential_preds(chain, "stack"))
+
+    slots.clear()
+    own = lambda ready, graph, state: ready  # noqa: E731 - a user's strategy
+    with ParallelProcessing("multiprocessing", n_jobs=2, strategy=own) as pp:
+        got = pp.stack(chain, "fit", X, Y, return_preds=True)
+    assert slots == [None] * 8
+    np.testing.assert_array_equal(got, sequential_preds(chain, "stack"))
+
+
+class Doomed(OLS):
+    """Kills its worker in every fit."""
+
+    def fit(self, X, y):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_worker_death_names_the_node_it_ran_not_one_whose_answer_it_held():
+    """Three cheap nodes go to the only worker at once; it answers the first one
+    later (held back) and dies in the second: the second is retried and named."""
+    from foldgraph import FullIndex
+
+    tasks = [Learner(OLS(), FullIndex(), name="a"), Learner(Doomed(), FullIndex(), name="k"),
+             Learner(OLS(), FullIndex(), name="c")]  # fmt: skip
+    with ParallelProcessing("multiprocessing", n_jobs=1, retries=1) as pp:
+        with pytest.raises(WorkerDied, match=r"failed at node 'k/fit/full'.*2 attempt"):
+            pp.map(tasks, "fit", X, Y)
+        deaths = pp._backend.deaths
+        assert [d[3] for d in deaths] == ["k/fit/full", "k/fit/full"]
+        out = pp.map(tasks[0], "fit", X, Y, return_preds=True)  # the manager still works
+    np.testing.assert_array_equal(out, sequential_preds([tasks[0]])[0])
