@@ -396,3 +396,34 @@ def test_worker_death_names_the_node_it_ran_not_one_whose_answer_it_held():
         assert [d[3] for d in deaths] == ["k/fit/full", "k/fit/full"]
         out = pp.map(tasks[0], "fit", X, Y, return_preds=True)  # the manager still works
     np.testing.assert_array_equal(out, sequential_preds([tasks[0]])[0])
+
+
+def test_parent_pipe_framing_matches_multiprocessing_connection():
+    """The parent reads and writes worker pipes itself, in Connection's framing:
+    several messages in one read, a message larger than the pipe, both ways."""
+    import threading
+    from multiprocessing import Pipe
+    from types import SimpleNamespace
+
+    from foldgraph.engine.processes import _HEADER, _read_messages, _write
+
+    parent, child = Pipe()
+    reader = SimpleNamespace(fd=parent.fileno(), inbox=bytearray(), need=_HEADER.size)
+    big = bytes(range(256)) * 4096  # 1 MiB: arrives in many reads
+    for msg in (b"one", b"two"):
+        child.send_bytes(msg)
+    assert _read_messages(reader) == [b"one", b"two"]  # one read, two messages
+    sender = threading.Thread(target=child.send_bytes, args=(big,))
+    sender.start()
+    got = _read_messages(reader)
+    sender.join()
+    assert got == [big] and not reader.inbox
+    sender = threading.Thread(target=_write, args=(parent.fileno(), big))
+    sender.start()
+    assert child.recv_bytes() == big
+    sender.join()
+    _write(parent.fileno(), b"small")
+    assert child.recv_bytes() == b"small"
+    child.close()
+    assert _read_messages(reader) is None  # end of file: the worker is gone
+    parent.close()
