@@ -366,9 +366,9 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
     :class:`Done`. Answers are sent together while cheap nodes (``cost``
     under ``CHEAP``) are queued here: a held answer leaves before the worker
     would wait for a message, before a node that is not cheap, when held
-    for ``HOLD`` seconds, and as soon as the held answers outnumber the
-    queued nodes (so the parent prepares the next nodes while this worker
-    runs the last ones).
+    for ``HOLD`` seconds, with a failed node's answer, and as soon as the
+    held answers outnumber the queued nodes (so the parent prepares the
+    next nodes while this worker runs the last ones).
 
     Parameters
     ----------
@@ -454,8 +454,9 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
         del payload
         if not answers:
             held = done.end
+        failed = done.error is not None
         answers.append(pack_done(done))
         del done
-        if len(answers) >= len(queue):
+        if failed or len(answers) >= len(queue):  # a failure stops the run: say it now
             _send_answers(conn, answers)
     _close_all(arrays, segments)

@@ -427,3 +427,37 @@ def test_parent_pipe_framing_matches_multiprocessing_connection():
     child.close()
     assert _read_messages(reader) is None  # end of file: the worker is gone
     parent.close()
+
+
+def test_a_failed_node_is_answered_at_once_not_held_behind_queued_nodes(monkeypatch):
+    """Seven cheap nodes go to the only worker in one message; the second fails:
+    its answer leaves at once (not after the next nodes'), and the run stops naming it."""
+    from foldgraph import FullIndex
+    from foldgraph.engine import processes, worker
+
+    messages = []
+    unpack = processes.unpack_answers
+
+    def spy(msg):
+        done = unpack(msg)
+        messages.append([(d.key, d.error is not None) for d in done])
+        return done
+
+    monkeypatch.setattr(processes, "unpack_answers", spy)
+    # forked workers see this: answers are never released for being held too long
+    monkeypatch.setattr(worker, "HOLD", 60.0)
+    tasks = [Learner(OLS(), FullIndex(), name=f"t{i}") for i in range(7)]
+    tasks[1] = Learner(Broken(), FullIndex(), name="bad")
+    with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as pp:
+        with pytest.raises(TaskError, match="failed at node 'bad/fit/full'"):
+            pp.map(tasks, "fit", X, Y)
+    # (the worker goes on with the next nodes until the parent stops it: their
+    # answers may have been read with this one)
+    assert messages[0] == [("t0/fit/full", False), ("bad/fit/full", True)]
+
+
+class Broken(OLS):
+    """Raises in every fit."""
+
+    def fit(self, X, y):
+        raise ValueError("broken")
