@@ -7,15 +7,18 @@ State (plain data in one :class:`RunState`, written down before the code):
   graph's own adjacency, not a copy)
 - ``priority``   :: {key: float} the strategy's order, lower first
 - ``ready``      :: heap of (priority, order, key): nodes whose inputs are done
-- ``running``    :: {key: None}  submitted, not yet finished
+- ``running``    :: {key: None}  submitted, not yet finished (a *follower*, see
+  :func:`_follow`, is submitted while still waiting for its predecessors)
 - ``done``       :: {key}        finished nodes
 - ``results``    :: {key: NodeResult} fitted estimators and timings
 
 :func:`start_state` and :func:`finish` are pure functions of that state
 (tests call them with no worker). :func:`run_graph` is the loop: while
-nodes are ready or running, submit the best ready nodes to free workers,
-wait for completions, finish them, record the trace; any exception (a
-failed node, KeyboardInterrupt) aborts the backend and propagates.
+nodes are ready or running, submit the best ready nodes to free workers
+(and, on a backend that takes them, cheap followers behind their
+predecessors), wait for completions, finish them, record the trace; any
+exception (a failed node, KeyboardInterrupt) aborts the backend and
+propagates.
 """
 
 from __future__ import annotations
