@@ -137,11 +137,11 @@ def attach_fitted(graph, results: dict) -> None:
     """
     if graph.job != "fit":
         return
-    attrs, infos = graph.attrs, graph.info
+    attrs, infos, nodes = graph.attrs, graph.info, graph._task_nodes
     for name, task in graph.tasks.items():
         info = infos[name]
         folds, fits, full = [], [], []
-        for key in graph.nodes_of(name):  # one pass: fold fits, then full fits by partition
+        for key in nodes.get(name, ()):  # one pass: fold fits, then full fits by partition
             a, r = attrs(key), results[key]
             if a["fold"] == "full":
                 full.append((a["partition"], r.estimator))
@@ -151,18 +151,24 @@ def attach_fitted(graph, results: dict) -> None:
         extra = {"n_features_in_": info["n_features"]}
         if task.kind == "learner":
             extra["n_outputs_"] = info["width"]
-            extra["cv_results_"] = {
-                "fold": [a["fold"] for a in folds],
-                "partition": [a["partition"] for a in folds],
-                "score": [r.score for r in fits],
-                "fit_time": [r.fit_time for r in fits],
-                "predict_time": [r.predict_time for r in fits],
-            }
+            extra["cv_results_"] = _cv_results(folds, fits)
             if info["classes"] is not None:
                 extra["classes_"] = info["classes"]
         if len(full) > 1:
             full.sort(key=_partition)
         task.set_fitted(info["folds"], [r.estimator for r in fits], [e for _, e in full], **extra)
+
+
+def _cv_results(folds: list, fits: list) -> dict:
+    if not folds:  # full fits only (a FullIndex task)
+        return {"fold": [], "partition": [], "score": [], "fit_time": [], "predict_time": []}
+    return {
+        "fold": [a["fold"] for a in folds],
+        "partition": [a["partition"] for a in folds],
+        "score": [r.score for r in fits],
+        "fit_time": [r.fit_time for r in fits],
+        "predict_time": [r.predict_time for r in fits],
+    }
 
 
 def _partition(item) -> int:
