@@ -247,6 +247,7 @@ class Processes:
         self._handles: dict = {}
         self._run_id = 0
         self._attempts: dict = {}
+        self._placed: dict = {}  # {key: worker slot} of every node in flight
         self.deaths: list[tuple] = []
 
     # -- lifecycle -----------------------------------------------------------
@@ -312,6 +313,7 @@ class Processes:
             else:
                 w.stop()
         self._handles = {}
+        self._placed = {}
         selector, self._selector = self._selector, None
         if selector is not None:
             selector.close()
@@ -348,8 +350,9 @@ class Processes:
     follow_below = PREFETCH_BELOW
 
     def placed(self) -> dict:
-        """``{key: worker slot}`` of the nodes in flight (running or queued)."""
-        return {p.key: w.slot for w in self._workers for p in w.inflight}
+        """``{key: worker slot}`` of the nodes in flight (running or queued); kept up
+        to date by the backend: read it, do not change it."""
+        return self._placed
 
     def has_room(self, slot: int) -> bool:
         """Can worker ``slot`` take one more node now (see :meth:`free_slots`)?"""
@@ -361,6 +364,7 @@ class Processes:
         worker.inflight.append(payload)
         worker.cost += payload.cost
         worker.unsent.append(pack_payload(payload))
+        self._placed[payload.key] = worker.slot
 
     def _flush(self, worker: _Worker) -> None:
         """Write the worker's unsent payloads that cannot block the parent, in one message.
@@ -432,6 +436,7 @@ class Processes:
         worker.answered += len(answers)
         for i, done in enumerate(answers):
             payload = worker.inflight.popleft()
+            del self._placed[payload.key]
             worker.cost -= payload.cost
             worker.pending -= worker.sizes.popleft()
             if done.key == "?":  # the payload could not be unpickled: name its node
@@ -452,6 +457,8 @@ class Processes:
         """
         code, pid = worker.process.exitcode, worker.process.pid
         inflight = list(worker.inflight)
+        for payload in inflight:  # resent below (the fresh worker has the same slot)
+            self._placed.pop(payload.key, None)
         started = worker.started.value - worker.answered
         self._forget(worker)
         worker.kill()

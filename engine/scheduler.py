@@ -226,8 +226,8 @@ def _task_error(graph, done) -> TaskError:
 FOLLOW_FANOUT = 8
 
 
-def _follow(graph, state: RunState, backend) -> int:
-    """Queue cheap waiting nodes behind their unfinished predecessors; return how many.
+def _follow(graph, state: RunState, backend, keys: list) -> list:
+    """Queue cheap waiting dependents of ``keys`` behind their unfinished predecessors.
 
     A waiting node whose every unfinished predecessor is in flight on one
     worker can be sent to that worker now: a worker runs its nodes in the
@@ -239,16 +239,18 @@ def _follow(graph, state: RunState, backend) -> int:
     needs a predecessor's result (a ``preprocess=`` link in a fit job) does
     not. Such a node is marked running; :func:`finish` does not make it
     ready again when its predecessors finish.
+
+    ``keys`` are the nodes submitted or finished since the last call: only
+    their dependents can have become followers. Returns the keys to look
+    from again next time (a dependent that could follow, but its worker
+    had no room).
     """
-    placed = backend.placed()  # {in-flight key: worker slot}
-    if not placed:
-        return 0
+    placed = backend.placed()  # {in-flight key: worker slot}, kept by the backend
     below, pred, done = backend.follow_below, graph.nx._pred, state.done
     remaining, running, attrs = state.remaining, state.running, graph.attrs
-    fit, followed = graph.job == "fit", 0
-    todo = list(placed.items())
+    fit, later, todo = graph.job == "fit", [], list(keys)
     while todo:  # a follower may be followed in turn: a chain fills the worker's queue
-        key, slot = todo.pop()
+        key = todo.pop()
         children = state.dependents[key]
         if len(children) > FOLLOW_FANOUT:
             continue
@@ -258,15 +260,23 @@ def _follow(graph, state: RunState, backend) -> int:
             a = attrs(child)
             if a.get("cost", below) >= below or (fit and a.get("preprocess") is not None):
                 continue
+            slot = None
+            for p in pred[child]:  # every unfinished predecessor on one worker?
+                if p not in done:
+                    where = placed.get(p)
+                    if where is None or (slot is not None and where != slot):
+                        slot = None
+                        break
+                    slot = where
+            if slot is None:
+                continue
             if not backend.has_room(slot):
+                later.append(key)
                 break
-            if all(p in done or placed.get(p) == slot for p in pred[child]):
-                running[child] = None
-                backend.submit(make_payload(graph, child, state), slot)
-                placed[child] = slot
-                todo.append((child, slot))
-                followed += 1
-    return followed
+            running[child] = None
+            backend.submit(make_payload(graph, child, state), slot)
+            todo.append(child)
+    return later
 
 
 class _Progress:
@@ -392,6 +402,7 @@ def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
     progress = _Progress(total - n_cached) if verbose else None
     # bound once: this loop runs once per node
     running, submit, wait, record = state.running, backend.submit, backend.wait, trace.record
+    dependents, fresh = state.dependents, []  # fresh: submitted or finished since _follow ran
     attrs_of, free_slots = graph.attrs, getattr(backend, "free_slots", None)
     n_workers = backend.n_workers
     try:
@@ -403,13 +414,17 @@ def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
                 for key in pick(state, free, graph, select):
                     running[key] = None
                     submit(make_payload(graph, key, state))
-            if follows and not state.ready:
-                _follow(graph, state, backend)
+                    if follows and dependents[key]:
+                        fresh.append(key)
+            if fresh and not state.ready:
+                fresh = _follow(graph, state, backend, fresh)
             for done in wait():
                 if done.error is not None:
                     cause = None if isinstance(done.error, WorkerDied) else done.error
                     raise _task_error(graph, done) from cause
                 finish(state, done.key, done.result)
+                if follows and dependents[done.key]:
+                    fresh.append(done.key)  # its dependents may follow now
                 attrs = attrs_of(done.key)
                 record(TraceEvent(
                     done.key, attrs["task"], done.worker, done.pid,
