@@ -20,6 +20,14 @@ forkserver) is counted once. Pages of /dev/shm that no process maps are in
 no PSS: the bytes this process's segments and joblib folders occupy in
 /dev/shm are reported separately (``shm`` columns).
 
+PSS also splits a library's pages with every *unrelated* process of the
+machine that maps the same file (another interpreter of the same
+environment): the file-backed part of the figure moves with what else runs
+(by 30-40 MB in our runs). The ``anon+shmem`` columns sum only
+``Pss_Anon + Pss_Shmem`` (heap, arrays, shared-memory segments), which
+depend on this run alone: compare configurations on those when the machine
+is shared.
+
 Each configuration runs in a fresh interpreter (``memory.py --one CONFIG``
 prints one JSON line); the driver runs every configuration ``--repeat``
 times and reports medians.
@@ -120,16 +128,20 @@ def _shm_bytes(pid: int) -> int:
     return total
 
 
-def _pss(pid: int) -> int | None:
-    """PSS in bytes from /proc/<pid>/smaps_rollup (what psutil's memory_full_info reads)."""
+def _pss(pid: int) -> tuple[int, int] | None:
+    """(PSS, Pss_Anon + Pss_Shmem) in bytes from /proc/<pid>/smaps_rollup
+    (the file psutil's memory_full_info reads)."""
+    pss = own = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
             for line in f:
                 if line.startswith(b"Pss:"):
-                    return int(line.split()[1]) * 1024
+                    pss = int(line.split()[1]) * 1024
+                elif line.startswith((b"Pss_Anon:", b"Pss_Shmem:")):
+                    own += int(line.split()[1]) * 1024
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    return None
+    return pss, own
 
 
 class Sampler:
@@ -147,7 +159,8 @@ class Sampler:
         self.interval = interval
         self.refresh = refresh
         self.me = psutil.Process()
-        self.samples: list[tuple] = []  # (t, total pss, {role: pss}, n procs, shm bytes)
+        # (t, total pss, {role: pss}, n procs, shm bytes, total anon+shmem pss)
+        self.samples: list[tuple] = []
         self._stop = threading.Event()
         self._thread = None
         self._roles: dict = {}
@@ -165,17 +178,18 @@ class Sampler:
         if not _HAS_ROLLUP:
             return self._sample_psutil()
         by_role: dict = {}
-        total = 0
+        total = own = 0
         procs = self._descendants()
         for p in procs:
-            pss = _pss(p.pid)
-            if pss is None:
+            read = _pss(p.pid)
+            if read is None:
                 continue
             role = self._role_of(p)
-            by_role[role] = by_role.get(role, 0) + pss
-            total += pss
+            by_role[role] = by_role.get(role, 0) + read[0]
+            total += read[0]
+            own += read[1]
         shm = _shm_bytes(self.me.pid)
-        return (time.perf_counter(), total, by_role, len(procs), shm)
+        return (time.perf_counter(), total, by_role, len(procs), shm, own)
 
     def _role_of(self, p) -> str:
         if p.pid == self.me.pid:
@@ -200,7 +214,7 @@ class Sampler:
             by_role[role] = by_role.get(role, 0) + pss
             total += pss
         shm = _shm_bytes(self.me.pid)
-        return (time.perf_counter(), total, by_role, len(procs), shm)
+        return (time.perf_counter(), total, by_role, len(procs), shm, None)
 
     def _loop(self):
         due = time.perf_counter()
@@ -306,6 +320,7 @@ def run_one(config: str, n_rows: int) -> dict:
     base = baseline()
     base_total = median([s[1] for s in base])
     base_shm = median([s[4] for s in base])
+    base_own = None if base[0][5] is None else median([s[5] for s in base])
     base_roles: dict = {}
     for s in base:
         for role, v in s[2].items():
@@ -317,6 +332,7 @@ def run_one(config: str, n_rows: int) -> dict:
     wall = time.perf_counter() - t0
     sampler.stop()
     peak = max(sampler.samples, key=lambda s: s[1])
+    peak_own = None if base_own is None else max(s[5] for s in sampler.samples)
     intervals = [b[0] - a[0] for a, b in zip(sampler.samples, sampler.samples[1:])]
     pids = manager.worker_pids if manager is not None else []
     teardown()
@@ -331,6 +347,8 @@ def run_one(config: str, n_rows: int) -> dict:
         "baseline_by_role_mb": {k: median(v) / MB for k, v in base_roles.items()},
         "peak_mb": peak[1] / MB,
         "peak_above_baseline_mb": (peak[1] - base_total) / MB,
+        "baseline_anon_shmem_mb": None if base_own is None else base_own / MB,
+        "peak_anon_shmem_mb": None if peak_own is None else peak_own / MB,
         "peak_by_role_mb": {k: v / MB for k, v in peak[2].items()},
         "peak_processes": peak[3],
         "peak_at_s": peak[0] - t0,
@@ -356,15 +374,18 @@ def run_subprocess(config: str, n_rows: int) -> dict:
 NUMERIC = (
     "fit_s", "baseline_mb", "peak_mb", "peak_above_baseline_mb", "shm_peak_mb",
     "shm_baseline_mb", "peak_processes", "sample_interval_median_ms",
-    "sample_interval_max_ms",
+    "sample_interval_max_ms", "baseline_anon_shmem_mb", "peak_anon_shmem_mb",
 )  # fmt: skip
 
 
 def summarize(runs: list[dict]) -> dict:
     out = {"repetitions": len(runs)}
     for key in NUMERIC:
-        out[key] = rnd(median([r[key] for r in runs]), 1)
-        out[key + "_samples"] = [rnd(r[key], 1) for r in runs]
+        values = [r.get(key) for r in runs]
+        if None in values:  # no smaps_rollup: psutil gives no anon/shmem split
+            continue
+        out[key] = rnd(median(values), 1)
+        out[key + "_samples"] = [rnd(v, 1) for v in values]
     mid = sorted(runs, key=lambda r: r["peak_mb"])[(len(runs) - 1) // 2]
     out["peak_by_role_mb"] = {k: rnd(v, 1) for k, v in mid["peak_by_role_mb"].items()}
     out["baseline_by_role_mb"] = {k: rnd(v, 1) for k, v in mid["baseline_by_role_mb"].items()}
@@ -398,15 +419,16 @@ def ratios(summary: dict) -> list[dict]:
     for num, den, what in RATIOS:
         if num in summary and den in summary:
             a, b = summary[num], summary[den]
-            out.append(
-                {
-                    "what": what,
-                    "peak": rnd(a["peak_mb"] / b["peak_mb"], 3),
-                    "above_baseline": rnd(
-                        a["peak_above_baseline_mb"] / b["peak_above_baseline_mb"], 3
-                    ),
-                }
-            )
+            found = {
+                "what": what,
+                "peak": rnd(a["peak_mb"] / b["peak_mb"], 3),
+                "above_baseline": rnd(
+                    a["peak_above_baseline_mb"] / b["peak_above_baseline_mb"], 3
+                ),
+            }
+            if "peak_anon_shmem_mb" in a and "peak_anon_shmem_mb" in b:
+                found["anon_shmem"] = rnd(a["peak_anon_shmem_mb"] / b["peak_anon_shmem_mb"], 3)
+            out.append(found)
     return out
 
 
@@ -418,6 +440,8 @@ def table(summary: dict) -> str:
         "peak above baseline MB",
         "ratio (peak)",
         "ratio (above baseline)",
+        "peak anon+shmem MB",
+        "ratio (anon+shmem)",
         "/dev/shm peak MB",
         "processes",
         "fit s",
@@ -434,6 +458,10 @@ def table(summary: dict) -> str:
                 f"{s['peak_mb'] / ref['peak_mb']:.2f}x" if ref else "–",
                 f"{s['peak_above_baseline_mb'] / ref['peak_above_baseline_mb']:.2f}x"
                 if ref
+                else "–",
+                f"{s['peak_anon_shmem_mb']:.0f}" if "peak_anon_shmem_mb" in s else "–",
+                f"{s['peak_anon_shmem_mb'] / ref['peak_anon_shmem_mb']:.2f}x"
+                if ref and "peak_anon_shmem_mb" in s and "peak_anon_shmem_mb" in ref
                 else "–",
                 f"{s['shm_peak_mb']:.0f}",
                 f"{s['peak_processes']:.0f}",
@@ -490,6 +518,9 @@ def main(argv=None) -> int:
             "of this process and all its descendants, in 1e6 bytes",
             "baseline_mb": "median of 5 samples after a warm-up fit on 1,000 rows "
             "(workers started, estimators imported), before the measured fit",
+            "peak_anon_shmem_mb": "max over samples of the sum of Pss_Anon + Pss_Shmem "
+            "(PSS without file-backed pages, which unrelated processes mapping the same "
+            "libraries also share)",
             "shm_peak_mb": "bytes in /dev/shm held by this process's foldgraph segments "
             "and joblib memmap folders (not all in PSS)",
             "ratios": "of medians over repetitions, each configuration in a fresh interpreter",
@@ -512,7 +543,11 @@ def main(argv=None) -> int:
     print(table(summary))
     print()
     for r in found:
-        print(f"- {r['what']}: peak {r['peak']:.2f}x, above baseline {r['above_baseline']:.2f}x")
+        own = f", anon+shmem {r['anon_shmem']:.2f}x" if "anon_shmem" in r else ""
+        print(
+            f"- {r['what']}: peak {r['peak']:.2f}x, above baseline "
+            f"{r['above_baseline']:.2f}x{own}"
+        )
     if main_ratio is not None:
         ok = main_ratio["peak"] <= 1.4
         print(

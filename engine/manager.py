@@ -322,6 +322,9 @@ class ParallelProcessing:
             self.clear()  # stop the workers too
             raise
         finally:
+            release = getattr(self._backend, "release", None)
+            if release is not None:  # workers close the run's buffers first (processes)
+                release()
             job.release()
         return outputs
 

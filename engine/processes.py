@@ -303,6 +303,26 @@ class Processes:
         """Process ids of the current workers."""
         return [w.process.pid for w in self._workers]
 
+    def release(self) -> None:
+        """At the end of a run: idle workers close the run's buffers.
+
+        The parent unlinks the run's segment next, but its memory is freed
+        only when no process maps it any more: without this, a worker kept
+        the last run's segment (the copy of X, the outputs) until the next
+        run attached new buffers, so a second run held both copies. A busy
+        worker (a run that failed) is left alone: it closes them at the next
+        run. No answer is read: the worker just closes its mappings.
+        """
+        for worker in self._workers:
+            if worker.run_id is None or worker.inflight or worker.unsent:
+                continue
+            try:
+                _write(worker.fd, b"L")
+            except OSError:  # it died: its replacement attaches the next run's buffers
+                continue
+            worker.run_id = None
+        self._handles = {}
+
     def shutdown(self, abort: bool = False) -> None:
         """Stop every worker (killing busy ones at once when ``abort``)."""
         workers, self._workers = self._workers, []
