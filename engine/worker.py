@@ -416,8 +416,8 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
     under ``CHEAP``) are queued here: a held answer leaves before the worker
     would wait for a message, before a node that is not cheap, when held
     for ``HOLD`` seconds, with a failed node's answer, and as soon as the
-    held answers outnumber the queued nodes (so the parent prepares the
-    next nodes while this worker runs the last ones).
+    held answers number a third of the queued nodes (so the parent prepares
+    the next nodes while this worker runs the queued ones).
 
     Parameters
     ----------
@@ -508,7 +508,7 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
         failed = done.error is not None
         answers.append(pack_done(done))
         del done
-        if failed or len(answers) >= len(queue):  # a failure stops the run: say it now
+        if failed or 3 * len(answers) >= len(queue):  # a failure stops the run: say it now
             _send_answers(conn, answers)
         # after answering (the parent schedules meanwhile): about 1 us per node, the
         # trim itself only after large ones

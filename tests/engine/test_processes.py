@@ -382,14 +382,17 @@ class Doomed(OLS):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def test_worker_death_names_the_node_it_ran_not_one_whose_answer_it_held():
-    """Three cheap nodes go to the only worker at once; it answers the first one
-    later (held back) and dies in the second: the second is retried and named."""
+def test_worker_death_names_the_node_it_ran_not_one_whose_answer_it_held(monkeypatch):
+    """Seven cheap nodes go to the only worker at once; it holds the first one's
+    answer back (six are queued) and dies in the second: the second is retried
+    and named."""
     from foldgraph import FullIndex
+    from foldgraph.engine import worker
 
+    monkeypatch.setattr(worker, "HOLD", 60.0)  # forked workers see it: never sent for age
     tasks = [Learner(OLS(), FullIndex(), name="a"), Learner(Doomed(), FullIndex(), name="k"),
-             Learner(OLS(), FullIndex(), name="c")]  # fmt: skip
-    with ParallelProcessing("multiprocessing", n_jobs=1, retries=1) as pp:
+             *[Learner(OLS(), FullIndex(), name=f"c{i}") for i in range(5)]]  # fmt: skip
+    with ParallelProcessing("multiprocessing", n_jobs=1, retries=1, start_method="fork") as pp:
         with pytest.raises(WorkerDied, match=r"failed at node 'k/fit/full'.*2 attempt"):
             pp.map(tasks, "fit", X, Y)
         deaths = pp._backend.deaths
@@ -430,7 +433,7 @@ def test_parent_pipe_framing_matches_multiprocessing_connection():
 
 
 def test_a_failed_node_is_answered_at_once_not_held_behind_queued_nodes(monkeypatch):
-    """Seven cheap nodes go to the only worker in one message; the second fails:
+    """Thirteen cheap nodes go to the only worker in one message; the second fails:
     its answer leaves at once (not after the next nodes'), and the run stops naming it."""
     from foldgraph import FullIndex
     from foldgraph.engine import processes, worker
@@ -446,7 +449,7 @@ def test_a_failed_node_is_answered_at_once_not_held_behind_queued_nodes(monkeypa
     monkeypatch.setattr(processes, "unpack_answers", spy)
     # forked workers see this: answers are never released for being held too long
     monkeypatch.setattr(worker, "HOLD", 60.0)
-    tasks = [Learner(OLS(), FullIndex(), name=f"t{i}") for i in range(7)]
+    tasks = [Learner(OLS(), FullIndex(), name=f"t{i}") for i in range(13)]
     tasks[1] = Learner(Broken(), FullIndex(), name="bad")
     with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as pp:
         with pytest.raises(TaskError, match="failed at node 'bad/fit/full'"):
