@@ -327,7 +327,7 @@ def test_cheap_nodes_travel_and_are_answered_in_batches(monkeypatch):
     """Cheap nodes queued on one worker go in one message, and their answers
     come back together; the numbers do not change."""
     from foldgraph import FullIndex
-    from foldgraph.engine import processes
+    from foldgraph.engine import processes, worker
 
     answers = []
     unpack = processes.unpack_answers
@@ -338,8 +338,9 @@ def test_cheap_nodes_travel_and_are_answered_in_batches(monkeypatch):
         return done
 
     monkeypatch.setattr(processes, "unpack_answers", spy)
+    monkeypatch.setattr(worker, "HOLD", 60.0)  # forked workers see it: a slow machine
     tasks = [Learner(OLS(offset=i), FullIndex(), name=f"o{i}") for i in range(9)]
-    with ParallelProcessing("multiprocessing", n_jobs=1) as pp:
+    with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as pp:
         got = pp.map(tasks, "fit", X, Y, return_preds=[t.name for t in tasks])
     assert sum(answers) == 9 and max(answers) >= 2 and len(answers) < 9
     for a, b in zip(got, sequential_preds(tasks)):
