@@ -1,10 +1,6 @@
-"""The dask.distributed backend: the same task graph on a dask cluster.
-
-Unlike the other backends, this one does not go through the scheduler loop
-of :mod:`foldgraph.engine.scheduler`: dask's scheduler places and orders
-the work, so :meth:`Dask.run_graph` hands it the whole graph at once.
-
-How a run maps onto dask (state, written down before the code):
+"""The dask.distributed backend: the same task graph on a dask cluster, handed over
+whole by :meth:`Dask.run_graph` (dask's scheduler places and orders the work, not
+the loop of :mod:`foldgraph.engine.scheduler`). A run's state:
 
 - ``inputs``  :: {"X" | "y" | "w": Future}  scattered once per run, to every
   worker (scattered data has no recipe to recompute it from);
@@ -15,19 +11,17 @@ How a run maps onto dask (state, written down before the code):
   node reads, a tiny task taking the block out of its output: consumers
   fetch prediction rows, never the fitted estimator.
 
-A node's task (:func:`run_task`) rebuilds on the worker what it reads (an
-input buffer computed in the run is filled from its predecessors' blocks),
-runs the same :func:`~foldgraph.engine.worker.execute` as every backend and
-returns the block of its own rows. The client writes the blocks into the
-job's float32 buffers as tasks finish and records the trace (the workers'
-wall clock, relative to the run's start). Strategies become dask
-priorities (:func:`dask_priorities`).
+A node's task (:func:`run_task`) rebuilds on the worker what it reads (a
+buffer computed in the run, from its predecessors' blocks), runs the same
+:func:`~foldgraph.engine.worker.execute` as every backend and returns the
+block of its own rows, which the client writes into the job's buffers as
+tasks finish, recording the trace. Strategies become dask priorities
+(:func:`dask_priorities`).
 
-Faults: dask reruns the tasks of a dead worker and recomputes its lost
-results; ``retries`` goes to ``client.submit``. If dask cancels a node
-because an input is gone for good (the last replica of a scattered array
-died), the rest of the graph is resubmitted, finished nodes counting as
-cached (:data:`RESUBMITS` times at most).
+Faults: dask reruns a dead worker's tasks and recomputes its lost results;
+``retries`` goes to ``client.submit``. If dask cancels a node because an input
+is gone for good (its last replica died), the rest of the graph is resubmitted,
+finished nodes counting as cached (:data:`RESUBMITS` times at most).
 """
 
 from __future__ import annotations
@@ -39,6 +33,7 @@ import time
 import traceback
 import uuid
 from collections import defaultdict
+from concurrent.futures import CancelledError
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -54,9 +49,8 @@ from .scheduler import _Progress, _task_error
 from .trace import TraceEvent
 from .worker import Done, execute
 
-__all__ = [
-    "Dask", "NodeOutput", "run_task", "dask_priorities", "require_distributed", "check_options",
-]
+__all__ = ["Dask", "NodeOutput", "run_task", "dask_priorities", "require_distributed",
+           "check_options"]
 
 INSTALL = "pip install 'foldgraph[dask]'"
 #: the buffers a run scatters (the others are computed by its nodes)
@@ -332,7 +326,12 @@ class _Run:
             if failed:
                 err, cause = self._error(failed[0])
                 raise (InputLost(err) if failed[0].status == "cancelled" else err) from cause
-            for future, out in zip(batch, self.client.gather(batch)):
+            try:
+                outs = self.client.gather(batch)
+            except CancelledError:  # finished, then cancelled with the inputs it came from
+                gone = [f for f in batch if f.status == "cancelled"] or batch
+                raise InputLost(self._error(gone[0])[0]) from None
+            for future, out in zip(batch, outs):
                 key = self.names[future.key]
                 results[key] = out.result
                 attrs = self.graph.attrs(key)

@@ -7,9 +7,9 @@ buffers up, calls the matching :mod:`foldgraph.tasks.ops` function and
 returns its :class:`~foldgraph.tasks.ops.NodeResult`; :func:`execute`
 wraps it with timing and error capture into a :class:`Done`.
 The process workers' main loop, :func:`worker_main`, lives here too. This
-module imports only ``tasks.ops``, ``engine.buffers`` and the standard
-library (cloudpickle lazily, when plain pickle cannot do), so spawned
-workers start fast.
+module imports only ``tasks.ops``, ``engine.buffers``, ``engine._trim``
+and the standard library (cloudpickle and scikit-learn's ``clone`` lazily),
+so spawned workers start fast.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from foldgraph.tasks.ops import (
     predict_fold,
 )
 
+from ._trim import TRIM_ABOVE, _input_bytes, _load_trim
 from .buffers import attach, close_segment
 
 __all__ = ["Payload", "Done", "run_node", "execute", "worker_main", "limit_threads",
@@ -326,52 +327,6 @@ def pack_payload(payload: Payload) -> bytes:
     ('ols/fit/fold-0', ((2, 4),), OLS())
     """
     return dumps(tuple(payload))
-
-
-# -- giving freed memory back ---------------------------------------------------
-#: after a node that read at least this many bytes of input rows, the worker
-#: hands the free pages of its heap back to the system (see _load_trim)
-TRIM_ABOVE = 8 * 2**20
-
-
-def _load_trim():
-    """glibc's ``malloc_trim``, or None (musl, macOS, Windows).
-
-    Once a freed block of a few MB to 32 MiB raises glibc's dynamic mmap
-    threshold, later blocks of that size (a tree's float32 copy of its
-    training rows, a test slice) come from the heap, and once freed they
-    stay resident unless they were at the heap's top: about 35 MB per worker
-    after the memory benchmark's fit. ``malloc_trim(0)`` returns them; it
-    costs ~1.5 us when there is nothing to free and ~0.2 ms to free tens of
-    MB (plus the page faults when the memory is used again), so a worker
-    calls it only after a node that read at least TRIM_ABOVE bytes.
-    Results do not change: only where freed memory lives does.
-    """
-    try:
-        import ctypes
-
-        trim = ctypes.CDLL(None).malloc_trim
-    except (ImportError, OSError, AttributeError, TypeError):  # no glibc
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
-
-
-def _input_bytes(X, rows: tuple) -> int:
-    """Bytes of ``X`` in ``rows`` (``(start, stop)`` ranges), about; 0 for no array.
-
-    >>> import numpy as np
-    >>> _input_bytes(np.ones((10, 4)), ((0, 2), (5, 8)))  # 5 rows of 32 bytes
-    160
-    """
-    shape = getattr(X, "shape", ())
-    if not shape or not shape[0]:
-        return 0
-    nbytes = getattr(X, "nbytes", None)
-    if nbytes is None:  # scipy.sparse: its data and column indices
-        nbytes = sum(getattr(getattr(X, part, None), "nbytes", 0) for part in ("data", "indices"))
-    return nbytes // shape[0] * sum(b - a for a, b in rows)
 
 
 def _close_all(arrays: dict, segments: dict) -> None:

@@ -409,7 +409,7 @@ def test_parent_pipe_framing_matches_multiprocessing_connection():
     from multiprocessing import Pipe
     from types import SimpleNamespace
 
-    from foldgraph.engine.processes import _HEADER, _read_messages, _write
+    from foldgraph.engine._channel import _HEADER, _read_messages, _write
 
     parent, child = Pipe()
     reader = SimpleNamespace(fd=parent.fileno(), inbox=bytearray(), need=_HEADER.size)
