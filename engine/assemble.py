@@ -160,8 +160,6 @@ def attach_fitted(graph, results: dict) -> None:
 
 
 def _cv_results(folds: list, fits: list) -> dict:
-    if not folds:  # full fits only (a FullIndex task)
-        return {"fold": [], "partition": [], "score": [], "fit_time": [], "predict_time": []}
     return {
         "fold": [a["fold"] for a in folds],
         "partition": [a["partition"] for a in folds],

@@ -32,6 +32,14 @@ def cost_key(attrs: dict) -> tuple:
     return attrs.get("task"), attrs.get("op"), rows
 
 
+def _cached_key(attrs: dict) -> tuple:
+    """A node's :func:`cost_key`, computed once and kept in its attributes."""
+    key = attrs.get("cost_key")
+    if key is None:
+        key = attrs["cost_key"] = cost_key(attrs)
+    return key
+
+
 class CostModel:
     """Measured node durations, reused as cost estimates.
 
@@ -62,10 +70,7 @@ class CostModel:
         """
         known, durations = 0, self.durations
         for attrs in graph.nx._node.values():  # the raw dicts: no view per node
-            key = attrs.get("cost_key")
-            if key is None:
-                key = attrs["cost_key"] = cost_key(attrs)
-            seconds = durations.get(key)
+            seconds = durations.get(_cached_key(attrs))
             if seconds is None:
                 if "cost_source" not in attrs:
                     attrs["cost_source"] = "model"
@@ -80,5 +85,4 @@ class CostModel:
         for event in trace.events:
             attrs = nodes.get(event.key)
             if attrs is not None:
-                key = attrs.get("cost_key")
-                durations[cost_key(attrs) if key is None else key] = event.end - event.start
+                durations[_cached_key(attrs)] = event.end - event.start

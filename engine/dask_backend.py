@@ -329,8 +329,8 @@ class _Run:
             try:
                 outs = self.client.gather(batch)
             except CancelledError:  # finished, then cancelled with the inputs it came from
-                gone = [f for f in batch if f.status == "cancelled"] or batch
-                raise InputLost(self._error(gone[0])[0]) from None
+                gone = next(f for f in batch if f.status == "cancelled")  # gather saw it
+                raise InputLost(self._error(gone)[0]) from None
             for future, out in zip(batch, outs):
                 key = self.names[future.key]
                 results[key] = out.result
