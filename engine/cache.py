@@ -21,7 +21,8 @@ Model (plain data, written down first):
   hands the result to the scheduler (``run_graph(..., cached=hits)``).
 - **store** :: any object with ``fp in store``, ``store.get(fp)`` and
   ``store.update({fp: Entry})``: a ``dict`` (in memory) or a
-  :class:`NodeCache` (a directory).
+  :class:`NodeCache` (a private directory of signed pickles: trust it like
+  code; its defences are in ``_cachefs``).
 - **hits** are closed under predecessors: a node is restored only when every
   node it waits for is restored too, so a node that reruns always reruns
   whatever reads its output.
@@ -34,13 +35,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import time
-import uuid
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import NamedTuple
 
 import joblib
 import networkx as nx
@@ -48,12 +44,14 @@ import numpy as np
 import sklearn
 from sklearn.base import clone
 
-from foldgraph.tasks.ops import NodeResult, put, take
+from foldgraph.tasks.ops import put, take
 
-from .worker import dumps
+# MAGIC and SUFFIX are re-exported: they are the disk store's file format
+from ._cachefs import MAGIC, SUFFIX, Entry, NodeCache, UnsafeCacheError  # noqa: F401
 
 __all__ = [
     "NodeCache",
+    "UnsafeCacheError",
     "Entry",
     "Plan",
     "resolve_cache",
@@ -63,20 +61,9 @@ __all__ = [
     "store_results",
 ]
 
-#: bump when the fingerprint content or the entry format changes
-FORMAT = 1
-MAGIC = b"FGNC1\n"
-SUFFIX = ".fgc"
-#: temp files of writers that died are removed by eviction after this many seconds
-STALE_TMP = 3600.0
+#: bump when the fingerprint content or the entry format changes (2: signed entries)
+FORMAT = 2
 _INPUTS = ("X", "y", "w")
-
-
-class Entry(NamedTuple):
-    """What a cached node restores: its result and the prediction block it wrote."""
-
-    result: NodeResult
-    block: np.ndarray | None = None
 
 
 # -- fingerprints ------------------------------------------------------------------
@@ -344,200 +331,3 @@ def resolve_cache(cache):
         f"cache={cache!r}: pass None (no cache), a directory path, a "
         f"foldgraph.NodeCache(path, max_bytes=...) or a dict (in memory)"
     )
-
-
-class NodeCache:
-    """A directory of cached node results, shared safely between processes.
-
-    One file per node fingerprint. Writes go to a temporary file in the same
-    directory and are renamed into place (atomic), so a reader sees a whole
-    entry or none; every entry carries a SHA-256 checksum of its content, and
-    an entry that is corrupt or cannot be read is deleted and recomputed
-    with a warning. With ``max_bytes``, the least recently used entries
-    (by modification time, refreshed on every hit) are removed after each
-    write until the directory holds at most ``max_bytes`` of entries.
-
-    Parameters
-    ----------
-    path : str or Path
-        The directory (created if missing).
-    max_bytes : int, optional
-        Bound on the total size of the entries; no bound by default.
-
-    Raises
-    ------
-    ValueError
-        ``path`` is an existing file, or ``max_bytes`` is not a positive int.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> import numpy as np
-    >>> from foldgraph import NodeCache, ParallelProcessing, Learner, FoldIndex
-    >>> from foldgraph.testing import OLS
-    >>> X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     cache = NodeCache(tmp, max_bytes=10**6)
-    ...     with ParallelProcessing("sequential", cache=cache) as pp:
-    ...         _ = pp.map(Learner(OLS(), FoldIndex(2)), "fit", X, y)
-    ...         _ = pp.map(Learner(OLS(), FoldIndex(2)), "fit", X, y)
-    ...     len(cache), len(pp.trace.events), len(pp.trace.cached)
-    (3, 0, 3)
-    """
-
-    def __init__(self, path, max_bytes: int | None = None):
-        if max_bytes is not None and (
-            isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0
-        ):
-            raise ValueError(f"max_bytes={max_bytes!r}: pass a positive number of bytes or None")
-        self.path = Path(path)
-        if self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"cache path {str(self.path)!r} is a file: pass a directory")
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.max_bytes = max_bytes
-
-    def __repr__(self) -> str:
-        return f"NodeCache({str(self.path)!r}, max_bytes={self.max_bytes!r})"
-
-    def _file(self, fp: str) -> Path:
-        return self.path / f"{fp}{SUFFIX}"
-
-    def __contains__(self, fp) -> bool:
-        return isinstance(fp, str) and self._file(fp).is_file()
-
-    def keys(self) -> list[str]:
-        """Fingerprints of the entries on disk."""
-        return [p.name[: -len(SUFFIX)] for p in self.path.glob(f"*{SUFFIX}")]
-
-    def __len__(self) -> int:
-        return len(self.keys())
-
-    @property
-    def nbytes(self) -> int:
-        """Total size of the entries on disk."""
-        return sum(size for _, size, _ in self._entries())
-
-    def get(self, fp: str, default=None):
-        """The :class:`Entry` of ``fp``, or ``default`` if missing or unreadable (warned)."""
-        path = self._file(fp)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return default
-        except OSError as exc:
-            return self._bad(path, f"{type(exc).__name__}: {exc}", default)
-        head = len(MAGIC)
-        if data[:head] != MAGIC:
-            return self._bad(path, "not a foldgraph cache entry", default)
-        digest, payload = data[head : head + 32], data[head + 32 :]
-        if hashlib.sha256(payload).digest() != digest:
-            return self._bad(path, "checksum mismatch (truncated or corrupted)", default)
-        try:
-            entry = pickle.loads(payload)
-        except Exception as exc:  # noqa: BLE001 - a class that moved, a missing module...
-            return self._bad(path, f"cannot unpickle: {type(exc).__name__}: {exc}", default)
-        if not isinstance(entry, Entry):
-            return self._bad(path, f"holds a {type(entry).__name__}, not an Entry", default)
-        try:
-            os.utime(path)  # least recently used goes first
-        except OSError:
-            pass
-        return entry
-
-    def _bad(self, path: Path, reason: str, default):
-        warnings.warn(
-            f"node cache entry {path.name} is unreadable ({reason}): deleted, the node is "
-            f"recomputed",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        try:
-            path.unlink()
-        except OSError:
-            pass
-        return default
-
-    def __getitem__(self, fp: str) -> Entry:
-        entry = self.get(fp)
-        if entry is None:
-            raise KeyError(fp)
-        return entry
-
-    def __setitem__(self, fp: str, entry: Entry) -> None:
-        self.update({fp: entry})
-
-    def update(self, entries: dict) -> None:
-        """Write ``{fingerprint: Entry}`` (each atomically), then evict down to ``max_bytes``.
-
-        An entry that cannot be pickled or written is skipped with a warning.
-        """
-        for fp, entry in entries.items():
-            try:
-                self._write(fp, entry)
-            except Exception as exc:  # noqa: BLE001 - pickling or disk errors: skip, warn
-                warnings.warn(f"node cache: could not write entry {fp} ({type(exc).__name__}: "
-                              f"{exc}); the node will run again next time", RuntimeWarning,
-                              stacklevel=2)  # fmt: skip
-        if self.max_bytes is not None:
-            self.evict()
-
-    def _write(self, fp: str, entry: Entry) -> None:
-        payload = dumps(entry)
-        data = MAGIC + hashlib.sha256(payload).digest() + payload
-        tmp = self.path / f".{fp}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, self._file(fp))
-        except BaseException:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise
-
-    def _entries(self) -> list[tuple[Path, int, float]]:
-        out = []
-        for path in self.path.glob(f"*{SUFFIX}"):
-            try:
-                st = path.stat()
-            except OSError:  # removed by another process meanwhile
-                continue
-            out.append((path, st.st_size, st.st_mtime))
-        return out
-
-    def evict(self, max_bytes: int | None = None) -> int:
-        """Remove least recently used entries until at most ``max_bytes`` remain.
-
-        Also removes temporary files left by writers that died long ago.
-        Returns the number of entries removed.
-        """
-        limit = self.max_bytes if max_bytes is None else max_bytes
-        now = time.time()
-        for tmp in self.path.glob(".*.tmp"):
-            try:
-                if now - tmp.stat().st_mtime > STALE_TMP:
-                    tmp.unlink()
-            except OSError:
-                pass
-        if limit is None:
-            return 0
-        entries = sorted(self._entries(), key=lambda e: e[2])
-        total = sum(size for _, size, _ in entries)
-        removed = 0
-        for path, size, _ in entries:
-            if total <= limit:
-                break
-            try:
-                path.unlink()
-                removed += 1
-            except FileNotFoundError:
-                pass
-            except OSError:
-                continue
-            total -= size
-        return removed
-
-    def clear(self) -> None:
-        """Remove every entry (the directory stays)."""
-        self.evict(max_bytes=0)
