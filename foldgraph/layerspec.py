@@ -19,13 +19,17 @@ Forms accepted by ``add`` (as in mlens):
 from __future__ import annotations
 
 from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from foldgraph.errors import GraphError
-from foldgraph.tasks.indexers import INDEXERS
+from foldgraph.tasks.indexers import INDEXERS, BaseIndex, FoldIndex
+from foldgraph.tasks.splitters import SplitIndex, is_splitter
+
+from .inputs import check_folds
 from foldgraph.tasks.learner import Learner, Transformer
 from foldgraph.tasks.pipeline import Pipeline
 
-__all__ = ["LayerSpec", "named_estimators"]
+__all__ = ["LayerSpec", "named_estimators", "stack_indexer"]
 
 KINDS = ("stack", "blend", "subsemble", "temporal", "full")
 
@@ -83,6 +87,37 @@ def named_estimators(estimators, where: str) -> list[tuple[str, object]]:
     return out
 
 
+def _replaced(items, local: str, value, where: str) -> list:
+    """``items`` with the one named ``local`` replaced by ``value``, under the same name."""
+    pairs = named_estimators(items, where)
+    return [(n, value if n == local else e) for n, e in pairs]
+
+
+def stack_indexer(folds, classifier=False, shuffle=False, seed=None, groups=None):
+    """The indexer of a stacking layer: what scikit-learn's stacking would use for ``cv=folds``.
+
+    Examples
+    --------
+    >>> stack_indexer(3)
+    FoldIndex(folds=3)
+    >>> stack_indexer(3, classifier=True).splitter
+    StratifiedKFold(n_splits=3, random_state=None, shuffle=False)
+    >>> stack_indexer(3, shuffle=True, seed=0).splitter
+    KFold(n_splits=3, random_state=0, shuffle=True)
+    """
+    if isinstance(folds, BaseIndex):
+        return folds
+    if is_splitter(folds):
+        return SplitIndex(folds, groups)
+    check_folds(folds)
+    seed = seed if shuffle else None
+    if classifier:
+        return SplitIndex(StratifiedKFold(folds, shuffle=bool(shuffle), random_state=seed), groups)
+    if shuffle:
+        return SplitIndex(KFold(folds, shuffle=True, random_state=seed), groups)
+    return FoldIndex(folds)
+
+
 class LayerSpec(BaseEstimator):
     """One layer of an ensemble, as given to ``add``.
 
@@ -126,65 +161,121 @@ class LayerSpec(BaseEstimator):
         self.meta = meta
 
     # -- parameters of the estimators, reachable as <name>__<param> -----------
-    def _flat(self) -> list[tuple[str, object]]:
+    def _flat(self, where: str = "this layer") -> list[tuple[str, object]]:
         cases = self.estimators if isinstance(self.estimators, dict) else {"": self.estimators}
         flat = []
         for case, ests in cases.items():
-            for name, est in named_estimators(ests, f"case {case!r}"):
+            for name, est in named_estimators(ests, f"case {case!r}" if case else where):
                 flat.append((f"{case}.{name}" if case else name, est))
         return flat
+
+    def _steps(self) -> list[tuple[str, str, object]]:
+        """``(key, case, step)`` of every preprocessing step; keys ``pr.<step>`` or
+        ``<case>.pr.<step>`` (a dot never appears in an estimator's own name)."""
+        out = []
+        for case, steps in self._cases().items():
+            prefix = "pr" if case == "pr" and not isinstance(self.estimators, dict) else f"{case}.pr"
+            for name, step in named_estimators(steps, f"preprocessing case {case!r}"):
+                out.append((f"{prefix}.{name}", case, step))
+        return out
 
     def get_params(self, deep: bool = True) -> dict:
         params = super().get_params(deep=False)
         if deep:
-            for name, est in self._flat():
+            for name, est in self._flat() + [(k, s) for k, _, s in self._steps()]:
                 params[name] = est
-                params.update({f"{name}__{k}": v for k, v in est.get_params(deep=True).items()})
+                if hasattr(est, "get_params"):
+                    params.update({f"{name}__{k}": v for k, v in est.get_params(deep=True).items()})
         return params
 
     def set_params(self, **params):
+        """Set the layer's own parameters, replace an estimator or a preprocessing step
+        (``ridge=SVR()``, ``pr.standardscaler=MinMaxScaler()``) or set theirs
+        (``ridge__alpha=3``). A replaced estimator keeps its name."""
         own = {k: v for k, v in params.items() if k in self._get_param_names()}
         super().set_params(**own)
-        nested = {k: v for k, v in params.items() if k not in own}
-        if nested:
-            flat = dict(self._flat())
-            for key, value in nested.items():
-                name, _, sub = key.partition("__")
-                if name not in flat or not sub:
-                    raise ValueError(
-                        f"invalid parameter {key!r} for this layer (estimators: "
-                        f"{', '.join(map(repr, flat))})"
-                    )
+        for key, value in params.items():
+            if key in own:
+                continue
+            name, _, sub = key.partition("__")
+            flat, steps = dict(self._flat()), {k: (case, s) for k, case, s in self._steps()}
+            if name in flat and sub:
                 flat[name].set_params(**{sub: value})
+            elif name in flat:
+                self._replace_estimator(name, value)
+            elif name in steps and sub:
+                steps[name][1].set_params(**{sub: value})
+            elif name in steps:
+                self._replace_step(name, steps[name][0], value)
+            else:
+                known = ", ".join(map(repr, list(flat) + list(steps)))
+                raise ValueError(f"invalid parameter {key!r} for this layer (estimators and "
+                                 f"preprocessing steps: {known})")
         return self
 
+    def _replace_estimator(self, name: str, value) -> None:
+        case, _, local = name.rpartition(".")
+        if isinstance(self.estimators, dict):
+            cases = dict(self.estimators)
+            cases[case] = _replaced(cases[case], local, value, f"case {case!r}")
+            self.estimators = cases
+        else:
+            self.estimators = _replaced(self.estimators, local, value, "this layer")
+
+    def _replace_step(self, key: str, case: str, value) -> None:
+        local = key.rsplit(".", 1)[1]
+        if isinstance(self.preprocessing, dict):
+            pre = dict(self.preprocessing)
+            pre[case] = _replaced(pre[case], local, value, f"preprocessing case {case!r}")
+            self.preprocessing = pre
+        else:
+            self.preprocessing = _replaced(self.preprocessing, local, value, "preprocessing")
+
     # -- building tasks ---------------------------------------------------------
-    def make_indexer(self):
-        """A fresh indexer of the layer's kind."""
+    def make_indexer(self, defaults=None, classifier=False, shuffle=False, seed=None,
+                     groups=None):  # fmt: skip
+        """A fresh indexer of the layer's kind.
+
+        ``defaults`` are the ensemble's indexer arguments (its ``folds``,
+        ``test_size``...), read at every fit and overridden by the layer's
+        own ``indexer_args``. A ``"stack"`` layer's ``folds`` may be an int
+        (StratifiedKFold for a classifier, KFold otherwise, shuffled with
+        ``seed`` if ``shuffle``) or any CV splitter (``groups`` reach it).
+        """
         if self.kind not in KINDS:
             raise GraphError(
                 f"unknown layer kind {self.kind!r}: choose one of {', '.join(map(repr, KINDS))}"
             )
-        args = dict(self.indexer_args or {})
+        args = {**(defaults or {}), **(self.indexer_args or {})} if not self.meta else {}
+        if self.kind == "stack":
+            folds = args.pop("folds", 2)
+            if args:
+                raise TypeError(f"a 'stack' layer takes folds only, got {sorted(args)}")
+            return stack_indexer(folds, classifier, shuffle, seed, groups)
         if self.kind == "subsemble" and args.get("partition_estimator") is not None:
             est = args.pop("partition_estimator")
             return INDEXERS["clustered"](est, **args)
         args.pop("partition_estimator", None)
         return INDEXERS[self.kind](**args)
 
-    def make_tasks(self, layer: str, scorer=None) -> list:
-        """Transformers (one per case) then Learners, named ``<layer>.<name>``."""
+    def make_tasks(self, layer: str, scorer=None, indexer=None) -> list:
+        """Transformers (one per case) then Learners, named ``<layer>.<name>``.
+
+        Every task of the layer shares ``indexer`` (default: :meth:`make_indexer`),
+        so a learner and its preprocessing always cut the same folds.
+        """
+        indexer = self.make_indexer() if indexer is None else indexer
         cases = self._cases()
         tasks = []
         for case, steps in cases.items():
             if steps:
                 pipe = Pipeline([(n, clone(s)) for n, s in named_estimators(steps, case)],
                                 return_y=True)  # fmt: skip
-                tasks.append(Transformer(pipe, self.make_indexer(), name=f"{layer}.{case}"))
-        for local, est in self._flat():
+                tasks.append(Transformer(pipe, indexer, name=f"{layer}.{case}"))
+        for local, est in self._flat(layer):
             case = local.rsplit(".", 1)[0] if "." in local else ("pr" if "pr" in cases else "")
             pre = f"{layer}.{case}" if cases.get(case) else None
-            tasks.append(Learner(clone(est), self.make_indexer(), name=f"{layer}.{local}",
+            tasks.append(Learner(clone(est), indexer, name=f"{layer}.{local}",
                                  preprocess=pre, proba=self.proba, scorer=scorer))  # fmt: skip
         if not any(t.kind == "learner" for t in tasks):
             raise GraphError(f"{layer}: no estimators were given: pass at least one")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from foldgraph.errors import GraphError
+from foldgraph.tasks.splitters import as_indexer
 
 __all__ = ["check_data", "check_task", "task_input"]
 
@@ -96,6 +97,7 @@ def check_task(task, name: str) -> None:
             f"{type(est).__name__} does not implement {', '.join(missing)}; a "
             f"{kind} needs {' and '.join(needed)}"
         )
+    as_indexer(getattr(task, "indexer", None), f"task '{getattr(task, 'name', None) or name}'")
     task_name = getattr(task, "name", None)
     if task_name is not None and (not isinstance(task_name, str) or "/" in task_name or not task_name):
         raise GraphError(

@@ -14,6 +14,7 @@ from .indexers import (
 )
 from .learner import Learner, Transformer
 from .pipeline import Pipeline
+from .splitters import SplitIndex
 
 __all__ = [
     "Learner",
@@ -26,4 +27,5 @@ __all__ = [
     "SubsetIndex",
     "ClusteredSubsetIndex",
     "TemporalIndex",
+    "SplitIndex",
 ]

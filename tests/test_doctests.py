@@ -48,6 +48,8 @@ CHECKED = [
     "foldgraph.errors",
     "foldgraph.evaluation",
     "foldgraph.layerspec",
+    "foldgraph.base",
+    "foldgraph.inputs",
     "foldgraph.summary",
     "foldgraph.testing",
     "foldgraph.engine.assemble",
@@ -74,6 +76,7 @@ CHECKED = [
     "foldgraph.tasks.learner",
     "foldgraph.tasks.ops",
     "foldgraph.tasks.pipeline",
+    "foldgraph.tasks.splitters",
 ]
 
 #: modules not checked yet (changed by work in progress), with the public

@@ -49,7 +49,7 @@ def test_superlearner_equals_stacking_classifier_with_probabilities():
     ens = SuperLearner(folds=4).add([clone(e) for e in est], proba=True)
     ens.add_meta(LogisticRegression(max_iter=1000)).fit(XC, LABELS)
     sk = StackingClassifier(list(zip("ab", est)), final_estimator=LogisticRegression(max_iter=1000),
-                            cv=KFold(4), stack_method="predict_proba").fit(XC, LABELS)  # fmt: skip
+                            cv=4, stack_method="predict_proba").fit(XC, LABELS)  # fmt: skip
     np.testing.assert_array_equal(ens.classes_, ["ant", "bee", "cat"])
     np.testing.assert_array_equal(ens.predict(XC), sk.predict(XC))
     np.testing.assert_allclose(ens.predict_proba(XC), sk.predict_proba(XC), atol=1e-5)

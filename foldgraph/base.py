@@ -1,0 +1,494 @@
+"""BaseEnsemble: the scikit-learn estimator behind every ensemble.
+
+Each ``add`` records a :class:`~foldgraph.layerspec.LayerSpec`; ``fit``
+turns the layers into tasks and the tasks into one graph: layer ``i`` reads
+the output buffer of layer ``i - 1`` (``X`` for the first), the meta layer
+(``add_meta``, a full-data fit) reads the last one. The ensemble's own
+settings (``folds``, ``test_size``, ``shuffle``...) are read at every fit,
+so ``set_params`` takes effect at the next one; a layer's ``indexer_args``
+override them for that layer only.
+
+Classification: labels of any type are encoded once per fit (``classes_``);
+an int ``folds`` means stratified folds, as in scikit-learn's stacking; base
+learners with ``proba=True`` stack one column per class, the same columns on
+every fold; ``predict_proba`` has one column per class of ``classes_``.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from functools import update_wrapper
+from types import MethodType
+
+import numpy as np
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import ClassifierTags, RegressorTags, TransformerTags
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from foldgraph.engine import ParallelProcessing
+from foldgraph.errors import GraphError
+from foldgraph.graph import TaskGraph, add_layer
+
+from .inputs import as_numeric, check_groups, check_weights, fit_seed
+from .layerspec import LayerSpec
+from .summary import FitSummary
+
+__all__ = ["BaseEnsemble", "META"]
+
+META = "meta"
+_PERMUTED_KINDS = ("blend", "subsemble")  # indexers that cut contiguous blocks
+
+
+def _feature_names(X):
+    names = getattr(X, "columns", None)
+    return None if names is None else np.asarray([str(c) for c in names], dtype=object)
+
+
+def _if_meta_has(fn):
+    """A method that exists only if the meta learner has a method of the same name;
+    otherwise the AttributeError names the meta learner (``hasattr`` is False)."""
+
+    class Conditional:
+        def __get__(self, obj, owner=None):
+            if obj is None:
+                return fn
+            obj._check_meta_has(fn.__name__)
+            return MethodType(fn, obj)
+
+    return update_wrapper(Conditional(), fn)
+
+
+class BaseEnsemble(BaseEstimator):
+    """Shared machinery; subclasses set ``_kind`` and :meth:`_indexer_args`.
+
+    Examples
+    --------
+    >>> from foldgraph import SuperLearner
+    >>> issubclass(SuperLearner, BaseEnsemble)
+    True
+    """
+
+    _kind = "stack"
+
+    # -- building -----------------------------------------------------------
+    def _indexer_args(self) -> dict:
+        return {}
+
+    def _defaults(self, spec: LayerSpec) -> dict:
+        """The ensemble's indexer arguments, for the layers of its own kind."""
+        return self._indexer_args() if spec.kind == self._kind and not spec.meta else {}
+
+    def _add(self, kind, estimators, preprocessing, proba, propagate_features, indexer_args):
+        layers = list(self.layers or [])
+        if layers and layers[-1].meta:
+            raise GraphError("a meta learner was already added: add layers before add_meta")
+        spec = LayerSpec(kind, estimators, preprocessing, proba, propagate_features,
+                         dict(indexer_args) or None)  # fmt: skip
+        spec.make_indexer(self._defaults(spec))  # an unknown kind or argument fails here
+        spec._flat(f"layer-{len(layers) + 1}")  # so do estimators without fit, duplicate names
+        spec._steps()
+        self.layers = layers + [spec]
+        return self
+
+    def add(self, estimators, preprocessing=None, proba=False, propagate_features=None,
+            **indexer_args):  # fmt: skip
+        """Add a layer of base learners; returns self.
+
+        Parameters
+        ----------
+        estimators : list or dict of lists
+            Estimators, ``(name, estimator)`` pairs, or ``{case: [...]}``.
+        preprocessing : list or dict of lists, optional
+            Transformers applied before the estimators (per case for a dict).
+        proba : bool, default=False
+            Stack class probabilities (one column per class).
+        propagate_features : list of int, optional
+            Input columns copied beside the predictions for the next layer.
+        **indexer_args
+            Override the ensemble's indexer arguments for this layer only
+            (e.g. ``folds=5``); the others follow the ensemble's parameters.
+        """
+        return self._add(self._kind, estimators, preprocessing, proba, propagate_features,
+                         indexer_args)  # fmt: skip
+
+    def add_meta(self, estimator, proba=False):
+        """Add the meta learner, fitted on all rows of the last layer's output.
+
+        An ensemble has one meta learner: a second ``add_meta`` raises
+        GraphError (stack a layer with :meth:`add` instead, or replace the
+        meta learner with ``set_params(meta=estimator)``).
+        """
+        if not self.layers:
+            raise GraphError("add_meta before add: add at least one layer of base learners")
+        if self.layers[-1].meta:
+            name = self.layers[-1]._flat()[0][0]
+            raise GraphError(
+                f"a meta learner was already added ({name!r}): an ensemble has one. Replace "
+                f"it with set_params(meta=estimator), or add a layer with add() before it"
+            )
+        spec = LayerSpec("full", [estimator], None, proba, None, None, meta=True)
+        self.layers = list(self.layers) + [spec]
+        return self
+
+    def _specs(self) -> tuple[list, LayerSpec | None]:
+        layers = list(self.layers or [])
+        if not layers:
+            raise GraphError(f"{type(self).__name__} has no layers: call add(estimators) first")
+        if layers[-1].meta:
+            return layers[:-1], layers[-1]
+        return layers, None
+
+    def _layer_names(self, n_base: int, meta: bool) -> list[str]:
+        return [f"layer-{i + 1}" for i in range(n_base)] + ([META] if meta else [])
+
+    def graph(self, job: str = "fit", X=None, y=None) -> TaskGraph:
+        """The ensemble's task graph for ``job`` (after fit, X may be omitted for "fit")."""
+        if X is None:
+            if job == "fit" and getattr(self, "graph_", None) is not None:
+                return self.graph_
+            raise GraphError(f"graph({job!r}) needs X (and y for 'fit')")
+        X = as_numeric(np.asarray(X), _feature_names(X))
+        if job == "fit":
+            if y is not None and self._is_classifier():
+                y = LabelEncoder().fit_transform(np.asarray(y))
+            return self._build("fit", X, y, context=self._context(y))[0]
+        self._check_fitted()
+        return self._build(job, X, None, tasks=self._tasks)[0]
+
+    def _context(self, y, groups=None, seed=None) -> dict:
+        stratify = self._is_classifier() and y is not None and np.ndim(y) == 1
+        return {"classifier": stratify, "shuffle": bool(self.shuffle),
+                "seed": fit_seed(self.random_state) if seed is None else seed,
+                "groups": groups}  # fmt: skip
+
+    def _build(self, job, X, y, tasks=None, upto=None, sample_weight=None, context=None):
+        base, meta = self._specs()
+        specs = base + ([meta] if meta is not None else [])
+        names = self._layer_names(len(base), meta is not None)
+        if upto is not None:
+            specs, names = specs[:upto], names[:upto]
+        graph = TaskGraph(job, X=X, y=y, sample_weight=sample_weight)
+        made, stream = [], "X"
+        for i, (spec, name) in enumerate(zip(specs, names)):
+            if tasks is not None:
+                layer_tasks = tasks[i]
+            else:
+                indexer = spec.make_indexer(self._defaults(spec), **(context or {}))
+                layer_tasks = spec.make_tasks(name, self.scorer, indexer)
+            stream = add_layer(graph, name, layer_tasks, [t.name for t in layer_tasks],
+                               input=stream, propagate_features=spec.propagate_features)
+            made.append(layer_tasks)
+        return graph.validate(), made
+
+    # -- fitting and predicting ------------------------------------------------
+    def _manager(self):
+        """The manager a fit or predict runs on, as a context manager.
+
+        ``backend`` itself when it is a ParallelProcessing (the user's: left
+        open, e.g. with its dask client), else a new one, cleared on exit.
+        """
+        if isinstance(self.backend, ParallelProcessing):
+            self._node_store()  # the manager's own cache= applies; keep the node memory set
+            return nullcontext(self.backend)
+        return ParallelProcessing(self.backend, n_jobs=self.n_jobs, strategy=self.strategy,
+                                  verbose=bool(self.verbose), cache=self._node_store(),
+                                  **self._dtype_kw())  # fmt: skip
+
+    def _dtype_kw(self) -> dict:
+        dtype = getattr(self, "dtype", None)
+        return {} if dtype is None else {"dtype": dtype}
+
+    def _node_store(self):
+        """Where fitted nodes are kept: ``cache`` if given, else the in-memory node memory."""
+        if self.cache is False:
+            return None
+        if self.cache is not None:
+            return self.cache
+        if getattr(self, "_node_memory", None) is None:
+            self._node_memory = {}
+        return self._node_memory
+
+    def fit(self, X, y, sample_weight=None, groups=None, **fit_params):
+        """Fit every layer as one task graph; returns self.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Sliced per fold and passed to every estimator's ``fit``.
+        groups : array-like of shape (n_samples,), optional
+            Group labels for a splitter given as ``folds`` (GroupKFold...).
+        **fit_params
+            Not supported: raises TypeError naming them.
+        """
+        if fit_params:
+            raise TypeError(
+                f"fit() got fit parameters {sorted(fit_params)}: only sample_weight and "
+                f"groups are supported"
+            )
+        base, meta = self._specs()
+        if meta is None:
+            raise GraphError(f"{type(self).__name__} has no meta learner: call add_meta(est)")
+        names = _feature_names(X)
+        X, y = self._validate_fit(X, y, names)
+        n = X.shape[0]
+        sample_weight = check_weights(sample_weight, n)
+        groups = check_groups(groups, n)
+        if self._is_classifier():
+            encoder = LabelEncoder().fit(y.ravel() if y.ndim == 1 else y[:, 0])
+            self._encoder = encoder if y.ndim == 1 else None
+            self.classes_ = encoder.classes_ if y.ndim == 1 else None
+            if y.ndim == 1:
+                y = encoder.transform(y)
+        seed = fit_seed(self.random_state)
+        order = None
+        if self.shuffle and any(spec.kind in _PERMUTED_KINDS for spec in base):
+            order = np.random.RandomState(seed).permutation(n)
+            X, y = X[order], y[order]
+            sample_weight = None if sample_weight is None else sample_weight[order]
+            groups = None if groups is None else groups[order]
+        graph, tasks = self._build("fit", X, y, sample_weight=sample_weight,
+                                   context=self._context(y, groups, seed))  # fmt: skip
+        last = self._layer_names(len(base), True)[-2]
+        with self._manager() as pp:
+            out = pp.run(graph, X, y, return_preds=[last], sample_weight=sample_weight)[0]
+            self.trace_ = pp.trace
+            if self.cache is None:  # remember this fit's nodes only
+                memory = self._node_memory
+                self._node_memory = {fp: memory[fp] for fp in pp.fingerprints.values()
+                                     if fp is not None and fp in memory}  # fmt: skip
+        rows = np.arange(n - out.shape[0], n)
+        if order is not None:  # back to the user's row order
+            rows = order[rows]
+            back = np.argsort(rows, kind="stable")
+            out, rows = out[back], rows[back]
+        self.fit_transform_, self.meta_rows_ = out, rows
+        self._tasks = tasks
+        self.layers_ = [{t.name.split(".", 1)[1]: t for t in layer} for layer in tasks]
+        self.layer_names_ = self._layer_names(len(base), True)
+        self.meta_ = next(iter(self.layers_[-1].values()))
+        self.graph_ = _without_data(graph)
+        if names is None and hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self
+
+    def _validate_fit(self, X, y, names):
+        """Check X and y the scikit-learn way; NaN and inf in X are the estimators' call."""
+        if not hasattr(X, "shape"):
+            X = np.asarray(X)
+        X, y = validate_data(self, X, y, reset=True, ensure_all_finite=False,
+                             ensure_min_samples=2, multi_output=True, y_numeric=False,
+                             dtype=None, accept_sparse=("csr", "csc", "coo"))  # fmt: skip
+        X = as_numeric(X, names)
+        X = X.tocsr() if hasattr(X, "tocsr") and X.format != "csr" else X
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)  # a column vector: warn and ravel, like sklearn
+        if self._is_classifier():
+            check_classification_targets(y)
+            if y.ndim == 1 and len(np.unique(y)) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in y, got 1 class"
+                )
+        elif y.dtype.kind not in "biuf":
+            meta = self._meta_name()
+            try:
+                y = y.astype(float)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"y holds labels such as {y.ravel()[0]!r}, but the meta learner {meta} is a "
+                    f"regressor: use a classifier as the meta learner for classification"
+                ) from None
+        return X, y
+
+    def _meta_name(self) -> str:
+        _, meta = self._specs()
+        if meta is None:
+            return "(none)"
+        name, est = meta._flat()[0]
+        return f"{name!r} ({type(est).__name__})"
+
+    def _check_fitted(self):
+        if not hasattr(self, "layers_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet: call fit(X, y) first"
+            )
+
+    def _base_output(self, X) -> np.ndarray:
+        """The last base layer's predictions for new rows: the meta learner's input."""
+        self._check_fitted()
+        names = _feature_names(X)
+        X = validate_data(self, X, reset=False, ensure_all_finite=False, dtype=None,
+                          accept_sparse=("csr", "csc", "coo"))  # fmt: skip
+        X = as_numeric(X, names)
+        X = X.tocsr() if hasattr(X, "tocsr") and X.format != "csr" else X
+        graph, _ = self._build("predict", X, None, tasks=self._tasks, upto=-1)
+        with self._manager() as pp:
+            return pp.run(graph, X, return_preds=[self.layer_names_[-2]])[0]
+
+    def transform(self, X) -> np.ndarray:
+        """The prediction matrix the meta learner reads, for new rows."""
+        return self._base_output(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions of the meta learner on the base layers' predictions."""
+        self._check_fitted()
+        pred = self.meta_.estimator_.predict(self._base_output(X))
+        if self._is_classifier() and self._encoder is not None:
+            return self._encoder.inverse_transform(np.asarray(pred).astype(int))
+        return pred
+
+    def fit_transform(self, X, y, sample_weight=None, groups=None, **fit_params) -> np.ndarray:
+        """Fit, and return the out-of-fold predictions of the last base layer.
+
+        These are what the meta learner was trained on (no leakage), in the
+        user's row order (rows ``meta_rows_``); unlike ``fit(X, y).transform(X)``,
+        which uses the full-data estimators.
+        """
+        return self.fit(X, y, sample_weight=sample_weight, groups=groups,
+                        **fit_params).fit_transform_  # fmt: skip
+
+    def _check_meta_has(self, method: str) -> None:
+        """Raise AttributeError naming the meta learner if it lacks ``method``."""
+        try:
+            _, meta = self._specs()
+        except GraphError:
+            meta = None
+        if meta is None:
+            raise AttributeError(f"This {type(self).__name__} has no {method}: it has no meta "
+                                 f"learner yet (call add_meta)")
+        for name, est in meta._flat():
+            if not hasattr(est, method):
+                raise AttributeError(
+                    f"This {type(self).__name__} has no {method}: its meta learner {name!r} "
+                    f"({type(est).__name__}) does not implement {method}"
+                )
+
+    def __getstate__(self) -> dict:
+        """No per-row data in a pickle: the node memory and ``fit_transform_`` stay behind."""
+        state = super().__getstate__()
+        for key in ("_node_memory", "fit_transform_"):
+            state.pop(key, None)
+        rows = state.get("meta_rows_")
+        if rows is not None and len(rows) and rows[-1] - rows[0] == len(rows) - 1:
+            state["meta_rows_"] = range(int(rows[0]), int(rows[-1]) + 1)  # contiguous
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("meta_rows_"), range):
+            state["meta_rows_"] = np.arange(state["meta_rows_"].start, state["meta_rows_"].stop)
+        super().__setstate__(state)
+
+    @_if_meta_has
+    def predict_proba(self, X) -> np.ndarray:
+        """The meta learner's class probabilities, one column per class of ``classes_``.
+
+        A class the meta learner never saw (its training rows missed it) gets
+        a column of zeros.
+        """
+        self._check_fitted()
+        meta = self.meta_.estimator_
+        proba = meta.predict_proba(self._base_output(X))
+        seen = getattr(meta, "classes_", None)
+        if self.classes_ is None or seen is None or len(seen) == len(self.classes_):
+            return proba
+        full = np.zeros((proba.shape[0], len(self.classes_)), dtype=proba.dtype)
+        full[:, np.asarray(seen).astype(int)] = proba
+        return full
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy for a classifier, R^2 for a regressor."""
+        metric = accuracy_score if self._is_classifier() else r2_score
+        return metric(y, self.predict(X), sample_weight=sample_weight)
+
+    @property
+    def data(self) -> FitSummary:
+        """Fit summary per learner: fold score, fit and predict time (mean and std)."""
+        self._check_fitted()
+        return FitSummary.from_layers(self.layer_names_, self.layers_)
+
+    # -- scikit-learn parameters and tags -----------------------------------------
+    def _is_classifier(self) -> bool:
+        if not isinstance(self.layers, (list, tuple)):
+            return False
+        ests = [e for spec in list(self.layers)[-1:] for _, e in spec._flat()]
+        return bool(ests) and is_classifier(ests[0])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        dtype = np.dtype(getattr(self, "dtype", None) or np.float64).name
+        tags.transformer_tags = TransformerTags(preserves_dtype=[dtype])
+        tags.input_tags.sparse = True  # CSR: rows sliced in place, shared with workers
+        if self._is_classifier():
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        else:
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        return tags
+
+    def _named_layers(self) -> dict:
+        ok = isinstance(self.layers, (list, tuple)) and all(
+            isinstance(spec, LayerSpec) for spec in self.layers
+        )
+        if not (ok and self.layers):
+            return {}
+        base, meta = self._specs()
+        specs = base + ([meta] if meta else [])
+        return dict(zip(self._layer_names(len(base), meta is not None), specs))
+
+    def get_params(self, deep: bool = True) -> dict:
+        params = super().get_params(deep=False)
+        if deep:
+            for name, spec in self._named_layers().items():
+                params[name] = spec
+                params.update({f"{name}__{k}": v for k, v in spec.get_params(deep=True).items()})
+        return params
+
+    def set_params(self, **params):
+        """Set the ensemble's parameters and, at any depth ``get_params`` lists, its layers'.
+
+        ``layer-1__ridge__alpha=3`` sets a learner's parameter,
+        ``layer-1__ridge=SVR()`` replaces the learner (keeping its name),
+        ``layer-1__pr.standardscaler__with_mean=False`` reaches a
+        preprocessing step, ``meta=Ridge()`` or ``meta__ridge=Lasso()``
+        replaces the meta learner. Every change takes effect at the next fit.
+        """
+        named = self._named_layers()
+        own = {k: v for k, v in params.items() if k.partition("__")[0] not in named}
+        super().set_params(**own)
+        layers = list(self.layers or [])
+        for key, value in params.items():
+            name, _, sub = key.partition("__")
+            if name not in named:
+                continue
+            i = list(named).index(name)
+            if sub:
+                layers[i] = layers[i].set_params(**{sub: value})
+            elif isinstance(value, LayerSpec):
+                layers[i] = value
+            elif name == META:
+                layers[i] = LayerSpec("full", [value], None, layers[i].proba, None, None,
+                                      meta=True)  # fmt: skip
+            else:
+                raise ValueError(f"{key}= takes a LayerSpec, got {type(value).__name__}: to "
+                                 f"replace one learner use {key}__<name>=estimator")
+        self.layers = layers if self.layers is not None else self.layers
+        return self
+
+
+def _without_data(graph: TaskGraph) -> TaskGraph:
+    """The fitted graph without training rows: a fitted model holds no data."""
+    graph.X = graph.y = graph.sample_weight = None
+    for info in graph.info.values():
+        info.pop("y_values", None)
+        indexer = info.get("indexer")
+        if getattr(indexer, "groups", None) is not None:
+            indexer.groups = None
+        if hasattr(indexer, "_memo"):
+            indexer._memo = None
+    return graph

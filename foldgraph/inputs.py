@@ -1,0 +1,136 @@
+"""Checks of what a user passes to an ensemble's fit and predict, before any node runs.
+
+Each function returns the cleaned value or raises the error a scikit-learn
+user would catch (ValueError, TypeError), naming the culprit and the fix.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+__all__ = ["as_numeric", "check_weights", "check_groups", "fit_seed", "check_folds"]
+
+
+def as_numeric(X, names=None, where: str = "X"):
+    """``X`` with a numeric dtype: object columns converted, or a ValueError naming the column.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_numeric(np.array([[1, "2"]], dtype=object)).dtype
+    dtype('float64')
+    >>> as_numeric(np.array([[1.0, "z"]], dtype=object))
+    Traceback (most recent call last):
+      ...
+    ValueError: X column 1 holds non-numeric values such as 'z': encode it first (e.g. OneHotEncoder or OrdinalEncoder), or drop it
+    """
+    if getattr(X, "dtype", None) is None or X.dtype != object:
+        return X
+    try:
+        return X.astype(float)
+    except (TypeError, ValueError):
+        pass
+    for j in range(X.shape[1]):
+        try:
+            X[:, j].astype(float)
+        except (TypeError, ValueError):
+            bad = next(v for v in X[:, j] if not _is_number(v))
+            column = repr(names[j]) if names is not None else j
+            raise ValueError(
+                f"{where} column {column} holds non-numeric values such as {bad!r}: encode it "
+                f"first (e.g. OneHotEncoder or OrdinalEncoder), or drop it"
+            ) from None
+    raise ValueError(f"{where} cannot be converted to numbers: encode its columns first")
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def check_weights(sample_weight, n: int):
+    """``sample_weight`` as a float64 array of ``n`` non-negative weights, not all zero.
+
+    Examples
+    --------
+    >>> check_weights([1, 2], 2).tolist()
+    [1.0, 2.0]
+    >>> check_weights([1, -2], 2)
+    Traceback (most recent call last):
+      ...
+    ValueError: sample_weight must be non-negative: weight -2.0 at row 1
+    """
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=float)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight has shape {w.shape} for {n} rows: pass one weight per row")
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"sample_weight holds NaN or inf at row {int(np.flatnonzero(~np.isfinite(w))[0])}")
+    if np.any(w < 0):
+        row = int(np.flatnonzero(w < 0)[0])
+        raise ValueError(f"sample_weight must be non-negative: weight {w[row]} at row {row}")
+    if not np.any(w):
+        raise ValueError("sample_weight is all zero: give some row a positive weight")
+    return w
+
+
+def check_groups(groups, n: int):
+    """``groups`` as an array of ``n`` labels, or None.
+
+    Examples
+    --------
+    >>> check_groups([0, 0, 1], 2)
+    Traceback (most recent call last):
+      ...
+    ValueError: groups has 3 labels for 2 rows: pass one group label per row
+    """
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} labels for {n} rows: pass one group label "
+                         f"per row")
+    return groups
+
+
+def fit_seed(random_state) -> int:
+    """One int seed for a fit, from what ``check_random_state`` accepts.
+
+    An int is kept (so folds equal ``KFold(shuffle=True, random_state=int)``);
+    None draws a fresh seed; a RandomState gives its next int.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fit_seed(3), fit_seed(np.random.RandomState(0)) == fit_seed(np.random.RandomState(0))
+    (3, True)
+    """
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def check_folds(folds, name: str = "folds") -> None:
+    """Refuse a ``folds`` that is neither an int >= 2 nor a splitter or indexer.
+
+    Examples
+    --------
+    >>> check_folds(1)
+    Traceback (most recent call last):
+      ...
+    ValueError: folds=1: pass an int >= 2, or a CV splitter such as KFold(5) or StratifiedKFold(5)
+    """
+    if isinstance(folds, numbers.Integral) and not isinstance(folds, bool):
+        if folds >= 2:
+            return
+    elif callable(getattr(folds, "split", None)) or callable(getattr(folds, "make_folds", None)):
+        return
+    raise ValueError(f"{name}={folds!r}: pass an int >= 2, or a CV splitter such as KFold(5) "
+                     f"or StratifiedKFold(5)")

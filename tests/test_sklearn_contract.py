@@ -1,0 +1,289 @@
+"""The ensembles behave like scikit-learn estimators: splitters, set_params, row order.
+
+Each test pins a behaviour of issue 15 against an independent computation
+(scikit-learn's own cross_val_predict, StackingRegressor/Classifier, a loop).
+"""
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, make_friedman1
+from sklearn.ensemble import StackingClassifier, StackingRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    KFold,
+    PredefinedSplit,
+    RepeatedKFold,
+    StratifiedKFold,
+    TimeSeriesSplit,
+    cross_val_predict,
+    cross_val_score,
+)
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.svm import SVR
+from sklearn.tree import DecisionTreeRegressor
+
+from foldgraph import (
+    BlendEnsemble,
+    GraphError,
+    Learner,
+    ParallelProcessing,
+    SuperLearner,
+    TemporalEnsemble,
+)
+
+X, Y = make_friedman1(240, n_features=6, noise=0.3, random_state=0)
+XI, YI = load_iris(return_X_y=True)  # sorted by class, as loaded
+
+
+def regressor(**kw):
+    ens = SuperLearner(backend="sequential", **kw)
+    return ens.add([Ridge(), DecisionTreeRegressor(max_depth=4, random_state=0)]).add_meta(
+        LinearRegression()
+    )
+
+
+def oof(est, cv, X=X, y=Y, **kw):
+    return cross_val_predict(clone(est), X, y, cv=cv, **kw)
+
+
+# -- row order and splitters -------------------------------------------------------
+@pytest.mark.parametrize("backend", ["sequential", "threading", "multiprocessing"])
+def test_shuffled_folds_come_back_in_the_users_row_order(backend):
+    ens = regressor(folds=3, shuffle=True, random_state=0).set_params(backend=backend, n_jobs=2)
+    Z = ens.fit_transform(X, Y)
+    cv = KFold(3, shuffle=True, random_state=0)
+    np.testing.assert_allclose(Z[:, 0], oof(Ridge(), cv), rtol=1e-6, atol=1e-6)
+    tree = oof(DecisionTreeRegressor(max_depth=4, random_state=0), cv)
+    np.testing.assert_allclose(Z[:, 1], tree, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(ens.meta_rows_, np.arange(len(Y)))
+
+
+def test_int_folds_are_stratified_for_classifiers_as_in_scikit_learn():
+    est = LogisticRegression(max_iter=1000)
+    ens = SuperLearner(folds=3, backend="sequential").add([est], proba=True).add_meta(clone(est))
+    Z = ens.fit_transform(XI, YI)
+    np.testing.assert_allclose(Z, oof(est, 3, XI, YI, method="predict_proba"), atol=1e-6)
+    sk = StackingClassifier([("lr", est)], final_estimator=clone(est), cv=3).fit(XI, YI)
+    assert ens.score(XI, YI) == pytest.approx(sk.score(XI, YI))
+    assert ens.score(XI, YI) > 0.9  # contiguous folds on iris as loaded scored 0.0
+
+
+def test_a_shuffled_stratified_splitter_with_a_random_state_object():
+    est = LogisticRegression(max_iter=1000)
+    ens = SuperLearner(folds=4, shuffle=True, random_state=np.random.RandomState(0),
+                       backend="sequential").add([est], proba=True).add_meta(clone(est))  # fmt: skip
+    Z = ens.fit_transform(XI, YI)
+    assert Z.shape == (150, 3) and ens.score(XI, YI) > 0.9
+
+
+def test_group_splitter_gets_the_groups_of_fit():
+    groups = np.repeat(np.arange(12), 20)
+    ens = regressor(folds=GroupKFold(4))
+    Z = ens.fit_transform(X, Y, groups=groups)
+    ref = oof(Ridge(), GroupKFold(4), groups=groups)
+    np.testing.assert_allclose(Z[:, 0], ref, rtol=1e-6, atol=1e-6)
+    for learner in ens.layers_[0].values():  # no fold mixes a group into train and test
+        for fold in learner.folds_[:-1]:
+            train = np.concatenate([np.arange(a, b) for a, b in fold.train])
+            test = np.concatenate([np.arange(a, b) for a, b in fold.test])
+            assert not set(groups[train]) & set(groups[test])
+
+
+def test_time_series_split_trains_the_meta_learner_on_the_predicted_tail():
+    ens = regressor(folds=TimeSeriesSplit(3))
+    Z = ens.fit_transform(X, Y)
+    first_test = next(TimeSeriesSplit(3).split(X))[1][0]
+    np.testing.assert_array_equal(ens.meta_rows_, np.arange(first_test, len(Y)))
+    manual = np.concatenate([Ridge().fit(X[tr], Y[tr]).predict(X[te])
+                             for tr, te in TimeSeriesSplit(3).split(X)])  # fmt: skip
+    np.testing.assert_allclose(Z[:, 0], manual, rtol=1e-6, atol=1e-6)
+    meta = LinearRegression().fit(Z, Y[first_test:])
+    np.testing.assert_allclose(ens.meta_.estimator_.coef_, meta.coef_, rtol=1e-6, atol=1e-9)
+
+
+def test_predefined_split_and_a_low_level_learner_with_a_splitter():
+    test_fold = np.arange(len(Y)) % 3
+    Z = regressor(folds=PredefinedSplit(test_fold)).fit_transform(X, Y)
+    np.testing.assert_allclose(Z[:, 0], oof(Ridge(), PredefinedSplit(test_fold)), atol=1e-6)
+    with ParallelProcessing("threading", n_jobs=2) as pp:
+        cv = StratifiedKFold(3, shuffle=True, random_state=1)
+        P = pp.map(Learner(LogisticRegression(max_iter=1000), cv, name="lr", proba=True),
+                   "fit", XI, YI, return_preds=True)  # fmt: skip
+    ref = oof(LogisticRegression(max_iter=1000), cv, XI, YI, method="predict_proba")
+    np.testing.assert_allclose(P, ref, atol=1e-6)
+
+
+def test_a_repeated_splitter_is_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="in 2 test sets.*repeated"):
+        regressor(folds=RepeatedKFold(n_splits=3, n_repeats=2, random_state=0)).fit(X, Y)
+
+
+def test_blend_shuffle_returns_rows_in_the_users_order():
+    ens = BlendEnsemble(test_size=0.25, shuffle=True, random_state=0, backend="sequential")
+    ens.add([Ridge()]).add_meta(LinearRegression()).fit(X, Y)
+    rows = ens.meta_rows_
+    assert len(rows) == 60 and np.all(np.diff(rows) > 0)
+    train = np.setdiff1d(np.arange(len(Y)), rows)
+    manual = Ridge().fit(X[train], Y[train]).predict(X[rows])
+    np.testing.assert_allclose(ens.fit_transform_[:, 0], manual, rtol=1e-6, atol=1e-6)
+
+
+# -- parameters take effect -----------------------------------------------------------
+def test_ensemble_settings_are_read_at_fit_not_at_add():
+    ens = regressor(folds=3)
+    ens.set_params(folds=5).fit(X, Y)
+    assert len(ens.layers_[0]["ridge"].fold_estimators_) == 5
+    blend = BlendEnsemble(test_size=0.5, backend="sequential").add([Ridge()])
+    blend.add_meta(LinearRegression()).set_params(test_size=0.2).fit(X, Y)
+    assert blend.fit_transform_.shape == (48, 1)
+
+
+def test_the_node_memory_refits_every_fold_after_folds_change():
+    ens = regressor(folds=3).fit(X, Y)
+    ens.set_params(folds=4).fit(X, Y)
+    fold_nodes = [k for k in ens.trace_.cached if "/fold-" in k]
+    assert fold_nodes == []
+    np.testing.assert_allclose(ens.fit_transform_[:, 0], oof(Ridge(), KFold(4)), atol=1e-6)
+
+
+def test_every_key_of_get_params_can_be_set():
+    ens = SuperLearner(backend="sequential").add([Ridge(), KNeighborsRegressor()],
+                                                 preprocessing=[StandardScaler()])  # fmt: skip
+    ens.add_meta(LinearRegression())
+    params = ens.get_params(deep=True)
+    assert "layer-1__pr.standardscaler__with_mean" in params
+    for key, value in params.items():
+        ens.set_params(**{key: value})
+    ens.set_params(**{"layer-1__ridge": SVR(), "layer-1__pr.standardscaler": MinMaxScaler(),
+                      "meta": Ridge(alpha=2.0)})  # fmt: skip
+    ens.fit(X, Y)
+    assert isinstance(ens.layers_[0]["ridge"].estimator_, SVR)
+    assert isinstance(ens.layers_[0]["pr"].estimator_.steps[0][1], MinMaxScaler)
+    assert ens.meta_.estimator_.alpha == 2.0
+
+
+def test_grid_search_over_folds_learners_preprocessing_and_meta():
+    ens = SuperLearner(backend="sequential").add([Ridge(), KNeighborsRegressor()],
+                                                 preprocessing=[StandardScaler()])  # fmt: skip
+    ens.add_meta(LinearRegression())
+    grid = {"folds": [2, 6], "layer-1__ridge": [Ridge(), SVR()],
+            "layer-1__pr.standardscaler__with_std": [True, False],
+            "meta": [LinearRegression(), Ridge(alpha=50.0)]}  # fmt: skip
+    gs = GridSearchCV(ens, grid, cv=KFold(3)).fit(X, Y)
+    scores = gs.cv_results_["mean_test_score"]
+    assert len(set(np.round(scores, 12))) == len(scores) == 16
+    best = clone(ens).set_params(**gs.best_params_)
+    manual = cross_val_score(best, X, Y, cv=KFold(3)).mean()
+    assert gs.best_score_ == pytest.approx(manual, rel=1e-9)
+
+
+def test_add_meta_twice_is_refused():
+    ens = regressor()
+    with pytest.raises(GraphError, match="meta learner was already added .*set_params"):
+        ens.add_meta(Ridge())
+
+
+def test_random_state_accepts_what_check_random_state_accepts():
+    for rs in (None, 0, np.random.RandomState(0)):
+        regressor(folds=3, shuffle=True, random_state=rs).fit(X, Y)
+    with pytest.raises(ValueError, match="random_state|seed"):
+        regressor(folds=3, shuffle=True, random_state="zero").fit(X, Y)
+
+
+# -- classes and probabilities -----------------------------------------------------
+def test_predict_proba_columns_follow_classes_when_the_meta_learner_misses_one():
+    labels = np.array(["a", "b", "c"])[YI]  # sorted: the tail (rows 90-149) misses "a"
+    blend = BlendEnsemble(test_size=0.4, backend="sequential")
+    blend.add([LogisticRegression(max_iter=1000)], proba=True)
+    blend.add_meta(LogisticRegression(max_iter=1000)).fit(XI, labels)
+    P = blend.predict_proba(XI)
+    assert P.shape == (150, 3)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    seen = blend.meta_.estimator_.classes_
+    missing = np.setdiff1d(np.arange(3), seen)
+    assert missing.size and np.all(P[:, missing] == 0)
+
+
+def test_meta_without_predict_proba_is_named():
+    ens = SuperLearner(backend="sequential").add([Ridge()]).add_meta(("lin", LinearRegression()))
+    with pytest.raises(AttributeError, match="meta learner 'lin' \\(LinearRegression\\)"):
+        ens.predict_proba
+
+
+@pytest.mark.parametrize("data", [load_diabetes, load_breast_cancer])
+def test_equal_to_scikit_learn_stacking_with_the_same_folds(data):
+    Xd, yd = data(return_X_y=True)
+    cv = KFold(5, shuffle=True, random_state=0)
+    if data is load_diabetes:
+        base = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3, random_state=0))]
+        ens = SuperLearner(folds=cv, backend="sequential").add([(n, clone(e)) for n, e in base])
+        ens.add_meta(LinearRegression()).fit(Xd, yd)
+        sk = StackingRegressor(base, final_estimator=LinearRegression(), cv=cv).fit(Xd, yd)
+        np.testing.assert_allclose(ens.predict(Xd), sk.predict(Xd), rtol=1e-5)
+    else:
+        base = [("lr", make_pipeline(StandardScaler(), LogisticRegression()))]
+        ens = SuperLearner(folds=cv, backend="sequential").add([(n, clone(e)) for n, e in base])
+        ens.add_meta(LogisticRegression()).fit(Xd, yd)
+        sk = StackingClassifier(base, final_estimator=LogisticRegression(), cv=cv,
+                                stack_method="predict").fit(Xd, yd)  # fmt: skip
+        np.testing.assert_array_equal(ens.predict(Xd), sk.predict(Xd))
+        np.testing.assert_allclose(ens.predict_proba(Xd), sk.predict_proba(Xd), atol=1e-6)
+
+
+def test_fit_twice_on_other_data_and_other_classes():
+    est = LogisticRegression(max_iter=1000)
+    ens = SuperLearner(backend="sequential").add([est], proba=True).add_meta(clone(est))
+    ens.fit(XI, np.array(["x", "y", "z"])[YI])
+    keep = YI < 2
+    ens.fit(XI[keep][:, :3], np.array(["p", "q"])[YI[keep]])
+    np.testing.assert_array_equal(ens.classes_, ["p", "q"])
+    assert ens.n_features_in_ == 3 and ens.predict_proba(XI[:4, :3]).shape == (4, 2)
+
+
+# -- pickling holds no data ------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["sequential", "threading", "multiprocessing"])
+def test_a_fitted_ensemble_pickles_without_its_training_rows(backend, tmp_path):
+    Xb = np.random.default_rng(0).normal(size=(20_000, 10))
+    yb = Xb[:, 0] + Xb[:, 1]
+    with ParallelProcessing(backend, n_jobs=2) as pp:
+        ens = SuperLearner(backend=pp).add([Ridge(), LinearRegression()])
+        ens.add_meta(LinearRegression()).fit(Xb, yb)
+        expected = ens.predict(Xb[:50])
+        blob = pickle.dumps(ens)
+        joblib.dump(ens, tmp_path / "ens.joblib")
+    assert len(blob) < Xb.nbytes / 20  # X alone is 1.6 MB
+    for loaded in (pickle.loads(blob), joblib.load(tmp_path / "ens.joblib")):
+        np.testing.assert_allclose(loaded.predict(Xb[:50]), expected, rtol=1e-12)
+        loaded.backend.clear()
+
+
+# -- messages that name the culprit --------------------------------------------------
+def test_a_regressor_meta_on_string_labels_names_the_meta_learner():
+    with pytest.raises(ValueError, match="meta learner 'linearregression' .* is a regressor"):
+        regressor().fit(XI, np.array(["a", "b", "c"])[YI])
+
+
+def test_duplicate_names_name_the_layer():
+    with pytest.raises(GraphError, match="layer-1: two estimators are named 'r'"):
+        SuperLearner().add([("r", Ridge()), ("r", SVR())])
+
+
+def test_an_object_dataframe_column_is_named():
+    frame = pd.DataFrame({"num": np.arange(6.0), "word": list("abcabc")})
+    with pytest.raises(ValueError, match="X column 'word' holds non-numeric values such as 'a'"):
+        regressor().fit(frame, np.arange(6.0))
+
+
+def test_a_temporal_ensemble_meta_rows_are_the_predicted_tail():
+    ens = TemporalEnsemble(step_size=40, burn_in=80, backend="sequential")
+    ens.add([Ridge()]).add_meta(LinearRegression()).fit(X, Y)
+    np.testing.assert_array_equal(ens.meta_rows_, np.arange(80, 240))
