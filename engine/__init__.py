@@ -1,7 +1,7 @@
 """How nodes run: the manager, jobs, the scheduler loop, backends and strategies."""
 
 from .backends import BACKENDS
-from .cache import NodeCache, Plan
+from .cache import NodeCache, Plan, UnsafeCacheError
 from .job import Job
 from .manager import ParallelProcessing
 from .scheduler import RunState, finish, run_graph, start_state
@@ -12,6 +12,7 @@ from .trace import Trace, TraceEvent
 __all__ = [
     "ParallelProcessing",
     "NodeCache",
+    "UnsafeCacheError",
     "Plan",
     "Job",
     "Trace",

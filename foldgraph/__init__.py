@@ -5,7 +5,7 @@ fold-level nodes; a scheduler walks it over workers. This module only
 re-exports the public names.
 """
 
-from foldgraph.engine import Job, NodeCache, ParallelProcessing, Trace
+from foldgraph.engine import Job, NodeCache, ParallelProcessing, Trace, UnsafeCacheError
 from foldgraph.ensembles import (
     BlendEnsemble,
     SequentialEnsemble,
@@ -61,4 +61,5 @@ __all__ = [
     "GraphError",
     "TaskError",
     "WorkerDied",
+    "UnsafeCacheError",
 ]

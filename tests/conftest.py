@@ -1,12 +1,20 @@
 """Shared fixtures: leak checks for processes and shared memory."""
 
 import os
+import tempfile
 import time
 
 import psutil
 import pytest
 
 from foldgraph.engine.buffers import segment_names
+
+# The node cache signs entries with a per-user key; the suite keeps its own key
+# (and its workers inherit it) instead of writing one into the home directory.
+os.environ.setdefault(
+    "FOLDGRAPH_CACHE_KEY_FILE",
+    os.path.join(tempfile.mkdtemp(prefix="foldgraph-test-key-"), "node-cache.key"),
+)
 
 #: multiprocessing's own helper processes, shared by every pool of the parent
 INFRASTRUCTURE = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")

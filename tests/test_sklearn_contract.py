@@ -216,7 +216,7 @@ def test_predict_proba_columns_follow_classes_when_the_meta_learner_misses_one()
 def test_meta_without_predict_proba_is_named():
     ens = SuperLearner(backend="sequential").add([Ridge()]).add_meta(("lin", LinearRegression()))
     with pytest.raises(AttributeError, match="meta learner 'lin' \\(LinearRegression\\)"):
-        ens.predict_proba
+        ens.predict_proba  # noqa: B018
 
 
 @pytest.mark.parametrize("data", [load_diabetes, load_breast_cancer])
