@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from foldgraph.errors import TaskError, WorkerDied
+from foldgraph.errors import TaskError, WorkerDied, wrap_error
 from foldgraph.graph.builders import _gc_paused
 
 from .payload import make_payload
@@ -209,16 +209,8 @@ def pick(state: RunState, n: int, graph=None, select=None) -> list[str]:
 
 
 def _task_error(graph, done) -> TaskError:
-    task = graph.attrs(done.key)["task"]
-    exc = done.error
-    cls = WorkerDied if isinstance(exc, WorkerDied) else TaskError
-    err = cls(
-        f"task '{task}' failed at node '{done.key}': {type(exc).__name__}: {exc}",
-        task=task,
-        node=done.key,
-    )
-    err.worker_traceback = done.tb
-    return err
+    """The ``TaskError[E]`` of a failed node (see :func:`foldgraph.errors.wrap_error`)."""
+    return wrap_error(done.error, graph.attrs(done.key)["task"], done.key, done.tb)
 
 
 #: a node with more dependents than this is not scanned for followers (a wide fan-out
@@ -381,7 +373,7 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     >>> run_graph(g, job, Sequential(), resolve("fifo"), Trace(1))
     Traceback (most recent call last):
       ...
-    foldgraph.errors.TaskError: task 'broken' failed at node 'broken/fit/fold-0': ZeroDivisionError: no luck
+    foldgraph.errors.TaskError[ZeroDivisionError]: task 'broken' failed at node 'broken/fit/fold-0': ZeroDivisionError: no luck
     >>> job.release()
     """
     with _gc_paused():

@@ -1,13 +1,18 @@
 """The error tree of foldgraph.
 
 Each class subclasses the builtin a caller would naturally catch, so that
-``except ValueError`` still catches a bad graph. This module imports nothing
-from foldgraph: every layer may use it.
+``except ValueError`` still catches a bad graph. An estimator's exception
+keeps its class too: :func:`wrap_error` turns it into an instance of
+``TaskError[E]``, a subclass of both :class:`TaskError` and the original
+class ``E`` (made once per ``E``), so ``except ValueError`` and ``except
+TaskError`` both catch a node's ``ValueError``. Every backend raises node
+failures through :func:`wrap_error`. This module imports nothing from
+foldgraph: every layer may use it.
 """
 
 from __future__ import annotations
 
-__all__ = ["FoldgraphError", "GraphError", "TaskError", "WorkerDied"]
+__all__ = ["FoldgraphError", "GraphError", "TaskError", "WorkerDied", "wrap_error"]
 
 
 class FoldgraphError(Exception):
@@ -40,6 +45,11 @@ class GraphError(FoldgraphError, ValueError):
 class TaskError(FoldgraphError, RuntimeError):
     """A node failed while running; the original exception is the ``__cause__``.
 
+    A node's error is an instance of ``TaskError[E]``, a subclass of both
+    ``TaskError`` and the class ``E`` of the estimator's exception (see
+    :func:`wrap_error`), so ``except E`` catches it as well. It is a plain
+    ``TaskError`` when ``E`` cannot be combined with ``TaskError``.
+
     Parameters
     ----------
     message : str
@@ -66,6 +76,17 @@ class TaskError(FoldgraphError, RuntimeError):
     ...     except TaskError as error:
     ...         print(error.task, error.node, type(error.__cause__).__name__)
     b b/fit/fold-0 ValueError
+
+    The same error is a ``ValueError``, as the estimator raised it:
+
+    >>> with ParallelProcessing("sequential") as manager:
+    ...     try:
+    ...         manager.map(Learner(Broken(), FoldIndex(2), name="b"), "fit", X, y)
+    ...     except ValueError as error:
+    ...         print(type(error).__name__, isinstance(error, TaskError))
+    ...         print(error)
+    TaskError[ValueError] True
+    task 'b' failed at node 'b/fit/fold-0': ValueError: no convergence
     """
 
     def __init__(self, message: str, task: str | None = None, node: str | None = None):
@@ -87,3 +108,102 @@ class WorkerDied(TaskError):
     >>> isinstance(err, TaskError), err.node
     (True, 'ols/fit/fold-0')
     """
+
+
+#: ``{E: TaskError[E]}``, or ``{E: TaskError}`` where the two cannot be combined
+_CLASSES: dict[type, type] = {}
+
+
+def _error_class(cls: type) -> type:
+    """``TaskError[cls]``, a subclass of TaskError and ``cls``; made once per ``cls``.
+
+    Plain TaskError when ``cls`` is already a TaskError base (``RuntimeError``,
+    ``Exception``), is not an ``Exception`` (``KeyboardInterrupt``,
+    ``SystemExit``), or cannot be a base beside TaskError (an instance
+    layout or metaclass conflict). A TaskError subclass (``WorkerDied``, or
+    the ``TaskError[E]`` of a nested run) with TaskError's ``__init__`` is
+    used as it is.
+    """
+    made = _CLASSES.get(cls)
+    if made is not None:
+        return made
+    if not issubclass(cls, Exception) or issubclass(TaskError, cls):
+        made = TaskError
+    elif issubclass(cls, TaskError):
+        made = cls if cls.__init__ is TaskError.__init__ else TaskError
+    else:
+        name = f"TaskError[{cls.__name__}]"
+        # str() and repr() are TaskError's (KeyError's str() would quote the message);
+        # __reduce__ rebuilds the class by name: pickle cannot find a class made here
+        namespace = {"__module__": __name__, "__qualname__": name, "__doc__": TaskError.__doc__,
+                     "__str__": BaseException.__str__, "__repr__": BaseException.__repr__,
+                     "__reduce__": _reduce}  # fmt: skip
+        try:
+            made = type(name, (TaskError, cls), namespace)
+        except Exception:  # noqa: BLE001 - a layout or metaclass conflict, __init_subclass__
+            made = TaskError
+    return _CLASSES.setdefault(cls, made)  # two threads may race: the first class wins
+
+
+def _reduce(error: TaskError) -> tuple:
+    return _restore, (type(error).__bases__[1], error.args), error.__dict__
+
+
+def _restore(cls: type, args: tuple) -> TaskError:
+    """Unpickle a ``TaskError[cls]`` (its attributes follow as its state)."""
+    return _error_class(cls)(*args)
+
+
+def wrap_error(cause: BaseException, task: str | None, node: str | None,
+               tb: str = "") -> TaskError:  # fmt: skip
+    """The error to raise for ``cause``, raised by the estimator of ``node``.
+
+    Its message names the task, the node and ``cause``; its class is
+    ``TaskError[E]`` for ``cause`` of class ``E`` (see :class:`TaskError`),
+    with the attributes of ``cause`` copied over (``task`` and ``node``
+    excepted). ``cause`` becomes its ``__cause__``, except for a
+    :class:`WorkerDied` (a dead worker has no exception to chain), which is
+    reported as a ``WorkerDied``.
+
+    Parameters
+    ----------
+    cause : BaseException
+        What the node raised.
+    task : str or None
+        Name of the node's task.
+    node : str or None
+        Key of the node.
+    tb : str, default=""
+        The worker's traceback text, kept as ``worker_traceback``.
+
+    Returns
+    -------
+    TaskError
+
+    Examples
+    --------
+    >>> error = wrap_error(KeyError("y"), "ols", "ols/fit/fold-1")
+    >>> isinstance(error, KeyError), isinstance(error, TaskError), error.node
+    (True, True, 'ols/fit/fold-1')
+    >>> type(error).__name__, repr(error.__cause__)
+    ('TaskError[KeyError]', "KeyError('y')")
+    >>> print(error)
+    task 'ols' failed at node 'ols/fit/fold-1': KeyError: 'y'
+    >>> type(wrap_error(KeyboardInterrupt(), "ols", "ols/fit/fold-1")).__name__
+    'TaskError'
+    """
+    message = f"task '{task}' failed at node '{node}': {type(cause).__name__}: {cause}"
+    cls = _error_class(type(cause))
+    try:
+        error = cls(message, task=task, node=node)
+    except Exception:  # noqa: BLE001 - a __new__ that wants its own args (ExceptionGroup)
+        cls = _CLASSES[type(cause)] = TaskError
+        error = TaskError(message, task=task, node=node)
+    if cls is not TaskError and not isinstance(cause, TaskError):
+        for name, value in vars(cause).items():  # e.g. a custom error's code=
+            if not name.startswith("__"):
+                error.__dict__.setdefault(name, value)
+    error.worker_traceback = tb
+    if not isinstance(cause, WorkerDied):
+        error.__cause__ = cause
+    return error

@@ -12,9 +12,6 @@ EXPECTED_FAILURES = {
         "weights are not equivalent to repeated rows"
     ),
     "check_sample_weight_equivalence_on_sparse_data": "same, on sparse input",
-    "check_estimators_nan_inf": (
-        "NaN and inf in X are left to the base estimators (some accept them)"
-    ),
     "check_transformer_general": (
         "fit_transform returns the out-of-fold predictions the meta learner was trained "
         "on, transform the full-data estimators' predictions"
