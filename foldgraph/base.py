@@ -17,8 +17,6 @@ every fold; ``predict_proba`` has one column per class of ``classes_``.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from functools import update_wrapper
-from types import MethodType
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
@@ -35,31 +33,25 @@ from foldgraph.graph import TaskGraph, add_layer
 
 from .inputs import as_numeric, check_groups, check_weights, fit_seed
 from .layerspec import LayerSpec
+from .params import (
+    if_meta_has,
+    named_layers,
+    pickle_state,
+    set_layer_params,
+    unpickle_state,
+    without_data,
+)
 from .summary import FitSummary
 
 __all__ = ["BaseEnsemble", "META"]
 
-META = "meta"
+META = "meta"  # the meta layer's name, as in get_params
 _PERMUTED_KINDS = ("blend", "subsemble")  # indexers that cut contiguous blocks
 
 
 def _feature_names(X):
     names = getattr(X, "columns", None)
     return None if names is None else np.asarray([str(c) for c in names], dtype=object)
-
-
-def _if_meta_has(fn):
-    """A method that exists only if the meta learner has a method of the same name;
-    otherwise the AttributeError names the meta learner (``hasattr`` is False)."""
-
-    class Conditional:
-        def __get__(self, obj, owner=None):
-            if obj is None:
-                return fn
-            obj._check_meta_has(fn.__name__)
-            return MethodType(fn, obj)
-
-    return update_wrapper(Conditional(), fn)
 
 
 class BaseEnsemble(BaseEstimator):
@@ -272,7 +264,7 @@ class BaseEnsemble(BaseEstimator):
         self.layers_ = [{t.name.split(".", 1)[1]: t for t in layer} for layer in tasks]
         self.layer_names_ = self._layer_names(len(base), True)
         self.meta_ = next(iter(self.layers_[-1].values()))
-        self.graph_ = _without_data(graph)
+        self.graph_ = without_data(graph)
         if names is None and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         return self
@@ -369,21 +361,12 @@ class BaseEnsemble(BaseEstimator):
                 )
 
     def __getstate__(self) -> dict:
-        """No per-row data in a pickle: the node memory and ``fit_transform_`` stay behind."""
-        state = super().__getstate__()
-        for key in ("_node_memory", "fit_transform_"):
-            state.pop(key, None)
-        rows = state.get("meta_rows_")
-        if rows is not None and len(rows) and rows[-1] - rows[0] == len(rows) - 1:
-            state["meta_rows_"] = range(int(rows[0]), int(rows[-1]) + 1)  # contiguous
-        return state
+        return pickle_state(super().__getstate__())
 
     def __setstate__(self, state: dict) -> None:
-        if isinstance(state.get("meta_rows_"), range):
-            state["meta_rows_"] = np.arange(state["meta_rows_"].start, state["meta_rows_"].stop)
-        super().__setstate__(state)
+        super().__setstate__(unpickle_state(state))
 
-    @_if_meta_has
+    @if_meta_has
     def predict_proba(self, X) -> np.ndarray:
         """The meta learner's class probabilities, one column per class of ``classes_``.
 
@@ -431,20 +414,10 @@ class BaseEnsemble(BaseEstimator):
             tags.regressor_tags = RegressorTags()
         return tags
 
-    def _named_layers(self) -> dict:
-        ok = isinstance(self.layers, (list, tuple)) and all(
-            isinstance(spec, LayerSpec) for spec in self.layers
-        )
-        if not (ok and self.layers):
-            return {}
-        base, meta = self._specs()
-        specs = base + ([meta] if meta else [])
-        return dict(zip(self._layer_names(len(base), meta is not None), specs))
-
     def get_params(self, deep: bool = True) -> dict:
         params = super().get_params(deep=False)
         if deep:
-            for name, spec in self._named_layers().items():
+            for name, spec in named_layers(self).items():
                 params[name] = spec
                 params.update({f"{name}__{k}": v for k, v in spec.get_params(deep=True).items()})
         return params
@@ -458,37 +431,9 @@ class BaseEnsemble(BaseEstimator):
         preprocessing step, ``meta=Ridge()`` or ``meta__ridge=Lasso()``
         replaces the meta learner. Every change takes effect at the next fit.
         """
-        named = self._named_layers()
+        named = named_layers(self)
         own = {k: v for k, v in params.items() if k.partition("__")[0] not in named}
         super().set_params(**own)
-        layers = list(self.layers or [])
-        for key, value in params.items():
-            name, _, sub = key.partition("__")
-            if name not in named:
-                continue
-            i = list(named).index(name)
-            if sub:
-                layers[i] = layers[i].set_params(**{sub: value})
-            elif isinstance(value, LayerSpec):
-                layers[i] = value
-            elif name == META:
-                layers[i] = LayerSpec("full", [value], None, layers[i].proba, None, None,
-                                      meta=True)  # fmt: skip
-            else:
-                raise ValueError(f"{key}= takes a LayerSpec, got {type(value).__name__}: to "
-                                 f"replace one learner use {key}__<name>=estimator")
-        self.layers = layers if self.layers is not None else self.layers
+        if len(own) < len(params):
+            self.layers = set_layer_params(self, named, params)
         return self
-
-
-def _without_data(graph: TaskGraph) -> TaskGraph:
-    """The fitted graph without training rows: a fitted model holds no data."""
-    graph.X = graph.y = graph.sample_weight = None
-    for info in graph.info.values():
-        info.pop("y_values", None)
-        indexer = info.get("indexer")
-        if getattr(indexer, "groups", None) is not None:
-            indexer.groups = None
-        if hasattr(indexer, "_memo"):
-            indexer._memo = None
-    return graph

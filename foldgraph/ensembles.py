@@ -9,8 +9,6 @@ layer, with its ``estimator_`` and ``fold_estimators_``.
 
 from __future__ import annotations
 
-import numpy as np
-
 from foldgraph.errors import GraphError
 
 from .base import BaseEnsemble

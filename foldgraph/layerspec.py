@@ -23,11 +23,11 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from foldgraph.errors import GraphError
 from foldgraph.tasks.indexers import INDEXERS, BaseIndex, FoldIndex
+from foldgraph.tasks.learner import Learner, Transformer
+from foldgraph.tasks.pipeline import Pipeline
 from foldgraph.tasks.splitters import SplitIndex, is_splitter
 
 from .inputs import check_folds
-from foldgraph.tasks.learner import Learner, Transformer
-from foldgraph.tasks.pipeline import Pipeline
 
 __all__ = ["LayerSpec", "named_estimators", "stack_indexer"]
 

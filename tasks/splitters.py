@@ -159,5 +159,10 @@ class SplitIndex(BaseIndex):
             )
         return n - start
 
+    def forget(self) -> None:
+        """Drop the groups and the remembered split (a fitted model keeps no data)."""
+        self.groups = None
+        self._memo = None
+
     def __sklearn_clone__(self):
         return type(self)(self.splitter, self.groups)

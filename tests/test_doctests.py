@@ -50,6 +50,7 @@ CHECKED = [
     "foldgraph.layerspec",
     "foldgraph.base",
     "foldgraph.inputs",
+    "foldgraph.params",
     "foldgraph.summary",
     "foldgraph.testing",
     "foldgraph.engine.assemble",

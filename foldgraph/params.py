@@ -1,0 +1,145 @@
+"""The parameters of an ensemble's layers, and what a fitted ensemble keeps.
+
+``get_params(deep=True)`` of an ensemble lists each layer (``layer-1``...,
+``meta``) and, below it, every estimator and preprocessing step of the layer
+(see :class:`~foldgraph.layerspec.LayerSpec`); :func:`set_layer_params` is the
+way back, so that every listed key can be set.
+"""
+
+from __future__ import annotations
+
+from functools import update_wrapper
+from types import MethodType
+
+import numpy as np
+
+from .layerspec import LayerSpec
+
+__all__ = ["named_layers", "set_layer_params", "if_meta_has", "without_data", "pickle_state",
+           "unpickle_state"]
+
+
+def named_layers(ensemble) -> dict:
+    """``{"layer-1": spec, ..., "meta": spec}`` of an ensemble, ``{}`` before ``add``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from foldgraph import SuperLearner
+    >>> list(named_layers(SuperLearner().add([Ridge()]).add_meta(LinearRegression())))
+    ['layer-1', 'meta']
+    """
+    layers = ensemble.layers
+    if not (isinstance(layers, (list, tuple)) and layers
+            and all(isinstance(spec, LayerSpec) for spec in layers)):  # fmt: skip
+        return {}
+    n_base = len(layers) - bool(layers[-1].meta)
+    names = [f"layer-{i + 1}" for i in range(n_base)] + ["meta"] * (len(layers) - n_base)
+    return dict(zip(names, layers))
+
+
+def set_layer_params(ensemble, named: dict, params: dict) -> list:
+    """The ensemble's layers with the ``<layer>[__...]`` keys of ``params`` applied.
+
+    ``layer-1=LayerSpec`` replaces a layer, ``meta=estimator`` the meta
+    learner; deeper keys go to the layer's own ``set_params``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from foldgraph import SuperLearner
+    >>> ens = SuperLearner().add([Ridge()]).add_meta(LinearRegression())
+    >>> layers = set_layer_params(ens, named_layers(ens), {"meta": Ridge(alpha=2.0)})
+    >>> layers[-1].estimators
+    [Ridge(alpha=2.0)]
+    """
+    layers = list(ensemble.layers or [])
+    names = list(named)
+    for key, value in params.items():
+        name, _, sub = key.partition("__")
+        if name not in named:
+            continue
+        i = names.index(name)
+        if sub:
+            layers[i] = layers[i].set_params(**{sub: value})
+        elif isinstance(value, LayerSpec):
+            layers[i] = value
+        elif layers[i].meta:
+            layers[i] = LayerSpec("full", [value], None, layers[i].proba, None, None, meta=True)
+        else:
+            raise ValueError(f"{key}= takes a LayerSpec, got {type(value).__name__}: to "
+                             f"replace one learner use {key}__<name>=estimator")
+    return layers
+
+
+def if_meta_has(fn):
+    """A method that exists only if the meta learner has a method of the same name;
+    otherwise the AttributeError names the meta learner (``hasattr`` is False).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from foldgraph import SuperLearner
+    >>> hasattr(SuperLearner().add([Ridge()]).add_meta(LinearRegression()), "predict_proba")
+    False
+    """
+
+    class Conditional:
+        def __get__(self, obj, owner=None):
+            if obj is None:
+                return fn
+            obj._check_meta_has(fn.__name__)
+            return MethodType(fn, obj)
+
+    return update_wrapper(Conditional(), fn)
+
+
+def without_data(graph):
+    """The fitted graph without training rows: a fitted model holds no data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import TaskGraph
+    >>> without_data(TaskGraph("fit", X=np.ones((4, 2)), y=np.ones(4))).X is None
+    True
+    """
+    graph.X = graph.y = graph.sample_weight = None
+    for info in graph.info.values():
+        info.pop("y_values", None)
+        forget = getattr(info.get("indexer"), "forget", None)
+        if forget is not None:
+            forget()
+    return graph
+
+
+def pickle_state(state: dict) -> dict:
+    """A fitted ensemble's pickle state: no per-row data (node memory, ``fit_transform_``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pickle_state({"fit_transform_": np.ones((3, 1)), "meta_rows_": np.arange(2, 5)})
+    {'meta_rows_': range(2, 5)}
+    """
+    state = dict(state)
+    for key in ("_node_memory", "fit_transform_"):
+        state.pop(key, None)
+    rows = state.get("meta_rows_")
+    if rows is not None and len(rows) and rows[-1] - rows[0] == len(rows) - 1:
+        state["meta_rows_"] = range(int(rows[0]), int(rows[-1]) + 1)  # contiguous
+    return state
+
+
+def unpickle_state(state: dict) -> dict:
+    """The inverse of :func:`pickle_state` (what can be restored).
+
+    Examples
+    --------
+    >>> unpickle_state({"meta_rows_": range(2, 5)})["meta_rows_"].tolist()
+    [2, 3, 4]
+    """
+    state = dict(state)
+    if isinstance(state.get("meta_rows_"), range):
+        state["meta_rows_"] = np.arange(state["meta_rows_"].start, state["meta_rows_"].stop)
+    return state
