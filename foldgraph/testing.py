@@ -32,7 +32,7 @@ class OLS(RegressorMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> X = np.array([[1.0], [2.0], [3.0]])
-    >>> OLS().fit(X, 2 * X[:, 0]).predict(X)
+    >>> OLS().fit(X, 2 * X[:, 0]).predict(X).round(6)
     array([2., 4., 6.])
     """
 

@@ -218,7 +218,7 @@ def predict_fold(
     >>> P = np.zeros((4, 1))
     >>> predict_fold(est, X, ((2, 4),), P, ((0, 2),)).estimator is est
     True
-    >>> P.ravel().tolist()
+    >>> P.ravel().round(6).tolist()
     [9.0, 13.0, 0.0, 0.0]
     """
     X_rows = take(X, rows)
