@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from foldgraph.errors import GraphError
-from foldgraph.graph.checks import check_data
+from foldgraph.graph.checks import check_data, check_labels, check_sample_weight
 from foldgraph.graph.taskgraph import check_job
 
 __all__ = ["Job", "load_array"]
@@ -111,8 +111,11 @@ class Job:
             for name, value in (("X", X), ("y", y))
             if isinstance(value, (str, os.PathLike))
         }
-        self.X, self.y = check_data(load_array(X, "X"), load_array(y, "y"))
-        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, float)
+        # every entry point of the manager comes here: bad data is refused before any node
+        # runs, and a sparse X of any format becomes CSR once, for every backend
+        self.X, self.y = check_data(load_array(X, "X"), load_array(y, "y"), job=self.job)
+        self.sample_weight = (None if sample_weight is None
+                              else check_sample_weight(sample_weight, self.X.shape[0]))  # fmt: skip
         self.stack = bool(stack)
         self.split = bool(split)
         self.path = path
@@ -145,6 +148,7 @@ class Job:
                 f"the graph was built with y (a {graph.job!r} job of learners needs "
                 f"targets): pass y to run(graph, X, y)"
             )
+        self._check_targets(graph)
         self.release()
         if "w" in graph.buffers and self.sample_weight is None:
             raise GraphError("the graph was built with sample_weight: pass it to run() too")
@@ -163,6 +167,17 @@ class Job:
             self.release()
             raise
         return self.buffers
+
+    def _check_targets(self, graph) -> None:
+        spec = graph.buffers.get("y")
+        if spec is not None and tuple(self.y.shape) != tuple(spec.shape):
+            raise GraphError(
+                f"the graph was built for y of shape {tuple(spec.shape)}, got "
+                f"{tuple(self.y.shape)}: rebuild the graph for these targets"
+            )
+        if graph.job == "fit" and self.y is not None:
+            for name, task in graph.tasks.items():
+                check_labels(task, name, self.y)
 
     def _allocate_shared(self, inputs: dict, outputs: dict) -> None:
         from .buffers import SharedBuffer

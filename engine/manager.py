@@ -11,8 +11,12 @@ its buffers on success, error or interrupt; ``clear()`` (or leaving a
 from __future__ import annotations
 
 import os
+import threading
+
+import numpy as np
 
 from foldgraph.graph.builders import _gc_paused, map_graph, stack_graph
+from foldgraph.graph.taskgraph import check_dtype
 
 from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import BACKENDS, PLANNED, SHARED, make_backend
@@ -40,6 +44,11 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def _is_runtime(value) -> bool:
+    """Locks and queues belong to one process's run, never to a pickle."""
+    return type(value).__module__ in ("_thread", "queue", "_queue")
 
 
 def _check_backend(backend: str) -> str:
@@ -102,6 +111,15 @@ class ParallelProcessing:
     address : str, optional
         With ``backend="dask"``: connect to the scheduler at this address
         (``"tcp://host:8786"``); the connection is closed by :meth:`clear`.
+    dtype : np.float64 or np.float32, default=np.float64
+        Of the buffers a run computes (predictions, propagated features) and
+        of the arrays returned, for ``map``, ``stack`` and ``run`` (which
+        sets it on the graph: :meth:`TaskGraph.set_dtype`). float64 keeps
+        the precision scikit-learn gives. float32 halves the memory of those
+        buffers (and of what workers send back) but keeps ~7 significant
+        digits (a target near 1e8 loses its last units) and cannot hold
+        values beyond ~3.4e38: a node whose predictions would overflow fails,
+        naming the node. Any other dtype is refused (ValueError).
 
     Attributes
     ----------
@@ -119,6 +137,20 @@ class ParallelProcessing:
         Content fingerprint of each node of the last run (empty without a
         cache; None for a node that is never cached).
 
+    Notes
+    -----
+    A manager may be shared between threads (say, one ensemble built with
+    ``backend=ParallelProcessing(...)`` predicting in a web service): its
+    runs are serialized. ``map``, ``stack`` (initialize and process as one
+    step), ``run``, ``plan`` and ``clear`` hold a per-manager lock, so a
+    second caller waits for the current run to end, then runs on the same
+    workers; every caller gets its own run's results. ``job``, ``graph``
+    and ``trace`` describe the last run (of whichever thread). Calling
+    ``initialize`` and ``process`` separately from several threads can pair
+    one thread's job with another's tasks: use ``map`` or ``stack`` there.
+    A node may not call the manager running it (RuntimeError). For runs in
+    parallel, give each thread its own manager.
+
     Examples
     --------
     >>> import numpy as np
@@ -128,7 +160,7 @@ class ParallelProcessing:
     >>> with ParallelProcessing(n_jobs=2) as manager:
     ...     P = manager.map(Learner(OLS(), FoldIndex(2)), "fit", X, y, return_preds=True)
     >>> P.shape, P.dtype
-    ((10, 1), dtype('float32'))
+    ((10, 1), dtype('float64'))
     """
 
     def __init__(
@@ -143,8 +175,11 @@ class ParallelProcessing:
         cache=None,
         client=None,
         address=None,
+        dtype=np.float64,
     ):
         self.backend = _check_backend(backend)
+        self._dtype = check_dtype(dtype)
+        self.dtype = dtype
         _check_dask(self.backend, client, address)
         self.client, self.address = client, address
         self.n_jobs = n_jobs
@@ -166,17 +201,34 @@ class ParallelProcessing:
         self.cache = cache
         self._cache = resolve_cache(cache)
         self.fingerprints: dict = {}
+        self._lock = threading.RLock()  # one run at a time (see the class docstring)
+        self._running = False
 
     def __repr__(self) -> str:
+        dtype = "" if self._dtype == "float64" else f", dtype=np.{self._dtype}"
         return (
             f"ParallelProcessing(backend={self.backend!r}, n_jobs={self.n_jobs!r}, "
-            f"strategy={self.strategy!r})"
+            f"strategy={self.strategy!r}{dtype})"
         )
 
     def __deepcopy__(self, memo) -> ParallelProcessing:
         """A manager is a handle on workers (a cluster): copies share it, so that
         ``sklearn.base.clone`` keeps an ensemble's ``backend=ParallelProcessing(...)``."""
         return self
+
+    def __getstate__(self) -> dict:
+        """Settings only: a pickled manager (say, inside a fitted ensemble) carries no
+        workers, client, buffers or last run; after loading it starts its own pool at
+        its first run (a dask manager given ``client=`` needs ``address=`` or a new
+        client then)."""
+        state = dict(self.__dict__)
+        state.update(job=None, graph=None, trace=None, _backend=None, client=None,
+                     fingerprints={})  # fmt: skip
+        return {k: v for k, v in state.items() if not _is_runtime(v)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock, self._running = threading.RLock(), False
 
     def __enter__(self) -> ParallelProcessing:
         return self
@@ -194,15 +246,17 @@ class ParallelProcessing:
             Per ``return_preds``: nothing, the last task's predictions, or
             one array per named task, in the order given.
         """
-        out = self.initialize(job, X, y, return_preds=return_preds, stack=False, **kw)
-        return self.process(caller, out)
+        with self._lock:  # initialize + process: one run, never interleaved with another
+            out = self.initialize(job, X, y, return_preds=return_preds, stack=False, **kw)
+            return self.process(caller, out)
 
     def stack(self, caller, job: str, X, y=None, return_preds=False, split=True, **kw):
         """Run tasks in sequence, each learner reading the previous one's output."""
-        out = self.initialize(
-            job, X, y, return_preds=return_preds, stack=True, split=split, **kw
-        )
-        return self.process(caller, out)
+        with self._lock:
+            out = self.initialize(
+                job, X, y, return_preds=return_preds, stack=True, split=split, **kw
+            )
+            return self.process(caller, out)
 
     def initialize(
         self, job: str, X, y=None, path=None, return_preds=False, stack=False, split=True
@@ -215,8 +269,10 @@ class ParallelProcessing:
             ``{}`` (no output), ``{"return_final": True}`` or
             ``{"return_final": False, "return_names": [...]}``.
         """
-        self.job = Job(job, X, y, stack=stack, split=split, path=path,
-                       return_preds=return_preds)  # fmt: skip
+        new = Job(job, X, y, stack=stack, split=split, path=path,
+                  return_preds=return_preds)  # fmt: skip
+        with self._lock:
+            self.job = new
         if return_preds is True:
             return {"return_final": True}
         if return_preds:
@@ -226,22 +282,24 @@ class ParallelProcessing:
 
     def process(self, caller, out: dict):
         """Build the graph of ``caller`` for the initialized job and run it."""
-        if self.job is None:
-            raise RuntimeError(
-                "the manager is not initialized: call initialize(job, X, y) before process"
-            )
-        job = self.job
-        if job.stack:
-            graph = stack_graph(caller, job, split=job.split)
-        else:
-            graph = map_graph(caller, job)
-        return self._execute(graph, job, _return_preds(out))
+        with self._lock:
+            if self.job is None:
+                raise RuntimeError(
+                    "the manager is not initialized: call initialize(job, X, y) before process"
+                )
+            job = self.job
+            if job.stack:
+                graph = stack_graph(caller, job, split=job.split, dtype=self._dtype)
+            else:
+                graph = map_graph(caller, job, dtype=self._dtype)
+            return self._execute(graph, job, _return_preds(out))
 
     def run(self, graph, X, y=None, return_preds=False, sample_weight=None):
         """Run a graph built by hand (or by a builder) on ``X`` and ``y``.
 
         ``sample_weight`` must be given if (and only if) the graph was built
-        with weights: ``TaskGraph(job, X, y, sample_weight=w)``.
+        with weights: ``TaskGraph(job, X, y, sample_weight=w)``. The graph's
+        computed buffers take the manager's ``dtype`` (``graph.set_dtype``).
         """
         graph.validate()
         if sample_weight is not None and "w" not in graph.buffers:
@@ -251,8 +309,11 @@ class ParallelProcessing:
                 "sample_weight given, but the graph was built without weights: build it "
                 "with TaskGraph(job, X, y, sample_weight=w)"
             )
-        self.job = Job(graph.job, X, y, return_preds=return_preds, sample_weight=sample_weight)
-        return self._execute(graph, self.job, return_preds)
+        job = Job(graph.job, X, y, return_preds=return_preds, sample_weight=sample_weight)
+        with self._lock:
+            graph.set_dtype(self._dtype)
+            self.job = job
+            return self._execute(graph, job, return_preds)
 
     def plan(self, graph, X, y=None, sample_weight=None):
         """Which nodes of ``graph`` would run on ``X``, ``y`` and which come from the cache.
@@ -281,23 +342,40 @@ class ParallelProcessing:
         ('b/fit/fold-0', 'b/fit/fold-1', 'b/fit/full')
         """
         graph.validate()
-        return make_plan(graph, Job(graph.job, X, y, sample_weight=sample_weight), self._cache)
+        job = Job(graph.job, X, y, sample_weight=sample_weight)
+        with self._lock:  # the cache is read while no run writes it
+            return make_plan(graph, job, self._cache)
 
     def clear(self) -> None:
-        """Release the job's buffers and stop the workers (idempotent)."""
-        if self.job is not None:
-            self.job.release()
-        self.job = None
-        backend, self._backend = self._backend, None
-        if backend is not None:
-            backend.shutdown()
+        """Release the job's buffers and stop the workers (idempotent).
+
+        Called while another thread runs a graph on this manager, it waits
+        for that run to end.
+        """
+        with self._lock:
+            if self.job is not None:
+                self.job.release()
+            self.job = None
+            backend, self._backend = self._backend, None
+            if backend is not None:
+                backend.shutdown()
 
     # -- internals ----------------------------------------------------------
     def _execute(self, graph, job: Job, return_preds):
+        # called with self._lock held: runs of one manager never overlap
+        if self._running:  # only the running thread itself gets here (the lock is reentrant)
+            raise RuntimeError(
+                "a node called the manager that is running it: give the estimator its "
+                "own ParallelProcessing (or backend='sequential')"
+            )
+        self._running = True
         # the cyclic GC is paused for the whole run (allocation, loop, attaching results):
         # a full collection walks every node's attributes, tens of us per node on big graphs
-        with _gc_paused():
-            return self._execute_paused(graph, job, return_preds)
+        try:
+            with _gc_paused():
+                return self._execute_paused(graph, job, return_preds)
+        finally:
+            self._running = False
 
     def _execute_paused(self, graph, job: Job, return_preds):
         names = check_return_preds(graph, return_preds)

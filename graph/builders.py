@@ -28,6 +28,7 @@ import numpy as np
 from foldgraph.errors import GraphError
 from foldgraph.tasks.indexers import ClusteredSubsetIndex, FoldIndex
 from foldgraph.tasks.learner import check_fitted, default_name
+from foldgraph.tasks.splitters import as_indexer
 
 from .checks import check_data, check_task, task_input
 from .nodes import BufferSpec, node_key, rows_overlap, shift_rows
@@ -160,7 +161,7 @@ def _gc_paused():
             gc.enable()
 
 
-def map_graph(caller, job, X=None, y=None) -> TaskGraph:
+def map_graph(caller, job, X=None, y=None, dtype=np.float64) -> TaskGraph:
     """Build the graph of independent tasks, each reading ``X``.
 
     Parameters
@@ -170,6 +171,8 @@ def map_graph(caller, job, X=None, y=None) -> TaskGraph:
         A Job carries ``X`` and ``y``; with a string, pass them as keywords.
     X, y : array-like
         Data the folds are cut for.
+    dtype : np.float64 or np.float32, default=np.float64
+        Of the prediction buffers (see :class:`TaskGraph`).
 
     Returns
     -------
@@ -191,7 +194,7 @@ def map_graph(caller, job, X=None, y=None) -> TaskGraph:
     (['ols-1', 'ols-2'], 6)
     """
     job, X, y = _unpack_job(job, X, y)
-    graph = _new_graph(job, X, y)
+    graph = _new_graph(job, X, y, dtype)
     tasks = _as_list(caller)
     with _gc_paused():
         for task, name in zip(tasks, _checked_names(tasks)):
@@ -199,7 +202,7 @@ def map_graph(caller, job, X=None, y=None) -> TaskGraph:
         return graph.validate()
 
 
-def stack_graph(tasks, job, split: bool = True, X=None, y=None) -> TaskGraph:
+def stack_graph(tasks, job, split: bool = True, X=None, y=None, dtype=np.float64) -> TaskGraph:
     """Build a sequence: each learner reads the previous learner's output.
 
     Transformers write nothing, so the task after a transformer reads the
@@ -213,6 +216,8 @@ def stack_graph(tasks, job, split: bool = True, X=None, y=None) -> TaskGraph:
     job : {"fit", "predict", "transform"} or Job
     split : bool, default=True
     X, y : array-like
+    dtype : np.float64 or np.float32, default=np.float64
+        Of the prediction buffers (see :class:`TaskGraph`).
 
     Returns
     -------
@@ -242,7 +247,7 @@ def stack_graph(tasks, job, split: bool = True, X=None, y=None) -> TaskGraph:
     ('P:base', ['base/fit/fold-0', 'base/fit/fold-1'])
     """
     job, X, y = _unpack_job(job, X, y)
-    graph = _new_graph(job, X, y)
+    graph = _new_graph(job, X, y, dtype)
     tasks = _as_list(tasks)
     names = _checked_names(tasks)
     if split:
@@ -256,10 +261,10 @@ def stack_graph(tasks, job, split: bool = True, X=None, y=None) -> TaskGraph:
         return graph.validate()
 
 
-def _new_graph(job, X, y) -> TaskGraph:
+def _new_graph(job, X, y, dtype=np.float64) -> TaskGraph:
     check_job(job)  # an unknown job is reported before any data problem
-    X, y = check_data(X, y)
-    return TaskGraph(job, X, y)
+    X, y = check_data(X, y, job=job)
+    return TaskGraph(job, X, y, dtype=dtype)
 
 
 def _checked_names(tasks) -> list[str]:
@@ -290,7 +295,7 @@ def _check_split(tasks, names) -> None:
 def add_task(graph: TaskGraph, task, input: str = "X", name: str | None = None) -> str:
     """Add ``task``'s nodes to ``graph``, reading buffer ``input``; returns its name.
 
-    A learner gets its own output buffer ``P:<name>``. Nothing is added if
+    A learner gets its own output buffer ``P:<name>`` (of ``graph.dtype``). Nothing is added if
     a check fails. The graph is not validated: call ``graph.validate()``
     once every task is in.
 
@@ -335,7 +340,7 @@ def add_task(graph: TaskGraph, task, input: str = "X", name: str | None = None) 
     out = None
     if task.kind == "learner" and (graph.job != "fit" or any(f.test for f in info["folds"])):
         out = f"P:{name}"
-        graph.buffers[out] = BufferSpec(out, (info["n_out"], info["n_cols"]), "float32")
+        graph.buffers[out] = BufferSpec(out, (info["n_out"], info["n_cols"]), graph.dtype)
     add_planned(graph, task, name, info, out)
     return name
 
@@ -403,7 +408,7 @@ def add_planned(graph: TaskGraph, task, name: str, info: dict, out=None, col0: i
     >>> g = TaskGraph("fit", X=np.ones((6, 2)), y=np.ones(6))
     >>> ols = Learner(OLS(), FoldIndex(2))
     >>> info = plan_task(g, ols, "ols", "X")
-    >>> g.buffers["P:both"] = BufferSpec("P:both", (6, 2), "float32")  # room for two learners
+    >>> g.buffers["P:both"] = BufferSpec("P:both", (6, 2), g.dtype)  # room for two learners
     >>> add_planned(g, ols, "ols", info, out="P:both", col0=1)
     >>> sorted(g.nx), g.attrs("ols/fit/fold-0")["writes"]
     (['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full'], (('P:both', ((0, 3),), (1, 2)),))
@@ -411,6 +416,7 @@ def add_planned(graph: TaskGraph, task, name: str, info: dict, out=None, col0: i
     graph.tasks[name] = task
     graph.info[name] = info
     info["out"], info["col0"] = out, col0
+    info["out_itemsize"] = 0 if out is None else np.dtype(graph.buffers[out].dtype).itemsize
     if out is not None:
         graph.outputs.append(name)
     for index, fold in enumerate(info["folds"]):
@@ -432,7 +438,7 @@ def _free_name(graph, task) -> str:
 def _folds_for_job(graph, task, name, info):
     """The folds whose nodes the job needs, as a list of Fold."""
     if graph.job == "fit":
-        indexer = task.indexer if task.indexer is not None else FoldIndex(2)
+        indexer = as_indexer(task.indexer, f"task '{name}'") or FoldIndex(2)
         if info["x"] != "X" and isinstance(indexer, ClusteredSubsetIndex):
             raise GraphError(
                 f"task '{name}' reads {info['x']!r}, which is computed during the run, "
@@ -503,12 +509,12 @@ def _add_fold_node(graph, task, name, info, index, fold) -> None:
 
 
 def _nbytes(fold, info, out_rows, cols) -> dict:
-    """Bytes a node reads (input rows, targets) and writes (float32 predictions)."""
+    """Bytes a node reads (input rows, targets) and writes (predictions, in the buffer's dtype)."""
     rows = sum(b - a for a, b in fold.train + fold.test)
     read = rows * info["n_features"] * info["itemsize"]
     if info["y"] is not None:
         read += rows * info["y_itemsize"]
-    written = sum(b - a for a, b in out_rows) * (cols[1] - cols[0]) * 4
+    written = sum(b - a for a, b in out_rows) * (cols[1] - cols[0]) * info["out_itemsize"]
     return {"nbytes": int(read + written), "bytes_read": int(read), "bytes_written": int(written)}
 
 

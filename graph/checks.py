@@ -6,20 +6,42 @@ Every message names the culprit, says what was expected and how to fix it.
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from foldgraph.errors import GraphError
 from foldgraph.tasks.splitters import as_indexer
 
-__all__ = ["check_data", "check_task", "task_input"]
+__all__ = ["check_data", "check_task", "task_input", "check_sample_weight", "check_labels",
+           "as_csr"]  # fmt: skip
 
 
-def check_data(X, y=None):
-    """Return ``X`` (2-D, non-empty) and ``y`` (same length) as arrays.
+def as_csr(X):
+    """``X`` itself, or a scipy sparse matrix or array of another format as CSR.
+
+    Nodes slice rows, which COO, DIA and BSR do not support (and CSR does fastest),
+    so any other format is converted once, where the data comes in.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> as_csr(sparse.coo_matrix(np.eye(2))).format, as_csr(sparse.coo_array(np.eye(2))).format
+    ('csr', 'csr')
+    """
+    if sparse.issparse(X) and X.format != "csr":
+        return X.tocsr()
+    return X
+
+
+def check_data(X, y=None, job=None):
+    """Return ``X`` (2-D, non-empty, numeric; sparse as CSR) and ``y`` (same length) as arrays.
+
+    ``job="fit"`` also refuses NaN and inf in a numeric ``y``.
 
     Raises
     ------
     GraphError
-        X is missing, empty, not 2-D, or y's length differs.
+        X is missing, empty, not 2-D or holds non-numbers (the column is
+        named); y's length differs, or it holds NaN or inf in a fit job.
 
     Examples
     --------
@@ -34,8 +56,10 @@ def check_data(X, y=None):
     """
     if X is None:
         raise GraphError("X is None: pass the input data (an array of shape (n_samples, n_features))")
+    columns = getattr(X, "columns", None)  # a DataFrame's column names
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         X = np.asarray(X)
+    X = as_csr(X)
     if X.ndim != 2:
         raise GraphError(
             f"X must be 2-D (n_samples, n_features), got shape {X.shape}: "
@@ -43,6 +67,8 @@ def check_data(X, y=None):
         )
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise GraphError(f"X is empty (shape {X.shape}): pass at least one row and one column")
+    if X.dtype.kind in "OUS":
+        X = _numeric_X(X, columns)
     if y is not None:
         y = np.asarray(y)
         if y.ndim not in (1, 2):
@@ -51,7 +77,131 @@ def check_data(X, y=None):
             raise GraphError(
                 f"X has {X.shape[0]} rows but y has {y.shape[0]}: pass one target per row"
             )
+        if job == "fit" and y.dtype.kind in "fc" and not np.isfinite(y).all():
+            row = int(np.flatnonzero(~np.isfinite(y).reshape(len(y), -1).all(axis=1))[0])
+            raise GraphError(
+                f"y holds NaN or inf (first at row {row}): a 'fit' job needs finite "
+                f"targets; drop or impute those rows"
+            )
     return X, y
+
+
+def _numeric_X(X, columns=None):
+    """``X`` (object or strings) as float64, or a GraphError naming a non-numeric column."""
+    try:
+        return X.astype(np.float64)
+    except (TypeError, ValueError):
+        pass
+    for j in range(X.shape[1]):
+        try:
+            X[:, j].astype(np.float64)
+        except (TypeError, ValueError):
+            bad = next(v for v in X[:, j] if not _is_number(v))
+            column = f"column {j}" if columns is None else f"column {columns[j]!r} (#{j})"
+            raise GraphError(
+                f"X {column} holds non-numeric values such as {bad!r} (strings or "
+                f"categories): encode it first (e.g. OneHotEncoder or OrdinalEncoder), or "
+                f"drop it"
+            ) from None
+    raise GraphError("X cannot be converted to numbers: encode its columns first")
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def check_sample_weight(sample_weight, n: int):
+    """``sample_weight`` as float64: one finite, non-negative weight per row, not all zero.
+
+    Raises
+    ------
+    GraphError
+        Naming what is wrong (and the first bad row).
+
+    Examples
+    --------
+    >>> check_sample_weight([1, 2], 2).tolist()
+    [1.0, 2.0]
+    >>> check_sample_weight(np.ones(4), 2)
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.GraphError: sample_weight has shape (4,) for 2 rows of X: pass one weight per row
+    """
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GraphError("sample_weight holds non-numbers: pass one number per row") from None
+    if w.shape != (n,):
+        raise GraphError(
+            f"sample_weight has shape {w.shape} for {n} rows of X: pass one weight per row"
+        )
+    if not np.isfinite(w).all():
+        row = int(np.flatnonzero(~np.isfinite(w))[0])
+        raise GraphError(f"sample_weight holds NaN or inf at row {row}: pass finite weights")
+    if (w < 0).any():
+        row = int(np.flatnonzero(w < 0)[0])
+        raise GraphError(
+            f"sample_weight must be non-negative: weight {w[row]} at row {row}"
+        )
+    if not w.any():
+        raise GraphError("sample_weight is all zero: give some row a positive weight")
+    return w
+
+
+def check_labels(task, name: str, y) -> None:
+    """Refuse labels (non-numeric ``y``) for a learner that writes them as numbers.
+
+    A learner without ``proba=True`` writes its predictions into a float
+    buffer, so it needs numeric targets.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> from foldgraph import Learner
+    >>> check_labels(Learner(Ridge()), "ridge", np.array(["a", "b"]))
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.GraphError: task 'ridge': y holds labels such as 'a', but its estimator Ridge is a regressor: pass numeric targets, or use a classifier
+    """
+    if y is None or task.kind != "learner" or task.proba or _is_numeric(y):
+        return
+    label = np.asarray(y).ravel()[0]
+    label = label.item() if hasattr(label, "item") else label
+    est = task.estimator
+    if _is_regressor(est):
+        raise GraphError(
+            f"task '{name}': y holds labels such as {label!r}, but its estimator "
+            f"{type(est).__name__} is a regressor: pass numeric targets, or use a classifier"
+        )
+    raise GraphError(
+        f"task '{name}': y holds labels such as {label!r}, but a learner writes numeric "
+        f"predictions: pass proba=True (class probabilities) or encode y (LabelEncoder)"
+    )
+
+
+def _is_numeric(y) -> bool:
+    if y.dtype.kind in "biufc":
+        return True
+    if y.dtype.kind != "O":
+        return False
+    try:
+        y.astype(np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_regressor(estimator) -> bool:
+    from sklearn.base import is_regressor
+
+    try:
+        return bool(is_regressor(estimator))
+    except Exception:  # not a scikit-learn estimator: no tags
+        return getattr(estimator, "_estimator_type", None) == "regressor"
 
 
 def check_task(task, name: str) -> None:
@@ -139,6 +289,8 @@ def task_input(graph, task, name: str, input: str) -> dict:
     y = graph.y
     if graph.job == "fit" and task.kind == "learner" and y is None:
         raise GraphError(f"task '{name}' is a learner: a 'fit' job needs y")
+    if graph.job == "fit":
+        check_labels(task, name, y)
     y_offset = 0 if y is None else y.shape[0] - n_in
     y_values = None if y is None else y[y_offset:]
     info = dict(

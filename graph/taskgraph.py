@@ -15,9 +15,14 @@ import numpy as np
 
 from foldgraph.errors import GraphError
 
+from .checks import as_csr, check_sample_weight
 from .nodes import JOBS, BufferSpec
 
-__all__ = ["TaskGraph", "check_job"]
+__all__ = ["TaskGraph", "check_job", "check_dtype", "DTYPES"]
+
+#: dtypes a prediction buffer may have: float64 (the default: what scikit-learn
+#: returns) or float32 (half the memory; ~7 significant digits, overflows past ~3.4e38)
+DTYPES = ("float64", "float32")
 
 
 def check_job(job: str) -> str:
@@ -39,6 +44,31 @@ def check_job(job: str) -> str:
     return job
 
 
+def check_dtype(dtype) -> str:
+    """The name of ``dtype`` if prediction buffers may have it, else a ValueError.
+
+    Examples
+    --------
+    >>> check_dtype(np.float64), check_dtype(np.float32), check_dtype("float32")
+    ('float64', 'float32', 'float32')
+    >>> check_dtype(np.float16)
+    Traceback (most recent call last):
+      ...
+    ValueError: dtype=float16 is not supported for prediction buffers: pass np.float64 (the default, what scikit-learn returns) or np.float32 (half the memory, ~7 significant digits, values beyond ~3.4e38 overflow)
+    """
+    try:
+        name = np.dtype(dtype).name if dtype is not None else None
+    except (TypeError, ValueError):
+        name = None
+    if name in DTYPES:
+        return name
+    raise ValueError(
+        f"dtype={name or repr(dtype)} is not supported for prediction buffers: pass "
+        f"np.float64 (the default, what scikit-learn returns) or np.float32 (half the "
+        f"memory, ~7 significant digits, values beyond ~3.4e38 overflow)"
+    )
+
+
 class TaskGraph:
     """A task graph of fold-level nodes for one job.
 
@@ -52,6 +82,11 @@ class TaskGraph:
         Targets (needed to fit learners, and for class columns).
     sample_weight : array-like of shape (n_samples,), optional
         Weights sliced per fold and passed to every learner's ``fit``.
+    dtype : np.float64 or np.float32, default=np.float64
+        Of the buffers the run computes (predictions, propagated features):
+        float64 keeps what scikit-learn returns; float32 halves their memory
+        but keeps ~7 significant digits and overflows beyond ~3.4e38.
+        ``ParallelProcessing.run`` sets the manager's dtype (:meth:`set_dtype`).
 
     Attributes
     ----------
@@ -62,6 +97,8 @@ class TaskGraph:
     buffers : dict of str to BufferSpec
         Every array of the run: ``"X"``, ``"y"`` and one ``"P:<task>"`` per
         output-producing learner.
+    dtype : str
+        ``"float64"`` or ``"float32"``: the dtype of the computed buffers.
     writers : dict of str to list
         Per buffer, the ``(node, rows)`` that write it.
     outputs : list of str
@@ -85,8 +122,9 @@ class TaskGraph:
     ['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full']
     """
 
-    def __init__(self, job: str = "fit", X=None, y=None, sample_weight=None):
+    def __init__(self, job: str = "fit", X=None, y=None, sample_weight=None, dtype=np.float64):
         self.job = check_job(job)
+        self.dtype = check_dtype(dtype)
         self.nx = nx.DiGraph()
         self.tasks: dict = {}
         self.buffers: dict[str, BufferSpec] = {}
@@ -96,7 +134,7 @@ class TaskGraph:
         self.layers: dict[str, dict] = {}
         self._task_nodes: dict[str, list] = {}
         self._suffixes: dict[str, int] = {}  # automatic names: last suffix used per base
-        self.X = None if X is None else np.asarray(X) if not hasattr(X, "shape") else X
+        self.X = None if X is None else np.asarray(X) if not hasattr(X, "shape") else as_csr(X)
         self.y = None if y is None else np.asarray(y)
         if self.X is not None:
             self.buffers["X"] = BufferSpec("X", tuple(self.X.shape), str(self.X.dtype))
@@ -104,12 +142,9 @@ class TaskGraph:
             self.buffers["y"] = BufferSpec("y", tuple(self.y.shape), str(self.y.dtype))
         self.sample_weight = None
         if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=float)
-            if w.ndim != 1 or self.X is None or len(w) != self.X.shape[0]:
-                raise GraphError(
-                    f"sample_weight must be 1-D with one weight per row of X, got shape "
-                    f"{w.shape}"
-                )
+            if self.X is None:
+                raise GraphError("sample_weight given without X: pass X too")
+            w = check_sample_weight(sample_weight, self.X.shape[0])
             self.sample_weight = w
             self.buffers["w"] = BufferSpec("w", w.shape, str(w.dtype))
 
@@ -152,6 +187,41 @@ class TaskGraph:
             if node not in self.nx:
                 raise GraphError(f"cannot add edge {u!r} -> {v!r}: no node {node!r}")
         self.nx.add_edge(u, v, via=via)
+
+    def set_dtype(self, dtype) -> TaskGraph:
+        """Store every computed buffer (not ``X``, ``y``, ``w``) in ``dtype``; returns self.
+
+        The nodes' ``bytes_written`` and ``nbytes`` follow the new item size.
+
+        Examples
+        --------
+        >>> from foldgraph import FoldIndex, Learner, map_graph
+        >>> from foldgraph.testing import OLS
+        >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="ols"), "fit",
+        ...               X=np.ones((10, 2)), y=np.ones(10))
+        >>> g.buffers["P:ols"].dtype, g.attrs("ols/fit/fold-0")["bytes_written"]
+        ('float64', 40)
+        >>> g.set_dtype(np.float32).buffers["P:ols"].dtype, g.attrs("ols/fit/fold-0")["bytes_written"]
+        ('float32', 20)
+        """
+        name = check_dtype(dtype)
+        self.dtype = name
+        size = np.dtype(name).itemsize
+        ratio = {}
+        for buf, spec in list(self.buffers.items()):
+            if buf not in ("X", "y", "w") and spec.dtype != name:
+                ratio[buf] = size / np.dtype(spec.dtype).itemsize
+                self.buffers[buf] = spec._replace(dtype=name)
+        if ratio:
+            for key in self.nx:
+                attrs = self.attrs(key)
+                changed = [ratio[b] for b, _, _ in attrs["writes"] if b in ratio]
+                if changed and "bytes_written" in attrs:
+                    old = attrs["bytes_written"]
+                    attrs["bytes_written"] = int(old * changed[0])
+                    if "nbytes" in attrs:
+                        attrs["nbytes"] += attrs["bytes_written"] - old
+        return self
 
     def validate(self) -> TaskGraph:
         """Check the graph (cycles, links, disjoint writes, fitted tasks); returns self."""
