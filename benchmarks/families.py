@@ -478,7 +478,7 @@ def _build_random(layers, parents, seconds, sinks, factor, full, X, y, rows, wor
                 out, src = f"P:{task}", parents[task][:1]
                 writes = ()
                 if task not in sinks:
-                    graph.buffers[out] = BufferSpec(out, (rows, 1), "float32")
+                    graph.buffers[out] = BufferSpec(out, (rows, 1), "float64")
                     writes = ((out, full, (0, 1)),)
                 reads = ((f"P:{src[0]}" if src else "X", full, None),)
                 graph.add_node(f"{task}/fit/full", task=task,

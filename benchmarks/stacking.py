@@ -615,7 +615,7 @@ def main(argv=None) -> int:
     print(f"- out-of-fold predictions bit-identical to sequential: {cells}")
     print(
         f"- max |meta coef foldgraph - sklearn| = {coef_gap:.2e} "
-        "(foldgraph stores predictions as float32)"
+        "(foldgraph keeps predictions in float64 by default)"
     )
     print(
         f"\nwrote {display(Path(out))} and {len(traces)} trace files ({result['total_seconds']}s)"

@@ -66,7 +66,7 @@ def check_return_preds(graph, return_preds) -> list[str]:
 
 
 def collect_outputs(graph, buffers: dict, names: list[str], return_preds):
-    """Copies of the requested output buffers as float32 arrays.
+    """Copies of the requested output buffers, in their dtype (``graph.dtype``).
 
     Parameters
     ----------
@@ -93,7 +93,7 @@ def collect_outputs(graph, buffers: dict, names: list[str], return_preds):
     ...               "fit", X=np.ones((4, 2)), y=np.ones(4))
     >>> buffers = {"P:a": np.full((4, 1), 2.0), "P:b": np.zeros((4, 1))}
     >>> collect_outputs(g, buffers, ["a"], "a").ravel()
-    array([2., 2., 2., 2.], dtype=float32)
+    array([2., 2., 2., 2.])
     >>> [p.shape for p in collect_outputs(g, buffers, ["a", "b"], ["a", "b"])]
     [(4, 1), (4, 1)]
     """
@@ -101,7 +101,7 @@ def collect_outputs(graph, buffers: dict, names: list[str], return_preds):
     for name in names:
         buffer, cols = graph.output_of(name)
         block = buffers[buffer] if cols is None else buffers[buffer][:, cols[0] : cols[1]]
-        arrays.append(np.array(block, dtype=np.float32))
+        arrays.append(np.array(block, dtype=graph.buffers[buffer].dtype))
     if return_preds is True or isinstance(return_preds, str):
         return arrays[0]
     return arrays if names else None

@@ -63,7 +63,7 @@ class Backend(Protocol):
     [('ols/fit/fold-0', None)]
     >>> backend.shutdown()
     >>> buffers["P:ols"].ravel().round(6)  # fold 0 predicted its held-out rows 0 and 1
-    array([2., 8., 0., 0.], dtype=float32)
+    array([2., 8., 0., 0.])
     >>> job.release()
     """
 
@@ -107,7 +107,7 @@ class Sequential:
     >>> backend.start(job)
     >>> backend.submit(make_payload(g, "ols/fit/fold-1", state))
     >>> buffers["P:ols"].ravel().round(6)  # already written: the node ran inside submit()
-    array([ 0.,  0., 14., 20.], dtype=float32)
+    array([ 0.,  0., 14., 20.])
     >>> [(done.key, done.worker) for done in backend.wait()]
     [('ols/fit/fold-1', 0)]
     >>> backend.shutdown(); job.release()
@@ -163,7 +163,7 @@ class Threads:
     >>> backend = Threads(n_jobs=2)
     >>> results = run_graph(g, job, backend, resolve("fifo"), Trace(backend.n_workers))
     >>> sorted(results), buffers["P:ols"].ravel().round(6)
-    (['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full'], array([ 2.,  8., 14., 20.], dtype=float32))
+    (['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full'], array([ 2.,  8., 14., 20.]))
     >>> backend.shutdown(); job.release()
     """
 

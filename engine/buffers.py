@@ -96,7 +96,7 @@ class SharedBuffer:
 
     Examples
     --------
-    >>> buf = SharedBuffer({"X": ((2, 3), "float64"), "P:a": ((2, 1), "float32")})
+    >>> buf = SharedBuffer({"X": ((2, 3), "float64"), "P:a": ((2, 1), "float64")})
     >>> buf.arrays["X"].shape, buf.handles["P:a"][-1]
     ((2, 3), 64)
     >>> buf.release()
@@ -139,7 +139,7 @@ def attach(handle: Handle, segments: dict):
     --------
     What a worker does with the handle the parent sends (here in one process):
 
-    >>> buf = SharedBuffer({"P:a": ((3, 1), "float32")})
+    >>> buf = SharedBuffer({"P:a": ((3, 1), "float64")})
     >>> segments = {}
     >>> P = attach(buf.handles["P:a"], segments)
     >>> P[1, 0] = 7.0

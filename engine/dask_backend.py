@@ -173,7 +173,7 @@ def run_task(payload, data: dict, parts: list, x_spec: tuple, out_dtype: str,
     >>> X = np.arange(8.0).reshape(4, 2); y = X.sum(axis=1)
     >>> p = Payload("ols/fit/fold-0", "learner", "fit", OLS(), "X", "y", 0, ((0, 2),),
     ...             ((2, 4),), "P:ols", ((2, 4),), (0, 1))
-    >>> run_task(p, {"X": X, "y": y}, [], (), "float32").block.ravel().tolist()
+    >>> run_task(p, {"X": X, "y": y}, [], (), "float64").block.ravel().round(6).tolist()
     [9.0, 13.0]
     """
     buffers = dict(data)
@@ -284,7 +284,7 @@ class _Run:
                 after.append(self.futures[u])
         spec = graph.buffers.get(payload.x)
         x_spec = () if spec is None or payload.x in data else (spec.shape, spec.dtype)
-        out_dtype = graph.buffers[payload.out].dtype if payload.out else "float32"
+        out_dtype = graph.buffers[payload.out].dtype if payload.out else "float64"
         if graph.job != "fit":  # a fitted estimator may be large: data, not part of the graph
             payload = self.client.scatter([payload], hash=False)[0]
         return self.client.submit(

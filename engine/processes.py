@@ -143,7 +143,7 @@ class Processes:
     >>> backend = Processes(n_jobs=1, start_method="fork")  # see Notes
     >>> results = run_graph(g, job, backend, resolve("fifo"), Trace(1))
     >>> len(backend.pids), buffers["P:ols"].ravel().round(6)
-    (1, array([ 2.,  8., 14., 20.], dtype=float32))
+    (1, array([ 2.,  8., 14., 20.]))
     >>> backend.shutdown(); job.release()
 
     Notes

@@ -360,7 +360,7 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     >>> [event.key for event in trace.events]
     ['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full']
     >>> results["ols/fit/full"].estimator.coef_.round(6), buffers["P:ols"].ravel().round(6)
-    (array([1., 2.]), array([ 2.,  8., 14., 20.], dtype=float32))
+    (array([1., 2.]), array([ 2.,  8., 14., 20.]))
     >>> job.release()
 
     A failed node stops the run, naming its task and node:

@@ -91,7 +91,7 @@ class Done(NamedTuple):
     >>> import numpy as np
     >>> from foldgraph.testing import OLS
     >>> X = np.arange(8.0).reshape(4, 2)
-    >>> buffers = {"X": X, "y": X @ [1.0, 2.0], "P:ols": np.zeros((4, 1), np.float32)}
+    >>> buffers = {"X": X, "y": X @ [1.0, 2.0], "P:ols": np.zeros((4, 1))}
     >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
     ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
     ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
@@ -134,13 +134,13 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
     >>> import numpy as np
     >>> from foldgraph.testing import OLS
     >>> X = np.arange(8.0).reshape(4, 2)
-    >>> buffers = {"X": X, "y": X @ [1.0, 2.0], "P:ols": np.zeros((4, 1), np.float32)}
+    >>> buffers = {"X": X, "y": X @ [1.0, 2.0], "P:ols": np.zeros((4, 1))}
     >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
     ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
     ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
     >>> result = run_node(p, buffers)
     >>> result.estimator.coef_.round(6), buffers["P:ols"].ravel().round(6)
-    (array([1., 2.]), array([2., 8., 0., 0.], dtype=float32))
+    (array([1., 2.]), array([2., 8., 0., 0.]))
     >>> p.estimator is result.estimator  # p.clone: a clone was fitted, not the template
     False
     """
@@ -175,7 +175,7 @@ def execute(p: Payload, buffers: dict, worker: int = 0) -> Done:
     >>> import numpy as np
     >>> from foldgraph.testing import OLS
     >>> X = np.arange(8.0).reshape(4, 2)
-    >>> buffers = {"X": X, "y": X @ [1.0, 2.0], "P:ols": np.zeros((4, 1), np.float32)}
+    >>> buffers = {"X": X, "y": X @ [1.0, 2.0], "P:ols": np.zeros((4, 1))}
     >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
     ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
     ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
@@ -396,7 +396,7 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
     >>> from foldgraph.engine.buffers import SharedBuffer
     >>> from foldgraph.testing import OLS
     >>> buf = SharedBuffer({"X": ((4, 2), "float64"), "y": ((4,), "float64"),
-    ...                     "P:ols": ((4, 1), "float32")})
+    ...                     "P:ols": ((4, 1), "float64")})
     >>> buf.arrays["X"][:] = np.arange(8.0).reshape(4, 2)
     >>> buf.arrays["y"][:] = buf.arrays["X"] @ [1.0, 2.0]
     >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
@@ -412,7 +412,7 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
     >>> [(d.key, d.worker) for d in unpack_answers(parent.recv_bytes())]
     [('ols/fit/fold-0', 7)]
     >>> [d.key for d in unpack_answers(parent.recv_bytes())], buf.arrays["P:ols"].ravel().round(6)
-    (['ols/fit/fold-1'], array([ 2.,  8., 14., 20.], dtype=float32))
+    (['ols/fit/fold-1'], array([ 2.,  8., 14., 20.]))
     >>> parent.close(); child.close(); buf.release()
     """
     limit_threads(n_threads)

@@ -1,7 +1,7 @@
 """Layers: several tasks reading one input and writing one output buffer.
 
 A layer is what an ensemble stacks: its learners share an input buffer and
-write column blocks of one output buffer ``P:<layer>``, laid out as
+write column blocks of one output buffer ``P:<layer>`` (of ``graph.dtype``), laid out as
 ``[propagated features][learner 1][learner 2]...`` (learners in the order
 given). Transformers of the layer (preprocessing cases) write nothing; the
 learners naming them in ``preprocess=`` apply them fold by fold.
@@ -10,6 +10,8 @@ the leftmost columns, through one ``<layer>/propagate/full`` node.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from foldgraph.errors import GraphError
 
@@ -65,7 +67,7 @@ def add_layer(
     for _, n, info in learners:
         blocks[n] = (col, col + info["n_cols"])
         col += info["n_cols"]
-    graph.buffers[out] = BufferSpec(out, (n_out, col), "float32")
+    graph.buffers[out] = BufferSpec(out, (n_out, col), graph.dtype)
     graph.layers[name] = {"out": out, "tasks": list(names), "blocks": blocks,
                           "propagate": props, "x": input}  # fmt: skip
     for task, n, info in zip(tasks, names, infos):
@@ -94,14 +96,15 @@ def _add_propagate(graph, name, input, out, props, n_in, n_out) -> None:
     out_rows = ((0, n_out),)
     cols = (0, len(props))
     key = node_key(name, graph.job, "full")
-    itemsize = 8
+    itemsize = np.dtype(graph.buffers[input].dtype).itemsize
+    out_size = np.dtype(graph.buffers[out].dtype).itemsize
     graph.add_node(
         key, task=name, kind="propagate", op=graph.job, fold="full", partition=0,
         index=0, x=input, y=None, y_offset=0, train=(), test=rows, out=out,
         out_rows=out_rows, cols=cols, columns=props, preprocess=None,
         reads=((input, rows, None),), writes=((out, out_rows, cols),),
-        cost=1e-7 * n_out * len(props), nbytes=n_out * len(props) * (itemsize + 4),
-        bytes_read=n_out * len(props) * itemsize, bytes_written=n_out * len(props) * 4,
+        cost=1e-7 * n_out * len(props), nbytes=n_out * len(props) * (itemsize + out_size),
+        bytes_read=n_out * len(props) * itemsize, bytes_written=n_out * len(props) * out_size,
     )  # fmt: skip
     for writer, _rows in graph.writers.get(input, ()):
         graph.add_edge(writer, key, via=input)

@@ -106,7 +106,34 @@ def _write(P, out_rows, cols, block, n_rows: int) -> None:
             f"the estimator returned predictions of shape {block.shape}, "
             f"expected ({n_rows}, {width}) for these rows and columns"
         )
+    values = block
+    if block.dtype.kind == "O":  # numbers as objects are checked too; put() refuses the rest
+        try:
+            values = np.asarray(block, dtype=np.float64)
+        except (TypeError, ValueError):
+            values = None
+    if values is not None and values.dtype.kind in "fc":
+        if not np.isfinite(values).all():
+            bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+            raise ValueError(
+                f"the estimator returned {bad} non-finite prediction{'s' * (bad != 1)} (nan "
+                f"or inf) out of {values.size}: check its input and parameters; the "
+                f"learners that read these predictions need finite values"
+            )
+        _check_range(P, values)
     put(P, out_rows, cols, block)
+
+
+def _check_range(P, values) -> None:
+    """Refuse finite values that would overflow ``P``'s dtype (inf in a float32 buffer)."""
+    if P is None or P.dtype.kind != "f" or P.dtype.itemsize >= values.dtype.itemsize:
+        return
+    top, largest = float(np.abs(values).max(initial=0.0)), float(np.finfo(P.dtype).max)
+    if top > largest:
+        raise ValueError(
+            f"predictions up to {top:.2g} overflow the {P.dtype.name} buffer (largest "
+            f"{largest:.2g}): use dtype=np.float64"
+        )
 
 
 def fit_fold(
@@ -258,5 +285,7 @@ def copy_columns(X, rows: Rows, columns, P, out_rows: Rows, cols: tuple[int, int
     """
     block = take(X, rows)[:, list(columns)]
     block = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
+    if block.dtype.kind == "f" and P.dtype.itemsize < block.dtype.itemsize:
+        _check_range(P, block[np.isfinite(block)])  # a nan or inf of X is copied as is
     put(P, out_rows, cols, block)
     return NodeResult(None)

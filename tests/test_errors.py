@@ -412,7 +412,7 @@ def test_fit_error_surfaces_as_task_error(backend: str):
         before = len(FITTED)
         good = L("ok")
         P = pp.map(good, "fit", X, Y, return_preds=True)
-        assert P.shape == (N, 1) and P.dtype == np.float32
+        assert P.shape == (N, 1) and P.dtype == np.float64
         if backend != "multiprocessing":  # worker processes fit their own copies
             assert len(FITTED) - before == 3  # two folds + the full fit
         assert hasattr(good, "estimator_") and len(good.fold_estimators_) == 2

@@ -23,7 +23,7 @@ def manual(est, steps, X, y, cv):
         for step in steps:
             step = step.fit(Xtr)
             Xtr, Xte = step.transform(Xtr), step.transform(Xte)
-        scores.append(r2_score(y[test], est.fit(Xtr, y[train]).predict(Xte).astype(np.float32)))
+        scores.append(r2_score(y[test], est.fit(Xtr, y[train]).predict(Xte)))
     return np.mean(scores)
 
 

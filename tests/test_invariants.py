@@ -64,7 +64,7 @@ def manual_oof(estimator, indexer, X, y):
     folds = clone(indexer).make_folds(X, y)
     fitted = clone(indexer).fit(X, y)
     offset = fitted.n_samples_ - fitted.n_test_samples_
-    P = np.zeros((fitted.n_test_samples_, fitted.n_partitions_), dtype=np.float32)
+    P = np.zeros((fitted.n_test_samples_, fitted.n_partitions_), dtype=np.float64)
     for fold in folds:
         if not fold.test:
             continue
@@ -103,7 +103,7 @@ def test_identical_on_every_backend(data, backend, strategy, n_jobs):
 def test_oof_equals_sklearn_kfold(data, name):
     X, y = data
     est = REGRESSORS[name]
-    expected = np.zeros((len(y), 1), dtype=np.float32)
+    expected = np.zeros((len(y), 1))
     for train, test in KFold(5).split(X):
         expected[test, 0] = clone(est).fit(X[train], y[train]).predict(X[test])
     learner = Learner(est, FoldIndex(5), name=name)
@@ -132,7 +132,7 @@ def test_oof_equals_manual_loop_for_every_indexer(data, kind, backend):
     expected = np.column_stack([
         Ridge().fit(X[rows_to_array(rows)], y[rows_to_array(rows)]).predict(X[:7])
         for rows in fitted.partition()
-    ]).astype(np.float32)  # fmt: skip
+    ])  # fmt: skip
     np.testing.assert_allclose(predict, expected, rtol=1e-10)
     assert len(learner.partition_estimators_) == fitted.n_partitions_
 

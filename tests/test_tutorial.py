@@ -63,7 +63,7 @@ def make_tasks(indexer):
 
 def check_column(out, expected):
     assert isinstance(out, np.ndarray)
-    assert out.dtype == np.float32
+    assert out.dtype == np.float64
     assert out.shape == (10, 1)
     np.testing.assert_allclose(out.ravel(), np.array(expected, dtype=np.float32), rtol=1e-4)
 
@@ -124,7 +124,7 @@ def test_tutorial_stack_equals_manual_chain(data, backend):
     folds = [((5, 10), (0, 5)), ((0, 5), (5, 10))]  # (train, test) rows of FoldIndex(2)
     inp = X
     for i in range(3):
-        P = np.zeros((10, 1), dtype=np.float32)
+        P = np.zeros((10, 1))
         for (a, b), (c, d) in folds:
             Xtr, Xte = inp[a:b], inp[c:d]
             if i:

@@ -52,7 +52,7 @@ def test_shared_allocation_is_one_segment_released_once():
     name = job.segments[0]
     assert name in segment_names(os.getpid()) and name.startswith(f"fg_{os.getpid()}_")
     np.testing.assert_array_equal(job.buffers["X"], X)
-    assert not job.buffers["P:o3"].any() and job.buffers["P:o3"].dtype == np.float32
+    assert not job.buffers["P:o3"].any() and job.buffers["P:o3"].dtype == np.float64
     job.release()
     job.release()  # idempotent
     assert name not in segment_names(os.getpid())

@@ -97,7 +97,7 @@ def test_peak_live_bytes_of_a_chain_keeps_two_buffers():
     X, y = np.arange(60.0).reshape(30, 2), np.arange(30.0)
     tasks = [Learner(OLS(), FoldIndex(3), name=f"o{i}") for i in range(4)]
     g = stack_graph(tasks, "fit", X=X, y=y)
-    size = 30 * 1 * 4  # one float32 column of 30 rows
+    size = 30 * 1 * 8  # one float64 column of 30 rows
     r = simulate(g, 1, "fifo")
     # o{i} writes P:o{i} while reading P:o{i-1}; the last buffer is a result
     assert r.peak_live_bytes == 2 * size

@@ -60,7 +60,7 @@ class TestMapGraph:
         assert a["writes"] == (("P:o", ((5, 10),), (0, 1)),)
         assert a["reads"][0] == ("X", ((0, 5), (10, 20)), None)
         assert g.nx.nodes["o/fit/full"]["writes"] == ()
-        assert g.buffers["P:o"].shape == (20, 1) and g.buffers["P:o"].dtype == "float32"
+        assert g.buffers["P:o"].shape == (20, 1) and g.buffers["P:o"].dtype == "float64"
         assert g.nx.number_of_edges() == 0
 
     def test_tail_outputs_and_partitions(self):
