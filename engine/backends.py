@@ -10,12 +10,9 @@ the whole graph to dask's own scheduler.
 
 from __future__ import annotations
 
-import itertools
-import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from typing import Protocol
 
+from ._timeouts import DaemonPool
 from .worker import Done, Payload, execute
 
 __all__ = ["Backend", "Sequential", "Threads", "BACKENDS", "PLANNED", "make_backend"]
@@ -34,7 +31,9 @@ class Backend(Protocol):
     ``wait()`` (block until at least one submitted node is done; return their
     :class:`~foldgraph.engine.worker.Done` records) and
     ``shutdown(abort=False)`` (stop the workers; with ``abort``, drop queued
-    nodes). A backend may also offer ``free_slots()`` (how many more nodes
+    nodes and do not wait for running ones). A backend with a ``timeout``
+    attribute (seconds per node, or None) makes ``wait()`` wake up in time
+    to report a node over it as a :class:`~foldgraph.errors.NodeTimeout`. A backend may also offer ``free_slots()`` (how many more nodes
     to submit now), ``prepare(graph)`` (called once before ``start``), and
     followers: ``placed()`` (``{key: worker slot}`` of the nodes in
     flight), ``has_room(slot)``, ``submit(payload, slot)`` and
@@ -89,6 +88,11 @@ class Sequential:
     ----------
     n_jobs : int, default=1
         Ignored: there is always one worker.
+    timeout : float, optional
+        Seconds per node. When set, each node runs in a helper (daemon)
+        thread that the calling thread waits for at most ``timeout``: a node
+        over it fails with :class:`~foldgraph.errors.NodeTimeout` and its
+        thread is abandoned (it runs on until the estimator returns).
 
     Examples
     --------
@@ -115,21 +119,35 @@ class Sequential:
 
     n_workers = 1
 
-    def __init__(self, n_jobs: int = 1):
+    def __init__(self, n_jobs: int = 1, timeout=None):
+        self.timeout = timeout
         self._buffers: dict = {}
         self._done: list[Done] = []
+        self._helper: DaemonPool | None = None
 
     def start(self, job) -> None:
         self._buffers = job.buffers
 
     def submit(self, payload: Payload) -> None:
-        self._done.append(execute(payload, self._buffers, 0))
+        if self.timeout is None:
+            self._done.append(execute(payload, self._buffers, 0))
+            return
+        # with a timeout the node runs in a helper thread, waited for at most timeout
+        if self._helper is None:
+            self._helper = DaemonPool(1, lambda p, slot: execute(p, self._buffers, 0))
+        self._helper.timeout = self.timeout
+        self._helper.submit(payload)
 
     def wait(self) -> list[Done]:
+        if self._helper is not None and self._helper._pending:
+            return self._helper.wait()
         done, self._done = self._done, []
         return done
 
     def shutdown(self, abort: bool = False) -> None:
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.abandon()
         self._buffers, self._done = {}, []
 
 
@@ -144,6 +162,16 @@ class Threads:
     ----------
     n_jobs : int, default=1
         Number of threads.
+    timeout : float, optional
+        Seconds per node: a node over it fails with
+        :class:`~foldgraph.errors.NodeTimeout` and its thread is abandoned.
+
+    Notes
+    -----
+    The threads are daemon threads, never joined after a failure: a node
+    over its timeout or a Ctrl-C returns control at once, and an abandoned
+    thread runs on in the background until its estimator returns (Python
+    cannot stop a thread), without blocking the interpreter's exit.
 
     Examples
     --------
@@ -167,40 +195,39 @@ class Threads:
     >>> backend.shutdown(); job.release()
     """
 
-    def __init__(self, n_jobs: int = 1):
+    def __init__(self, n_jobs: int = 1, timeout=None):
         self.n_workers = n_jobs
-        self._pool: ThreadPoolExecutor | None = None
-        self._ids = threading.local()
-        self._counter = itertools.count()
+        self.timeout = timeout
+        self._pool: DaemonPool | None = None
         self._buffers: dict = {}
-        self._futures: set = set()
 
-    def _init_thread(self) -> None:
-        self._ids.worker = next(self._counter)
-
-    def _run(self, payload: Payload) -> Done:
-        return execute(payload, self._buffers, self._ids.worker)
+    def _run(self, payload: Payload, slot: int) -> Done:
+        return execute(payload, self._buffers, slot)
 
     def start(self, job) -> None:
         self._buffers = job.buffers
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                self.n_workers, thread_name_prefix="foldgraph", initializer=self._init_thread
-            )
+            self._pool = DaemonPool(self.n_workers, self._run)
+        self._pool.timeout = self.timeout
 
     def submit(self, payload: Payload) -> None:
-        self._futures.add(self._pool.submit(self._run, payload))
+        self._pool.submit(payload)
 
     def wait(self) -> list[Done]:
-        finished, self._futures = wait_futures(self._futures, return_when=FIRST_COMPLETED)
-        return [f.result() for f in finished]
+        return self._pool.wait()
 
     def shutdown(self, abort: bool = False) -> None:
-        """Stop the threads; with ``abort``, drop queued nodes and wait for running ones."""
+        """Stop the threads; with ``abort``, drop queued nodes and abandon running ones.
+
+        Without ``abort`` every node has ended (the scheduler waited for
+        them). With it (a failed or interrupted run), running nodes are not
+        waited for: their daemon threads run on in the background until
+        their estimators return, and never block the interpreter's exit.
+        """
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=abort)
-        self._futures, self._buffers = set(), {}
+            pool.abandon()
+        self._buffers = {}
 
 
 BACKENDS = {"sequential": Sequential, "threading": Threads, "multiprocessing": None, "dask": None}
@@ -220,8 +247,8 @@ def make_backend(name: str, n_jobs: int, **options):
         Workers, already resolved (a positive int).
     **options
         Passed to :class:`~foldgraph.engine.processes.Processes` (e.g.
-        ``start_method``, ``retries``) or to the dask backend; the in-process
-        backends take none.
+        ``start_method``, ``retries``, ``timeout``) or to the dask backend;
+        the in-process backends take ``timeout`` only.
 
     Returns
     -------
@@ -243,4 +270,4 @@ def make_backend(name: str, n_jobs: int, **options):
         from .dask_backend import Dask
 
         return Dask(n_jobs, **options)
-    return BACKENDS[name](n_jobs)
+    return BACKENDS[name](n_jobs, **options)

@@ -18,6 +18,7 @@ import numpy as np
 from foldgraph.graph.builders import _gc_paused, map_graph, stack_graph
 from foldgraph.graph.taskgraph import check_dtype
 
+from ._timeouts import check_timeout
 from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import BACKENDS, PLANNED, SHARED, make_backend
 from .cache import make_plan, resolve_cache, restore_hits, store_results
@@ -120,6 +121,18 @@ class ParallelProcessing:
         digits (a target near 1e8 loses its last units) and cannot hold
         values beyond ~3.4e38: a node whose predictions would overflow fails,
         naming the node. Any other dtype is refused (ValueError).
+    timeout : float or None, default=None
+        Seconds a node may run; a positive number, or None for no limit. A
+        node over it fails the run with :class:`~foldgraph.errors.NodeTimeout`
+        (a ``TaskError`` and a ``TimeoutError``, naming the node; never
+        retried). ``"multiprocessing"`` kills the node's worker and starts a
+        fresh one. ``"sequential"`` and ``"threading"`` run it in a daemon
+        thread and return control at once: the abandoned thread runs on in
+        the background until its estimator returns (Python cannot stop a
+        thread) but never blocks the interpreter's exit. ``"dask"`` does not
+        take a timeout yet (ValueError). On ``"multiprocessing"`` a node's
+        clock starts when the parent sees it start: one queued behind cheap
+        nodes may time out up to a quarter of ``timeout`` late.
 
     Attributes
     ----------
@@ -176,6 +189,7 @@ class ParallelProcessing:
         client=None,
         address=None,
         dtype=np.float64,
+        timeout=None,
     ):
         self.backend = _check_backend(backend)
         self._dtype = check_dtype(dtype)
@@ -193,6 +207,7 @@ class ParallelProcessing:
         self.verbose = verbose
         self.start_method = check_start_method(start_method)
         self.threads_per_worker = _check_threads(threads_per_worker)
+        self.timeout = _check_timeout(self.backend, timeout)
         self.job: Job | None = None
         self.graph = None
         self.trace: Trace | None = None
@@ -386,6 +401,7 @@ class ParallelProcessing:
             self.costs.apply(graph)
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
             backend = self._get_backend()
+            backend.timeout = _check_timeout(self.backend, self.timeout)  # set since?
             if hasattr(backend, "run_graph"):  # dask: runs the whole graph itself
                 results = backend.run_graph(graph, job, self._strategy, self.trace,
                                             verbose=self.verbose, cached=hits)  # fmt: skip
@@ -426,6 +442,15 @@ class ParallelProcessing:
     def worker_pids(self) -> list[int]:
         """Process ids of the running worker processes (empty for in-process backends)."""
         return list(getattr(self._backend, "pids", []))
+
+
+def _check_timeout(backend: str, timeout):
+    if backend == "dask" and timeout is not None:
+        raise ValueError(
+            f"timeout={timeout!r}: the dask backend does not take a per-node timeout yet; "
+            "use backend='multiprocessing' or timeout=None"
+        )
+    return check_timeout(timeout)
 
 
 def _check_threads(value):

@@ -37,6 +37,7 @@ import time
 from foldgraph.errors import WorkerDied
 
 from ._channel import _read_messages, _Worker, _write
+from ._timeouts import process_timeouts
 from .worker import CHEAP, Done, Payload, pack_payload, unpack_answers
 
 __all__ = ["Processes", "default_start_method", "RemoteTraceback"]
@@ -115,6 +116,10 @@ class Processes:
         BLAS/OpenMP threads allowed in each worker; None leaves them alone.
     retries : int
         Times a node is resubmitted after its worker died.
+    timeout : float or None
+        Seconds per node: a node over it fails with
+        :class:`~foldgraph.errors.NodeTimeout` (not retried) and its worker
+        is killed and replaced.
 
     Attributes
     ----------
@@ -155,8 +160,11 @@ class Processes:
     is not.
     """
 
-    def __init__(self, n_jobs: int, start_method=None, threads_per_worker=None, retries=1):
+    def __init__(self, n_jobs: int, start_method=None, threads_per_worker=None, retries=1,
+                 timeout=None):  # fmt: skip
         self.n_workers = n_jobs
+        self.timeout = timeout  # seconds per node: see engine/_timeouts.py
+        self._clock = None
         self.start_method = start_method or default_start_method()
         self.threads_per_worker = threads_per_worker
         self.retries = retries
@@ -348,8 +356,11 @@ class Processes:
             busy = busy or bool(w.inflight)
         if not busy:
             return []
+        delay, late = process_timeouts(self)  # wake up in time to stop a node over timeout
+        if late:
+            return late
         done, dead = [], []
-        for selected, _ in self._selector.select():
+        for selected, _ in self._selector.select(delay):
             worker, is_sentinel = selected.data
             if is_sentinel:
                 dead.append(worker)

@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from foldgraph.errors import TaskError, WorkerDied, wrap_error
+from foldgraph.errors import NodeTimeout, TaskError, WorkerDied, wrap_error
 from foldgraph.graph.builders import _gc_paused
 
 from .payload import make_payload
@@ -341,6 +341,9 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     ------
     TaskError
         A node raised; the original exception is chained as ``__cause__``.
+    NodeTimeout
+        A node ran longer than ``backend.timeout`` seconds (the backend's
+        ``wait()`` wakes up in time to tell).
 
     Examples
     --------
@@ -412,7 +415,8 @@ def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
                 fresh = _follow(graph, state, backend, fresh)
             for done in wait():
                 if done.error is not None:
-                    cause = None if isinstance(done.error, WorkerDied) else done.error
+                    bare = isinstance(done.error, (WorkerDied, NodeTimeout))  # no cause
+                    cause = None if bare else done.error
                     raise _task_error(graph, done) from cause
                 finish(state, done.key, done.result)
                 if follows and dependents[done.key]:

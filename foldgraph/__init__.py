@@ -13,7 +13,7 @@ from foldgraph.ensembles import (
     SuperLearner,
     TemporalEnsemble,
 )
-from foldgraph.errors import FoldgraphError, GraphError, TaskError, WorkerDied
+from foldgraph.errors import FoldgraphError, GraphError, NodeTimeout, TaskError, WorkerDied
 from foldgraph.evaluation import Evaluator
 from foldgraph.graph import TaskGraph, map_graph, stack_graph
 from foldgraph.tasks import (
@@ -61,5 +61,6 @@ __all__ = [
     "GraphError",
     "TaskError",
     "WorkerDied",
+    "NodeTimeout",
     "UnsafeCacheError",
 ]

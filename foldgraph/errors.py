@@ -12,7 +12,7 @@ foldgraph: every layer may use it.
 
 from __future__ import annotations
 
-__all__ = ["FoldgraphError", "GraphError", "TaskError", "WorkerDied", "wrap_error"]
+__all__ = ["FoldgraphError", "GraphError", "TaskError", "WorkerDied", "NodeTimeout", "wrap_error"]
 
 
 class FoldgraphError(Exception):
@@ -110,6 +110,22 @@ class WorkerDied(TaskError):
     """
 
 
+class NodeTimeout(TaskError, TimeoutError):
+    """A node ran longer than the manager's ``timeout`` (seconds per node).
+
+    Never retried. On the multiprocessing backend the node's worker is
+    killed and replaced; in process (``"sequential"``, ``"threading"``) its
+    thread is abandoned and runs on in the background until the estimator
+    returns. Both ``except TaskError`` and ``except TimeoutError`` catch it.
+
+    Examples
+    --------
+    >>> err = NodeTimeout("node 'a/fit/full' ran longer than timeout=1s", node="a/fit/full")
+    >>> isinstance(err, TaskError), isinstance(err, TimeoutError), err.node
+    (True, True, 'a/fit/full')
+    """
+
+
 #: ``{E: TaskError[E]}``, or ``{E: TaskError}`` where the two cannot be combined
 _CLASSES: dict[type, type] = {}
 
@@ -162,8 +178,8 @@ def wrap_error(cause: BaseException, task: str | None, node: str | None,
     ``TaskError[E]`` for ``cause`` of class ``E`` (see :class:`TaskError`),
     with the attributes of ``cause`` copied over (``task`` and ``node``
     excepted). ``cause`` becomes its ``__cause__``, except for a
-    :class:`WorkerDied` (a dead worker has no exception to chain), which is
-    reported as a ``WorkerDied``.
+    :class:`WorkerDied` or :class:`NodeTimeout` (no exception of the node's
+    to chain), reported as such.
 
     Parameters
     ----------
@@ -191,8 +207,13 @@ def wrap_error(cause: BaseException, task: str | None, node: str | None,
     task 'ols' failed at node 'ols/fit/fold-1': KeyError: 'y'
     >>> type(wrap_error(KeyboardInterrupt(), "ols", "ols/fit/fold-1")).__name__
     'TaskError'
+    >>> print(wrap_error(SystemExit(3), "ols", "ols/fit/fold-1"))
+    task 'ols' failed at node 'ols/fit/fold-1': its estimator raised SystemExit: 3
     """
     message = f"task '{task}' failed at node '{node}': {type(cause).__name__}: {cause}"
+    if not isinstance(cause, Exception):  # KeyboardInterrupt, SystemExit, caught in a worker
+        message = (f"task '{task}' failed at node '{node}': its estimator raised "
+                   f"{type(cause).__name__}{f': {cause}' if str(cause) else ''}")
     cls = _error_class(type(cause))
     try:
         error = cls(message, task=task, node=node)
@@ -204,6 +225,6 @@ def wrap_error(cause: BaseException, task: str | None, node: str | None,
             if not name.startswith("__"):
                 error.__dict__.setdefault(name, value)
     error.worker_traceback = tb
-    if not isinstance(cause, WorkerDied):
+    if not isinstance(cause, (WorkerDied, NodeTimeout)):
         error.__cause__ = cause
     return error
