@@ -165,15 +165,21 @@ def fingerprints(graph, job) -> dict:
             out[key] = None
             continue
         x = a.get("x", "X")
-        source = inputs(x) if x in _INPUTS else ("buffer", tuple(graph.buffers[x].shape))
+        source = inputs(x) if x in _INPUTS else _buffer_token(graph.buffers[x])
         cols = a.get("cols") or (0, 0)
+        # a block cached from a float32 run must not be restored into a float64 one
+        written = str(graph.buffers[a["out"]].dtype) if a.get("out") else None
         out[key] = joblib.hash((
             salt, a.get("kind"), a.get("op"), a.get("train"), a.get("test"), source,
             inputs(a["y"]) if a.get("y") else None, a.get("y_offset", 0),
             inputs(a["w"]) if a.get("w") else None, a.get("columns"),
-            a.get("out") is not None, cols[1] - cols[0], token, sorted(preds, key=repr),
+            written, cols[1] - cols[0], token, sorted(preds, key=repr),
         ))  # fmt: skip
     return out
+
+
+def _buffer_token(spec) -> tuple:
+    return ("buffer", tuple(spec.shape), str(spec.dtype))
 
 
 # -- entries: capture after a run, restore before one -------------------------------

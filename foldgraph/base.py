@@ -191,8 +191,8 @@ class BaseEnsemble(BaseEstimator):
                                   **self._dtype_kw())  # fmt: skip
 
     def _dtype_kw(self) -> dict:
-        dtype = getattr(self, "dtype", None)
-        return {} if dtype is None else {"dtype": dtype}
+        kw = {"dtype": getattr(self, "dtype", None), "timeout": getattr(self, "timeout", None)}
+        return {k: v for k, v in kw.items() if v is not None}
 
     def _node_store(self):
         """Where fitted nodes are kept: ``cache`` if given, else the in-memory node memory."""

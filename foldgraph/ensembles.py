@@ -9,6 +9,8 @@ layer, with its ``estimator_`` and ``fold_estimators_``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from foldgraph.errors import GraphError
 
 from .base import BaseEnsemble
@@ -49,6 +51,17 @@ _COMMON_DOC = """
         path or a :class:`~foldgraph.NodeCache`: nodes are kept on disk and
         shared with other ensembles and processes; ``False``: every fit runs
         every node.
+    dtype : np.float64 or np.float32, default=np.float64
+        Of the prediction buffers, hence of ``transform`` and
+        ``fit_transform_``: float64 keeps scikit-learn's precision; float32
+        halves the buffers' memory but keeps ~7 significant digits and
+        overflows beyond ~3.4e38 (a node that overflows fails, naming it).
+        Ignored when ``backend`` is a ParallelProcessing (its own ``dtype``).
+    timeout : float, optional
+        Seconds a node may run: a slower node fails with ``NodeTimeout``
+        naming it (on multiprocessing its worker is killed and replaced;
+        in-process backends return at once and leave the thread behind).
+        Ignored when ``backend`` is a ParallelProcessing (its own ``timeout``).
 """
 
 
@@ -81,7 +94,8 @@ class SuperLearner(BaseEnsemble):
 
     def __init__(self, folds=2, shuffle=False, random_state=None, scorer=None,
                  backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
-                 layers=None, cache=None):  # fmt: skip
+                 layers=None, cache=None,
+                 dtype=np.float64, timeout=None):  # fmt: skip
         self.folds = folds
         self.shuffle = shuffle
         self.random_state = random_state
@@ -92,6 +106,8 @@ class SuperLearner(BaseEnsemble):
         self.verbose = verbose
         self.layers = layers
         self.cache = cache
+        self.dtype = dtype
+        self.timeout = timeout
 
     def _indexer_args(self):
         return {"folds": self.folds}
@@ -120,7 +136,8 @@ class BlendEnsemble(BaseEnsemble):
 
     def __init__(self, test_size=0.5, shuffle=False, random_state=None, scorer=None,
                  backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
-                 layers=None, cache=None):  # fmt: skip
+                 layers=None, cache=None,
+                 dtype=np.float64, timeout=None):  # fmt: skip
         self.test_size = test_size
         self.shuffle = shuffle
         self.random_state = random_state
@@ -131,6 +148,8 @@ class BlendEnsemble(BaseEnsemble):
         self.verbose = verbose
         self.layers = layers
         self.cache = cache
+        self.dtype = dtype
+        self.timeout = timeout
 
     def _indexer_args(self):
         return {"test_size": self.test_size}
@@ -161,7 +180,8 @@ class Subsemble(BaseEnsemble):
 
     def __init__(self, partitions=2, partition_estimator=None, folds=2, shuffle=False,
                  random_state=None, scorer=None, backend="threading", n_jobs=-1,
-                 strategy="fifo", verbose=False, layers=None, cache=None):  # fmt: skip
+                 strategy="fifo", verbose=False, layers=None, cache=None,
+                 dtype=np.float64, timeout=None):  # fmt: skip
         self.partitions = partitions
         self.partition_estimator = partition_estimator
         self.folds = folds
@@ -174,6 +194,8 @@ class Subsemble(BaseEnsemble):
         self.verbose = verbose
         self.layers = layers
         self.cache = cache
+        self.dtype = dtype
+        self.timeout = timeout
 
     def _indexer_args(self):
         return {"partitions": self.partitions, "folds": self.folds,
@@ -206,7 +228,8 @@ class TemporalEnsemble(BaseEnsemble):
 
     def __init__(self, step_size=1, burn_in=None, window=None, lag=0, scorer=None,
                  backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
-                 layers=None, cache=None):  # fmt: skip
+                 layers=None, cache=None,
+                 dtype=np.float64, timeout=None):  # fmt: skip
         self.step_size = step_size
         self.burn_in = burn_in
         self.window = window
@@ -218,6 +241,8 @@ class TemporalEnsemble(BaseEnsemble):
         self.verbose = verbose
         self.layers = layers
         self.cache = cache
+        self.dtype = dtype
+        self.timeout = timeout
 
     shuffle = False
     random_state = None
@@ -250,7 +275,8 @@ class SequentialEnsemble(BaseEnsemble):
     _kind = "stack"
 
     def __init__(self, shuffle=False, random_state=None, scorer=None, backend="threading",
-                 n_jobs=-1, strategy="fifo", verbose=False, layers=None, cache=None):  # fmt: skip
+                 n_jobs=-1, strategy="fifo", verbose=False, layers=None, cache=None,
+                 dtype=np.float64, timeout=None):  # fmt: skip
         self.shuffle = shuffle
         self.random_state = random_state
         self.scorer = scorer
@@ -260,6 +286,8 @@ class SequentialEnsemble(BaseEnsemble):
         self.verbose = verbose
         self.layers = layers
         self.cache = cache
+        self.dtype = dtype
+        self.timeout = timeout
 
     def add(self, kind, estimators, preprocessing=None, proba=False,
             propagate_features=None, **indexer_args):  # fmt: skip

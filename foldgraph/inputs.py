@@ -36,9 +36,12 @@ def as_numeric(X, names=None, where: str = "X"):
     for j in range(X.shape[1]):
         try:
             X[:, j].astype(float)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as exc:
             bad = next(v for v in X[:, j] if not _is_number(v))
             column = repr(names[j]) if names is not None else j
+            if isinstance(exc, TypeError):  # not even a string: say what float() said
+                raise TypeError(f"{where} column {column} holds {bad!r} of type "
+                                f"{type(bad).__name__}: {exc}") from None
             raise ValueError(
                 f"{where} column {column} holds non-numeric values such as {bad!r}: encode it "
                 f"first (e.g. OneHotEncoder or OrdinalEncoder), or drop it"

@@ -64,7 +64,7 @@ def named_estimators(estimators, where: str) -> list[tuple[str, object]]:
     seen: dict[str, int] = {}
     out = []
     for name, est in pairs:
-        if not callable(getattr(est, "fit", None)):
+        if not callable(getattr(est, "fit", None)) and not _is_drop(est):
             raise TypeError(
                 f"{where}: {type(est).__name__} does not implement fit: pass "
                 f"scikit-learn estimators"
@@ -85,6 +85,10 @@ def named_estimators(estimators, where: str) -> list[tuple[str, object]]:
         taken.add(name)
         out.append((name, est))
     return out
+
+
+def _is_drop(est) -> bool:
+    return isinstance(est, str) and est == "drop"
 
 
 def _replaced(items, local: str, value, where: str) -> list:
@@ -273,6 +277,8 @@ class LayerSpec(BaseEstimator):
                                 return_y=True)  # fmt: skip
                 tasks.append(Transformer(pipe, indexer, name=f"{layer}.{case}"))
         for local, est in self._flat(layer):
+            if _is_drop(est):  # as in scikit-learn's stacking: set_params(<name>="drop")
+                continue
             case = local.rsplit(".", 1)[0] if "." in local else ("pr" if "pr" in cases else "")
             pre = f"{layer}.{case}" if cases.get(case) else None
             tasks.append(Learner(clone(est), indexer, name=f"{layer}.{local}",

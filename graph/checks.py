@@ -312,6 +312,9 @@ def task_input(graph, task, name: str, input: str) -> dict:
 def _output_width(task, name, job, y_values):
     """Columns per partition: classes for probabilities, else targets."""
     if job == "fit":
+        if task.proba and y_values.ndim == 2:  # multilabel: one block per output
+            classes = tuple(np.unique(y_values[:, j]) for j in range(y_values.shape[1]))
+            return classes, sum(len(c) for c in classes)
         if task.proba:
             classes = np.unique(y_values)
             return classes, len(classes)
@@ -322,6 +325,8 @@ def _output_width(task, name, job, y_values):
             raise GraphError(
                 f"task '{name}' has proba=True but was fitted without it: refit it"
             )
+        if isinstance(classes, tuple):
+            return classes, sum(len(c) for c in classes)
         return classes, len(classes)
     return None, getattr(task, "n_outputs_", 1)
 

@@ -79,7 +79,18 @@ def put(P, rows: Rows, cols: tuple[int, int], values) -> None:
 
 
 def _as_columns(pred, classes, estimator) -> np.ndarray:
-    """Shape predictions as a 2-D block; align probabilities on ``classes``."""
+    """Shape predictions as a 2-D block; align probabilities on ``classes``.
+
+    Multi-output probabilities (a list of arrays, ``classes`` a tuple with
+    the classes of each output) become one aligned block per output.
+    """
+    if isinstance(classes, tuple):
+        fitted = getattr(estimator, "classes_", None)
+        if not isinstance(pred, list) or len(pred) != len(classes):
+            raise ValueError(f"predict_proba gave {type(pred).__name__}, expected a list of "
+                             f"{len(classes)} arrays, one per output of a multi-output y")
+        return np.hstack([_as_columns(p, c, _Fitted(f)) for p, c, f in
+                          zip(pred, classes, fitted if fitted is not None else [None] * len(pred))])
     pred = np.asarray(pred)
     if pred.ndim == 1:
         pred = pred.reshape(-1, 1)
@@ -91,6 +102,12 @@ def _as_columns(pred, classes, estimator) -> np.ndarray:
     block = np.zeros((pred.shape[0], len(classes)), dtype=pred.dtype)
     block[:, np.searchsorted(classes, fitted)] = pred
     return block
+
+
+class _Fitted(NamedTuple):
+    """Stands for one output of a multi-output estimator: its ``classes_``."""
+
+    classes_: object
 
 
 def _predict(estimator, X, proba: bool, classes):

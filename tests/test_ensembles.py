@@ -228,4 +228,4 @@ def test_sparse_csr_input_gives_the_dense_results(backend, no_leaks):
     np.testing.assert_array_equal(sp.predict(csr), ref.predict(csr))
     dense = make("sequential").fit(Xs, Y)  # Ridge's sparse solver differs slightly
     np.testing.assert_allclose(sp.predict(csr), dense.predict(Xs), rtol=1e-3, atol=1e-2)
-    np.testing.assert_array_equal(sp.fit_transform_[:, 0], Xs[:, 0].astype(np.float32))
+    np.testing.assert_array_equal(sp.fit_transform_[:, 0], Xs[:, 0])  # propagated column, in float64

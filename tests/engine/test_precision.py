@@ -135,3 +135,23 @@ def test_bad_dtype_names_the_value():
         ParallelProcessing(dtype=np.int64)
     with pytest.raises(ValueError, match=r"^dtype='bogus' is not supported"):
         ParallelProcessing(dtype="bogus")
+
+
+def test_a_float32_cache_entry_is_not_restored_into_a_float64_run():
+    """A block cached by a float32 run would carry float32 precision into float64."""
+    from sklearn.linear_model import Ridge
+
+    from foldgraph import FoldIndex, Learner, ParallelProcessing
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, 2.0, 3.0] + 1e8
+    memory = {}
+    with ParallelProcessing("sequential", dtype=np.float32, cache=memory) as pp:
+        pp.map(Learner(Ridge(), FoldIndex(3), name="r"), "fit", X, y, return_preds=True)
+    with ParallelProcessing("sequential", cache=memory) as pp:
+        P = pp.map(Learner(Ridge(), FoldIndex(3), name="r"), "fit", X, y, return_preds=True)
+        assert [k for k in pp.trace.cached if "fold" in k] == []  # the full fit writes nothing
+    manual = np.concatenate([Ridge().fit(np.delete(X, te, 0), np.delete(y, te)).predict(X[te])
+                             for te in np.array_split(np.arange(60), 3)])  # fmt: skip
+    np.testing.assert_allclose(P[:, 0], manual, rtol=1e-12)
