@@ -252,6 +252,20 @@ class ParallelProcessing:
         self.clear()
 
     # -- the tutorial's API -------------------------------------------------
+    def exclusive(self):
+        """A context in which no other thread runs on this manager.
+
+        Runs are serialized anyway; hold this to make several calls and the
+        reading of ``trace`` one step (as an ensemble's ``fit`` does).
+
+        Examples
+        --------
+        >>> with ParallelProcessing("sequential") as manager, manager.exclusive():
+        ...     manager.trace is None
+        True
+        """
+        return self._lock
+
     def map(self, caller, job: str, X, y=None, return_preds=False, **kw):
         """Run independent tasks (each reads ``X``); see :func:`~foldgraph.graph.map_graph`.
 

@@ -247,7 +247,7 @@ class BaseEnsemble(BaseEstimator):
         graph, tasks = self._build("fit", X, y, sample_weight=sample_weight,
                                    context=self._context(y, groups, seed))  # fmt: skip
         last = self._layer_names(len(base), True)[-2]
-        with self._manager() as pp:
+        with self._manager() as pp, pp.exclusive():  # this run's trace, not another thread's
             out = pp.run(graph, X, y, return_preds=[last], sample_weight=sample_weight)[0]
             self.trace_ = pp.trace
             if self.cache is None:  # remember this fit's nodes only

@@ -133,7 +133,8 @@ def check_folds(folds, name: str = "folds") -> None:
     if isinstance(folds, numbers.Integral) and not isinstance(folds, bool):
         if folds >= 2:
             return
-    elif callable(getattr(folds, "split", None)) or callable(getattr(folds, "make_folds", None)):
+    elif (callable(getattr(folds, "split", None)) and callable(getattr(folds, "get_n_splits", None))
+          or callable(getattr(folds, "make_folds", None))):  # a splitter or an indexer
         return
     raise ValueError(f"{name}={folds!r}: pass an int >= 2, or a CV splitter such as KFold(5) "
                      f"or StratifiedKFold(5)")

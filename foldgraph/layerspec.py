@@ -213,8 +213,8 @@ class LayerSpec(BaseEstimator):
                 self._replace_step(name, steps[name][0], value)
             else:
                 known = ", ".join(map(repr, list(flat) + list(steps)))
-                raise ValueError(f"invalid parameter {key!r} for this layer (estimators and "
-                                 f"preprocessing steps: {known})")
+                raise ValueError(f"invalid parameter {key!r} for this layer (its estimators "
+                                 f"and preprocessing steps: {known})")
         return self
 
     def _replace_estimator(self, name: str, value) -> None:

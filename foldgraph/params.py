@@ -61,7 +61,10 @@ def set_layer_params(ensemble, named: dict, params: dict) -> list:
             continue
         i = names.index(name)
         if sub:
-            layers[i] = layers[i].set_params(**{sub: value})
+            try:
+                layers[i] = layers[i].set_params(**{sub: value})
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}").with_traceback(None) from None
         elif isinstance(value, LayerSpec):
             layers[i] = value
         elif layers[i].meta:

@@ -347,3 +347,14 @@ def test_the_ensembles_timeout_reaches_its_nodes():
     with pytest.raises(NodeTimeout, match="slow"):
         ens.add_meta(LinearRegression()).fit(X, Y)
     assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("folds", [1, 0, "five", 2.5, True])
+def test_bad_folds_are_refused_before_any_node_runs(folds):
+    with pytest.raises(ValueError, match=f"folds={folds!r}: pass an int >= 2, or a CV splitter"):
+        regressor(folds=folds).fit(X, Y)
+
+
+def test_an_unknown_nested_key_names_the_layer():
+    with pytest.raises(ValueError, match="layer-1__nope: invalid parameter 'nope' .* 'ridge'"):
+        regressor().set_params(**{"layer-1__nope": 1})
