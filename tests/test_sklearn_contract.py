@@ -358,3 +358,33 @@ def test_bad_folds_are_refused_before_any_node_runs(folds):
 def test_an_unknown_nested_key_names_the_layer():
     with pytest.raises(ValueError, match="layer-1__nope: invalid parameter 'nope' .* 'ridge'"):
         regressor().set_params(**{"layer-1__nope": 1})
+
+
+def test_sample_weight_equals_scikit_learn_stacking():
+    w = np.random.default_rng(0).uniform(0.1, 3.0, len(Y))
+    base = [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=3, random_state=0))]
+    ens = SuperLearner(folds=KFold(4), backend="sequential").add([(n, clone(e)) for n, e in base])
+    ens.add_meta(LinearRegression()).fit(X, Y, sample_weight=w)
+    sk = StackingRegressor(base, final_estimator=LinearRegression(), cv=KFold(4))
+    sk.fit(X, Y, sample_weight=w)
+    np.testing.assert_allclose(ens.predict(X), sk.predict(X), rtol=1e-9)
+    unweighted = clone(ens).fit(X, Y).predict(X)
+    assert not np.allclose(unweighted, ens.predict(X))  # the weights were used
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_sparse_input_in_every_format_equals_dense(fmt):
+    import scipy.sparse as sp
+
+    Xs = X.copy()
+    Xs[Xs < 0.5] = 0.0
+    sparse = sp.random(1, 1).asformat(fmt).__class__(Xs)
+    make = lambda: SuperLearner(folds=3, backend="sequential").add(  # noqa: E731
+        [DecisionTreeRegressor(max_depth=4, random_state=0), LinearRegression()]
+    ).add_meta(LinearRegression())
+    dense = make().fit(Xs, Y)
+    ens = make().fit(sparse, Y)
+    # the tree is exact; LinearRegression solves sparse input iteratively (lsqr)
+    np.testing.assert_allclose(ens.fit_transform_[:, 0], dense.fit_transform_[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(ens.fit_transform_, dense.fit_transform_, rtol=1e-4)
+    np.testing.assert_allclose(ens.predict(sparse), dense.predict(Xs), rtol=1e-4)
