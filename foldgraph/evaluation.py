@@ -10,15 +10,16 @@ needed to evaluate, so they are left out of the graph.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.model_selection import ParameterSampler
 
 from foldgraph.engine import ParallelProcessing
 from foldgraph.errors import GraphError
 from foldgraph.graph import TaskGraph
-from foldgraph.tasks import FoldIndex, Learner, Pipeline, Transformer
+from foldgraph.tasks import Learner, Pipeline, Transformer
 
-from .layerspec import named_estimators
+from .inputs import fit_seed
+from .layerspec import named_estimators, stack_indexer
 
 __all__ = ["Evaluator"]
 
@@ -31,11 +32,12 @@ class Evaluator:
     scorer : callable
         ``scorer(y_true, y_pred) -> float`` (higher is better, as for
         ``sklearn.metrics.r2_score``; pass a negated loss otherwise).
-    cv : int, default=2
-        Folds.
+    cv : int or CV splitter, default=2
+        Folds: an int means ``StratifiedKFold`` when every estimator is a
+        classifier, ``KFold`` otherwise; or any splitter.
     shuffle : bool, default=True
-        Shuffle the rows once (with ``random_state``) before cutting folds.
-    random_state : int, optional
+        Shuffle before cutting an int ``cv`` into folds (with ``random_state``).
+    random_state : int, RandomState or None
         Seeds the shuffle and the parameter draws.
     backend, n_jobs, strategy
         As for :class:`~foldgraph.engine.ParallelProcessing`.
@@ -77,11 +79,12 @@ class Evaluator:
         if not callable(self.scorer):
             raise GraphError("Evaluator needs a scorer(y_true, y_pred) -> float")
         X, y = np.asarray(X), np.asarray(y)
-        if self.shuffle:
-            order = np.random.RandomState(self.random_state).permutation(len(y))
-            X, y = X[order], y[order]
         cases = self._cases(estimators, preprocessing)
-        tasks, params = self._tasks(cases, param_dicts or {}, n_iter)
+        flat = [e for _, ests in cases.values() for _, e in named_estimators(ests, "estimators")]
+        stratify = y.ndim == 1 and bool(flat) and all(is_classifier(e) for e in flat)
+        # one indexer for every task: the same folds, shuffled in place (rows never move)
+        indexer = stack_indexer(self.cv, stratify, self.shuffle, fit_seed(self.random_state))
+        tasks, params = self._tasks(cases, param_dicts or {}, n_iter, indexer)
         graph = TaskGraph("fit", X=X, y=y)
         for task in tasks:
             graph.add_task(task)
@@ -104,7 +107,7 @@ class Evaluator:
             return {case: (steps, estimators) for case, steps in preprocessing.items()}
         return {"": (preprocessing, estimators)}
 
-    def _tasks(self, cases, param_dicts, n_iter):
+    def _tasks(self, cases, param_dicts, n_iter, indexer):
         tasks, params = [], {}
         known = set()
         for case, (steps, ests) in cases.items():
@@ -113,7 +116,7 @@ class Evaluator:
                 pre = case or "pr"
                 pipe = Pipeline([(n, clone(s)) for n, s in named_estimators(steps, pre)],
                                 return_y=True)  # fmt: skip
-                tasks.append(Transformer(pipe, FoldIndex(self.cv), name=pre))
+                tasks.append(Transformer(pipe, indexer, name=pre))
             for name, est in named_estimators(ests, case or "estimators"):
                 full = f"{case}.{name}" if case else name
                 known.update({name, full})
@@ -124,7 +127,7 @@ class Evaluator:
                     draw = {k: v.item() if isinstance(v, np.generic) else v
                             for k, v in draw.items()}  # fmt: skip
                     tname = f"{full}.{i}"
-                    tasks.append(Learner(clone(est).set_params(**draw), FoldIndex(self.cv),
+                    tasks.append(Learner(clone(est).set_params(**draw), indexer,
                                          name=tname, preprocess=pre, scorer=self.scorer))
                     params[tname] = (full, draw)
         unknown = sorted(set(param_dicts) - known)

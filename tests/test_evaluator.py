@@ -56,3 +56,17 @@ def test_estimator_without_space_is_evaluated_once():
 def test_unknown_param_dict_key():
     with pytest.raises(GraphError, match="param_dicts key 'lasso' names no estimator"):
         Evaluator(r2_score, backend="sequential").fit(X, Y, [Ridge()], {"lasso": {"alpha": [1]}})
+
+
+def test_evaluator_takes_a_splitter_and_a_random_state_object():
+    """Its folds match cross_val_score's with the same splitter (issue 15)."""
+    from sklearn.model_selection import cross_val_score
+
+    X, y = make_friedman1(120, random_state=0)
+    cv = KFold(3, shuffle=True, random_state=0)
+    ev = Evaluator(r2_score, cv=cv, backend="sequential").fit(X, y, [Ridge()])
+    ref = cross_val_score(Ridge(), X, y, cv=cv, scoring="r2").mean()
+    assert ev.results["ridge"]["test_score-m"] == pytest.approx(ref, rel=1e-9)
+    ev = Evaluator(r2_score, cv=3, random_state=np.random.RandomState(0), backend="sequential")
+    ev.fit(X, y, [Ridge()])
+    assert 0 < ev.results["ridge"]["test_score-m"] <= 1
