@@ -23,17 +23,17 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import ClassifierTags, RegressorTags, TransformerTags
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import validate_data
 
 from foldgraph.engine import ParallelProcessing
 from foldgraph.errors import GraphError
 from foldgraph.graph import TaskGraph, add_layer
 
-from .inputs import as_numeric, check_groups, check_weights, fit_seed
+from .inputs import as_numeric, check_groups, check_targets, check_weights, fit_seed, to_csr
 from .layerspec import LayerSpec
 from .params import (
+    ensemble_tags,
+    feature_names_out,
     if_meta_has,
     named_layers,
     pickle_state,
@@ -276,26 +276,8 @@ class BaseEnsemble(BaseEstimator):
         X, y = validate_data(self, X, y, reset=True, ensure_all_finite=False,
                              ensure_min_samples=2, multi_output=True, y_numeric=False,
                              dtype=None, accept_sparse=("csr", "csc", "coo"))  # fmt: skip
-        X = as_numeric(X, names)
-        X = X.tocsr() if hasattr(X, "tocsr") and X.format != "csr" else X
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)  # a column vector: warn and ravel, like sklearn
-        if self._is_classifier():
-            check_classification_targets(y)
-            if y.ndim == 1 and len(np.unique(y)) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in y, got 1 class"
-                )
-        elif y.dtype.kind not in "biuf":
-            meta = self._meta_name()
-            try:
-                y = y.astype(float)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"y holds labels such as {y.ravel()[0]!r}, but the meta learner {meta} is a "
-                    f"regressor: use a classifier as the meta learner for classification"
-                ) from None
-        return X, y
+        X = to_csr(as_numeric(X, names))
+        return X, check_targets(y, self._is_classifier(), type(self).__name__, self._meta_name())
 
     def _meta_name(self) -> str:
         _, meta = self._specs()
@@ -316,8 +298,7 @@ class BaseEnsemble(BaseEstimator):
         names = _feature_names(X)
         X = validate_data(self, X, reset=False, ensure_all_finite=False, dtype=None,
                           accept_sparse=("csr", "csc", "coo"))  # fmt: skip
-        X = as_numeric(X, names)
-        X = X.tocsr() if hasattr(X, "tocsr") and X.format != "csr" else X
+        X = to_csr(as_numeric(X, names))
         graph, _ = self._build("predict", X, None, tasks=self._tasks, upto=-1)
         with self._manager() as pp:
             return pp.run(graph, X, return_preds=[self.layer_names_[-2]])[0]
@@ -326,10 +307,29 @@ class BaseEnsemble(BaseEstimator):
         """The prediction matrix the meta learner reads, for new rows."""
         return self._base_output(X)
 
-    def predict(self, X) -> np.ndarray:
-        """Predictions of the meta learner on the base layers' predictions."""
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the columns of :meth:`transform`, as scikit-learn's stacking names them."""
         self._check_fitted()
-        pred = self.meta_.estimator_.predict(self._base_output(X))
+        if input_features is None:
+            input_features = getattr(self, "feature_names_in_", None)
+        if input_features is None:
+            input_features = [f"x{i}" for i in range(self.n_features_in_)]
+        if len(input_features) != self.n_features_in_:
+            raise ValueError(f"input_features has {len(input_features)} names for "
+                             f"{self.n_features_in_} features")
+        return feature_names_out(self.graph_, self.layer_names_, input_features,
+                                 type(self).__name__.lower())  # fmt: skip
+
+    def predict(self, X, **predict_params) -> np.ndarray:
+        """Predictions of the meta learner on the base layers' predictions.
+
+        ``predict_params`` go to the meta learner's ``predict`` (e.g.
+        ``return_std=True``), as in scikit-learn's stacking.
+        """
+        self._check_fitted()
+        pred = self.meta_.estimator_.predict(self._base_output(X), **predict_params)
+        if predict_params:
+            return pred
         if self._is_classifier() and self._encoder is not None:
             return self._encoder.inverse_transform(np.asarray(pred).astype(int))
         return pred
@@ -343,22 +343,6 @@ class BaseEnsemble(BaseEstimator):
         """
         return self.fit(X, y, sample_weight=sample_weight, groups=groups,
                         **fit_params).fit_transform_  # fmt: skip
-
-    def _check_meta_has(self, method: str) -> None:
-        """Raise AttributeError naming the meta learner if it lacks ``method``."""
-        try:
-            _, meta = self._specs()
-        except GraphError:
-            meta = None
-        if meta is None:
-            raise AttributeError(f"This {type(self).__name__} has no {method}: it has no meta "
-                                 f"learner yet (call add_meta)")
-        for name, est in meta._flat():
-            if not hasattr(est, method):
-                raise AttributeError(
-                    f"This {type(self).__name__} has no {method}: its meta learner {name!r} "
-                    f"({type(est).__name__}) does not implement {method}"
-                )
 
     def __getstate__(self) -> dict:
         return pickle_state(super().__getstate__())
@@ -402,17 +386,8 @@ class BaseEnsemble(BaseEstimator):
         return bool(ests) and is_classifier(ests[0])
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        dtype = np.dtype(getattr(self, "dtype", None) or np.float64).name
-        tags.transformer_tags = TransformerTags(preserves_dtype=[dtype])
-        tags.input_tags.sparse = True  # CSR: rows sliced in place, shared with workers
-        if self._is_classifier():
-            tags.estimator_type = "classifier"
-            tags.classifier_tags = ClassifierTags()
-        else:
-            tags.estimator_type = "regressor"
-            tags.regressor_tags = RegressorTags()
-        return tags
+        return ensemble_tags(super().__sklearn_tags__(), self._is_classifier(),
+                             getattr(self, "dtype", None))  # fmt: skip
 
     def get_params(self, deep: bool = True) -> dict:
         params = super().get_params(deep=False)

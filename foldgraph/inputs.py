@@ -10,8 +10,11 @@ import numbers
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
-__all__ = ["as_numeric", "check_weights", "check_groups", "fit_seed", "check_folds"]
+__all__ = ["as_numeric", "check_weights", "check_groups", "fit_seed", "check_folds", "to_csr",
+           "check_targets"]
 
 
 def as_numeric(X, names=None, where: str = "X"):
@@ -55,6 +58,50 @@ def _is_number(value) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def to_csr(X):
+    """A scipy sparse matrix or array in CSR (rows sliced in place); anything else as is.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> to_csr(sp.coo_matrix(np.eye(2))).format
+    'csr'
+    """
+    return X.tocsr() if hasattr(X, "tocsr") and X.format != "csr" else X
+
+
+def check_targets(y, classifier: bool, owner: str, meta: str):
+    """``y`` checked for an ensemble whose meta learner is a classifier or a regressor.
+
+    A column vector is raveled with a warning (as scikit-learn does); a
+    classifier needs two classes; a regressor numbers, else the message
+    names the meta learner ``meta``.
+
+    Examples
+    --------
+    >>> check_targets(np.array(["a", "b"]), False, "SuperLearner", "'ols' (LinearRegression)")
+    Traceback (most recent call last):
+      ...
+    ValueError: y holds labels such as 'a', but the meta learner 'ols' (LinearRegression) is a regressor: use a classifier as the meta learner for classification
+    """
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    if classifier:
+        check_classification_targets(y)
+        if y.ndim == 1 and len(np.unique(y)) < 2:
+            raise ValueError(f"{owner} needs samples of at least 2 classes in y, got 1 class")
+        return y
+    if y.dtype.kind in "biuf":
+        return y
+    try:
+        return y.astype(float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"y holds labels such as {y.ravel()[0].item()!r}, but the meta learner {meta} is a "
+            f"regressor: use a classifier as the meta learner for classification"
+        ) from None
 
 
 def check_weights(sample_weight, n: int):

@@ -12,11 +12,12 @@ from functools import update_wrapper
 from types import MethodType
 
 import numpy as np
+from sklearn.utils import ClassifierTags, RegressorTags, TransformerTags
 
 from .layerspec import LayerSpec
 
 __all__ = ["named_layers", "set_layer_params", "if_meta_has", "without_data", "pickle_state",
-           "unpickle_state"]
+           "unpickle_state", "feature_names_out", "check_meta_has", "ensemble_tags"]
 
 
 def named_layers(ensemble) -> dict:
@@ -91,10 +92,52 @@ def if_meta_has(fn):
         def __get__(self, obj, owner=None):
             if obj is None:
                 return fn
-            obj._check_meta_has(fn.__name__)
+            check_meta_has(obj, fn.__name__)
             return MethodType(fn, obj)
 
     return update_wrapper(Conditional(), fn)
+
+
+def check_meta_has(ensemble, method: str) -> None:
+    """Raise AttributeError naming the meta learner if it lacks ``method``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from foldgraph import SuperLearner
+    >>> check_meta_has(SuperLearner().add([Ridge()]).add_meta(LinearRegression()), "predict_proba")
+    Traceback (most recent call last):
+      ...
+    AttributeError: This SuperLearner has no predict_proba: its meta learner 'linearregression' (LinearRegression) does not implement predict_proba
+    """
+    owner = type(ensemble).__name__
+    layers = named_layers(ensemble)
+    meta = layers.get("meta")
+    if meta is None:
+        raise AttributeError(f"This {owner} has no {method}: it has no meta learner yet (call "
+                             f"add_meta)")
+    for name, est in meta._flat():
+        if not hasattr(est, method):
+            raise AttributeError(f"This {owner} has no {method}: its meta learner {name!r} "
+                                 f"({type(est).__name__}) does not implement {method}")
+
+
+def ensemble_tags(tags, classifier: bool, dtype=None):
+    """scikit-learn tags of an ensemble: sparse input, the estimator type, the dtype kept.
+
+    Examples
+    --------
+    >>> from foldgraph import SuperLearner
+    >>> SuperLearner().__sklearn_tags__().estimator_type
+    'regressor'
+    """
+    tags.transformer_tags = TransformerTags(preserves_dtype=[np.dtype(dtype or np.float64).name])
+    tags.input_tags.sparse = True  # CSR: rows sliced in place, shared with workers
+    if classifier:
+        tags.estimator_type, tags.classifier_tags = "classifier", ClassifierTags()
+    else:
+        tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
+    return tags
 
 
 def without_data(graph):
@@ -114,6 +157,34 @@ def without_data(graph):
         if forget is not None:
             forget()
     return graph
+
+
+def feature_names_out(graph, layer_names: list, input_names, prefix: str) -> np.ndarray:
+    """Names of the columns of the last base layer's output, as scikit-learn's stacking
+    names them: ``<prefix>_<learner>``, or ``<prefix>_<learner><i>`` for a learner with
+    several columns (classes, partitions); propagated features keep their names, first.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from foldgraph import SuperLearner
+    >>> X, y = make_regression(40, 3, random_state=0)
+    >>> ens = SuperLearner(backend="sequential").add([Ridge()], propagate_features=[2])
+    >>> ens = ens.add_meta(LinearRegression()).fit(X, y)
+    >>> feature_names_out(ens.graph_, ens.layer_names_, ["a", "b", "c"], "superlearner").tolist()
+    ['c', 'superlearner_ridge']
+    """
+    names = list(input_names)
+    for layer in layer_names[:-1]:
+        spec = graph.layers[layer]
+        out = [names[c] for c in spec["propagate"]]
+        for task, (c0, c1) in spec["blocks"].items():
+            local = task.split(".", 1)[1]
+            out += [f"{prefix}_{local}"] if c1 - c0 == 1 else [
+                f"{prefix}_{local}{i}" for i in range(c1 - c0)]
+        names = out
+    return np.asarray(names, dtype=object)
 
 
 def pickle_state(state: dict) -> dict:

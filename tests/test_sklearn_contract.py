@@ -388,3 +388,20 @@ def test_sparse_input_in_every_format_equals_dense(fmt):
     np.testing.assert_allclose(ens.fit_transform_[:, 0], dense.fit_transform_[:, 0], rtol=1e-12)
     np.testing.assert_allclose(ens.fit_transform_, dense.fit_transform_, rtol=1e-4)
     np.testing.assert_allclose(ens.predict(sparse), dense.predict(Xs), rtol=1e-4)
+
+
+def test_feature_names_out_and_predict_params_as_in_scikit_learn():
+    from sklearn.linear_model import BayesianRidge
+
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    est = LogisticRegression(max_iter=1000)
+    clf = SuperLearner(backend="sequential").add([("lr", est)], proba=True, propagate_features=[1])
+    clf.add_meta(clone(est)).fit(frame, Y > Y.mean())
+    names = clf.get_feature_names_out()
+    assert names.tolist() == ["f1", "superlearner_lr0", "superlearner_lr1"]
+    assert len(names) == clf.transform(frame).shape[1]
+    reg = SuperLearner(backend="sequential").add([Ridge()]).add_meta(BayesianRidge()).fit(X, Y)
+    mean, std = reg.predict(X[:5], return_std=True)
+    meta_mean, meta_std = reg.meta_.estimator_.predict(reg.transform(X[:5]), return_std=True)
+    np.testing.assert_allclose(mean, meta_mean)
+    np.testing.assert_allclose(std, meta_std)
