@@ -81,8 +81,8 @@ class BaseEnsemble(BaseEstimator):
         spec = LayerSpec(kind, estimators, preprocessing, proba, propagate_features,
                          dict(indexer_args) or None)  # fmt: skip
         spec.make_indexer(self._defaults(spec))  # an unknown kind or argument fails here
-        spec._flat(f"layer-{len(layers) + 1}")  # so do estimators without fit, duplicate names
-        spec._steps()
+        spec.named(f"layer-{len(layers) + 1}")  # so do estimators without fit, duplicate names
+        spec.named_steps()
         self.layers = layers + [spec]
         return self
 
@@ -117,7 +117,7 @@ class BaseEnsemble(BaseEstimator):
         if not self.layers:
             raise GraphError("add_meta before add: add at least one layer of base learners")
         if self.layers[-1].meta:
-            name = self.layers[-1]._flat()[0][0]
+            name = self.layers[-1].named()[0][0]
             raise GraphError(
                 f"a meta learner was already added ({name!r}): an ensemble has one. Replace "
                 f"it with set_params(meta=estimator), or add a layer with add() before it"
@@ -283,7 +283,7 @@ class BaseEnsemble(BaseEstimator):
         _, meta = self._specs()
         if meta is None:
             return "(none)"
-        name, est = meta._flat()[0]
+        name, est = meta.named()[0]
         return f"{name!r} ({type(est).__name__})"
 
     def _check_fitted(self):
@@ -382,7 +382,7 @@ class BaseEnsemble(BaseEstimator):
     def _is_classifier(self) -> bool:
         if not isinstance(self.layers, (list, tuple)):
             return False
-        ests = [e for spec in list(self.layers)[-1:] for _, e in spec._flat()]
+        ests = [e for spec in list(self.layers)[-1:] for _, e in spec.named()]
         return bool(ests) and is_classifier(ests[0])
 
     def __sklearn_tags__(self):

@@ -165,7 +165,9 @@ class LayerSpec(BaseEstimator):
         self.meta = meta
 
     # -- parameters of the estimators, reachable as <name>__<param> -----------
-    def _flat(self, where: str = "this layer") -> list[tuple[str, object]]:
+    def named(self, where: str = "this layer") -> list[tuple[str, object]]:
+        """``[(name, estimator)]`` of the layer, ``<case>.<name>`` in a dict of cases;
+        ``where`` names the layer in error messages."""
         cases = self.estimators if isinstance(self.estimators, dict) else {"": self.estimators}
         flat = []
         for case, ests in cases.items():
@@ -173,7 +175,7 @@ class LayerSpec(BaseEstimator):
                 flat.append((f"{case}.{name}" if case else name, est))
         return flat
 
-    def _steps(self) -> list[tuple[str, str, object]]:
+    def named_steps(self) -> list[tuple[str, str, object]]:
         """``(key, case, step)`` of every preprocessing step; keys ``pr.<step>`` or
         ``<case>.pr.<step>`` (a dot never appears in an estimator's own name)."""
         out = []
@@ -186,7 +188,7 @@ class LayerSpec(BaseEstimator):
     def get_params(self, deep: bool = True) -> dict:
         params = super().get_params(deep=False)
         if deep:
-            for name, est in self._flat() + [(k, s) for k, _, s in self._steps()]:
+            for name, est in self.named() + [(k, s) for k, _, s in self.named_steps()]:
                 params[name] = est
                 if hasattr(est, "get_params"):
                     params.update({f"{name}__{k}": v for k, v in est.get_params(deep=True).items()})
@@ -202,7 +204,7 @@ class LayerSpec(BaseEstimator):
             if key in own:
                 continue
             name, _, sub = key.partition("__")
-            flat, steps = dict(self._flat()), {k: (case, s) for k, case, s in self._steps()}
+            flat, steps = dict(self.named()), {k: (case, s) for k, case, s in self.named_steps()}
             if name in flat and sub:
                 flat[name].set_params(**{sub: value})
             elif name in flat:
@@ -276,7 +278,7 @@ class LayerSpec(BaseEstimator):
                 pipe = Pipeline([(n, clone(s)) for n, s in named_estimators(steps, case)],
                                 return_y=True)  # fmt: skip
                 tasks.append(Transformer(pipe, indexer, name=f"{layer}.{case}"))
-        for local, est in self._flat(layer):
+        for local, est in self.named(layer):
             if _is_drop(est):  # as in scikit-learn's stacking: set_params(<name>="drop")
                 continue
             case = local.rsplit(".", 1)[0] if "." in local else ("pr" if "pr" in cases else "")

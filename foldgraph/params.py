@@ -116,7 +116,7 @@ def check_meta_has(ensemble, method: str) -> None:
     if meta is None:
         raise AttributeError(f"This {owner} has no {method}: it has no meta learner yet (call "
                              f"add_meta)")
-    for name, est in meta._flat():
+    for name, est in meta.named():
         if not hasattr(est, method):
             raise AttributeError(f"This {owner} has no {method}: its meta learner {name!r} "
                                  f"({type(est).__name__}) does not implement {method}")

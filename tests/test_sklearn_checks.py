@@ -5,6 +5,7 @@ and as a classifier, so the checks see plain scikit-learn base learners of
 every family (their NaN, sparse and dtype behaviour included).
 """
 
+from sklearn.base import is_classifier
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -46,12 +47,12 @@ TINY_PARTS = {
 
 def expected_failures(est):
     out = dict(EXPECTED_FAILURES)
-    steps = [type(e).__name__ for spec in est.layers for _, e in spec._flat()]
+    steps = [type(e).__name__ for spec in est.layers for _, e in spec.named()]
     if any(name.startswith("KNeighbors") for name in steps):
         out.update(NO_WEIGHTS)
-    if isinstance(est, Subsemble) and est._is_classifier():
+    if isinstance(est, Subsemble) and is_classifier(est):
         out.update(TINY_PARTS)
-    if isinstance(est, BlendEnsemble) and est._is_classifier():
+    if isinstance(est, BlendEnsemble) and is_classifier(est):
         out["check_fit2d_1feature"] = "the blend's head of 5 rows holds one class"
     return out
 
