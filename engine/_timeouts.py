@@ -18,6 +18,7 @@ import os
 import queue
 import threading
 import time
+import traceback
 
 from foldgraph.errors import NodeTimeout
 
@@ -160,7 +161,12 @@ class DaemonPool:
             if payload is None or gen.closed or gen.threads.get(slot) is not me:
                 return
             gen.started[payload.key] = (time.perf_counter(), slot)
-            done = self.run(payload, slot)
+            try:
+                done = self.run(payload, slot)
+            except BaseException as exc:  # the estimator's KeyboardInterrupt or SystemExit: the
+                now = time.perf_counter()  # node's error (a dead thread would hang wait())
+                done = Done(payload.key, None, exc, traceback.format_exc(), slot, os.getpid(),
+                            now, now)  # fmt: skip
             if gen.closed or gen.threads.get(slot) is not me:
                 return  # abandoned while running: nobody waits for this result
             gen.results.put(done)
@@ -219,7 +225,11 @@ class DaemonPool:
             pass
         for _ in gen.threads:
             gen.tasks.put(None)
-        gen.threads = {}
+        busy = {slot for _, slot in gen.started.values()}
+        threads, gen.threads = gen.threads, {}
+        for slot, thread in threads.items():
+            if slot not in busy:  # idle: it exits at once, so clear() leaves no thread
+                thread.join(timeout=1.0)
 
 
 def process_timeouts(backend) -> tuple:

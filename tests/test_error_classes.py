@@ -188,7 +188,8 @@ class CodedError(Exception, metaclass=OneArgument):
 def test_plain_task_error_when_the_classes_cannot_combine(cause: BaseException):
     err = wrap_error(cause, "t", "t/fit/fold-0")
     assert type(err) is TaskError and err.__cause__ is cause
-    assert str(err).startswith(f"task 't' failed at node 't/fit/fold-0': {type(cause).__name__}")
+    assert str(err).startswith("task 't' failed at node 't/fit/fold-0': ")
+    assert type(cause).__name__ in str(err)  # "its estimator raised KeyboardInterrupt"...
 
 
 def test_worker_died_and_nested_errors_keep_their_class():
