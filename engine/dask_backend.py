@@ -461,6 +461,10 @@ class Dask:
         if getattr(strategy, "select", None) is not None:
             raise ValueError(f"backend='dask' cannot ask {strategy!r} at run time (dask picks "
                              f"the ready tasks): use 'fifo', 'lpt', 'critical_path' or 'memory'")
+        repeated = next((k for k, a in graph.nx.nodes(data=True) if a.get("repeat")), None)
+        if repeated is not None:  # its running mean needs the rows earlier repeats wrote
+            raise ValueError(f"backend='dask' cannot average the repeats of a repeated "
+                             f"splitter yet (node {repeated!r}): use backend='multiprocessing'")
         _ = self.client  # connect (or start the LocalCluster) before counting workers
         trace.n_workers = self.n_workers
         priority = dask_priorities(graph, strategy, trace.n_workers)

@@ -28,7 +28,7 @@ import numpy as np
 from foldgraph.errors import GraphError
 from foldgraph.tasks.indexers import ClusteredSubsetIndex, FoldIndex
 from foldgraph.tasks.learner import check_fitted, default_name
-from foldgraph.tasks.splitters import as_indexer
+from foldgraph.tasks.splitters import SplitIndex, as_indexer, fold_repeats, is_splitter
 
 from .checks import check_data, check_task, task_input
 from .nodes import BufferSpec, node_key, rows_overlap, shift_rows
@@ -453,6 +453,7 @@ def _folds_for_job(graph, task, name, info):
         info["n_out"] = indexer.n_test_samples_
         info["n_partitions"] = indexer.n_partitions_
         info["indexer"] = indexer
+        info["repeats"] = getattr(indexer, "repeats_", None)  # repeated splitters only
         return folds
     if task.kind == "transformer":
         check_fitted(task, name)
@@ -477,6 +478,8 @@ def _folds_for_job(graph, task, name, info):
             f"a 'transform' job replays the fit-time folds; use 'predict' for new data"
         )
     info["n_out"] = n_fit - min(start for f in task.folds_ for start, _ in f.test)
+    if isinstance(task.indexer, SplitIndex) or is_splitter(task.indexer):
+        info["repeats"] = [r for r, f in zip(fold_repeats(task.folds_), task.folds_) if f.test]
     return [f for f in task.folds_ if f.test]
 
 
@@ -494,18 +497,31 @@ def _add_fold_node(graph, task, name, info, index, fold) -> None:
         writes = ((out, out_rows, cols),)
     reads = tuple((info["x"], rows, None) for rows in (fold.train, fold.test) if rows)
     n_train = sum(b - a for a, b in fold.train) or sum(b - a for a, b in fold.test)
+    repeat = info["repeats"][index] if info.get("repeats") else 0
     graph.add_node(
         key,
         task=name, kind=task.kind, op=op, fold=fold.fold, partition=fold.partition,
         index=index, x=info["x"], y=info["y"], y_offset=info["y_offset"], w=info["w"],
         train=fold.train, test=fold.test, out=out if writes else None,
         out_rows=out_rows, cols=cols, preprocess=getattr(task, "preprocess", None),
+        repeat=repeat,
         reads=reads, writes=writes,
         cost=estimate_cost(task.estimator, n_train, info["n_features"]),
         **_nbytes(fold, info, out_rows, cols),
     )  # fmt: skip
     _connect(graph, key, reads)
+    if repeat:
+        _after_earlier_repeats(graph, key, out, out_rows, cols)
     _link_preprocess(graph, task, name, key, fold)
+
+
+def _after_earlier_repeats(graph, key, out, out_rows, cols) -> None:
+    """A fold of a later repeat runs after the folds that wrote its rows before: it
+    leaves the running mean of the repeats there (one writer at a time)."""
+    for other, rows in graph.writers.get(out, ()):
+        if other != key and graph.nx.nodes[other].get("cols") == cols and \
+                rows_overlap(out_rows, rows):
+            graph.add_edge(other, key, via="repeat")
 
 
 def _nbytes(fold, info, out_rows, cols) -> dict:

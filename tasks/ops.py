@@ -116,7 +116,7 @@ def _predict(estimator, X, proba: bool, classes):
     return _as_columns(pred, classes, estimator), time.perf_counter() - start
 
 
-def _write(P, out_rows, cols, block, n_rows: int) -> None:
+def _write(P, out_rows, cols, block, n_rows: int, repeat: int = 0) -> None:
     width = cols[1] - cols[0]
     if block.shape != (n_rows, width):
         raise ValueError(
@@ -138,6 +138,8 @@ def _write(P, out_rows, cols, block, n_rows: int) -> None:
                 f"learners that read these predictions need finite values"
             )
         _check_range(P, values)
+    if repeat:  # the running mean over repeats: earlier repeats wrote these rows
+        block = (take(P, out_rows)[:, cols[0]:cols[1]] * repeat + block) / (repeat + 1)
     put(P, out_rows, cols, block)
 
 
@@ -167,6 +169,7 @@ def fit_fold(
     classes=None,
     scorer=None,
     sample_weight=None,
+    repeat: int = 0,
 ) -> NodeResult:
     """Fit ``estimator`` on ``train`` rows and predict ``test`` rows into ``P``.
 
@@ -194,6 +197,9 @@ def fit_fold(
         ``scorer(y_test, predictions)``.
     sample_weight : array-like, optional
         Weights of every row; the train rows' are passed to ``fit``.
+    repeat : int, default=0
+        This fold's repeat (repeated splitters): ``r > 0`` leaves the mean of
+        the ``r`` predictions already in ``P`` and its own.
 
     Returns
     -------
@@ -222,7 +228,7 @@ def fit_fold(
     if preprocess is not None:
         X_test, y_test = apply_transform(preprocess, X_test, y_test)
     block, predict_time = _predict(estimator, X_test, proba, classes)
-    _write(P, out_rows, cols, block, sum(b - a for a, b in test))
+    _write(P, out_rows, cols, block, sum(b - a for a, b in test), repeat)
     score = None
     if scorer is not None and y_test is not None:
         pred = block[:, 0] if block.shape[1] == 1 and np.ndim(y_test) == 1 else block
@@ -241,6 +247,7 @@ def predict_fold(
     preprocess=None,
     proba: bool = False,
     classes=None,
+    repeat: int = 0,
 ) -> NodeResult:
     """Predict ``rows`` of ``X`` with a fitted ``estimator`` into ``P``.
 
@@ -270,7 +277,7 @@ def predict_fold(
         y_rows = None if y is None else take(y, rows)
         X_rows, _ = apply_transform(preprocess, X_rows, y_rows)
     block, predict_time = _predict(estimator, X_rows, proba, classes)
-    _write(P, out_rows, cols, block, sum(b - a for a, b in rows))
+    _write(P, out_rows, cols, block, sum(b - a for a, b in rows), repeat)
     return NodeResult(estimator, 0.0, predict_time)
 
 

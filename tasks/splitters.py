@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .indexers import FULL, BaseIndex, Fold, array_to_rows
+from .indexers import FULL, BaseIndex, Fold, array_to_rows, rows_to_array
 
-__all__ = ["SplitIndex", "as_indexer", "is_splitter"]
+__all__ = ["SplitIndex", "as_indexer", "is_splitter", "fold_repeats"]
 
 
 def is_splitter(obj: Any) -> bool:
@@ -65,6 +65,35 @@ def as_indexer(obj: Any, where: str = "indexer") -> BaseIndex | None:
     )
 
 
+def fold_repeats(folds) -> list[int]:
+    """For each fold fit, how many earlier fits of its partition predicted its rows.
+
+    0 everywhere for folds whose test rows are disjoint; ``r`` for the folds
+    of repeat ``r`` of a repeated splitter.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import RepeatedKFold
+    >>> folds = SplitIndex(RepeatedKFold(n_splits=2, n_repeats=2, random_state=0)).make_folds(
+    ...     np.ones((4, 1)))
+    >>> fold_repeats(folds)
+    [0, 0, 1, 1, 0]
+    """
+    seen: dict = {}
+    out = []
+    for f in folds:
+        if f.fold == FULL or not f.test:
+            out.append(0)
+            continue
+        idx = rows_to_array(f.test)
+        counts = seen.setdefault(f.partition, {})
+        before = {counts.get(int(i), 0) for i in idx}
+        out.append(max(before))
+        for i in idx:
+            counts[int(i)] = counts.get(int(i), 0) + 1
+    return out
+
+
 def _digest(*arrays) -> str:
     h = hashlib.blake2b(digest_size=16)
     for a in arrays:
@@ -90,7 +119,11 @@ class SplitIndex(BaseIndex):
 
     Notes
     -----
-    The split is computed once per data and reused by every task that
+    A repeated splitter (``RepeatedKFold``, ``RepeatedStratifiedKFold``)
+    predicts every row once per repeat: ``repeats_`` gives each fold fit's
+    repeat, and a fold of repeat ``r`` runs after the folds of earlier
+    repeats that wrote its rows and leaves the running mean there, so the
+    output is the average over repeats. The split is computed once per data and reused by every task that
     shares this indexer, so a learner and its preprocessing see the same
     folds even for a splitter with ``shuffle=True`` and no ``random_state``.
 
@@ -119,36 +152,47 @@ class SplitIndex(BaseIndex):
         key = (n, _digest(y, groups))
         memo = getattr(self, "_memo", None)
         if memo is not None and memo[0] == key:
+            self.repeats_ = list(memo[3])
             return list(memo[1]), memo[2]
         X_split = X if getattr(X, "shape", None) is not None else np.empty((n, 0))
         try:
             splits = list(self.splitter.split(X_split, y, groups))
         except ValueError as exc:  # e.g. a class with fewer members than folds
             raise self._error(f"could not split {n} rows: {exc}") from exc
-        folds, seen = [], np.zeros(n, dtype=np.int64)
+        folds, seen, repeats = [], np.zeros(n, dtype=np.int64), []
         for i, (train, test) in enumerate(splits):
             train, test = np.unique(np.asarray(train)), np.unique(np.asarray(test))
             if test.size == 0 or train.size == 0:
                 raise self._error(f"split {i} has {train.size} train and {test.size} test "
                                   "rows: every split needs both")
+            before = seen[test]
+            if before.min() != before.max():
+                row = int(test[np.argmax(before != before[0])])
+                raise self._error(
+                    f"split {i} predicts rows that earlier splits predicted a different number "
+                    f"of times (row {row}): each repeat must predict every row once, as in "
+                    f"RepeatedKFold; out-of-fold predictions are averaged over repeats"
+                )
+            repeats.append(int(before[0]))
             seen[test] += 1
             folds.append(Fold(0, i, array_to_rows(train), array_to_rows(test)))
         if not folds:
             raise self._error(f"made no split of {n} rows")
         n_test = self._check_coverage(seen, n)
         folds.append(Fold(0, FULL, ((0, n),), ()))
-        self._memo = (key, list(folds), n_test)
+        self.repeats_ = repeats + [0]
+        self._memo = (key, list(folds), n_test, list(self.repeats_))
         return folds, n_test
 
     def _check_coverage(self, seen: np.ndarray, n: int) -> int:
-        twice = np.flatnonzero(seen > 1)
-        if twice.size:
-            raise self._error(
-                f"puts row {int(twice[0])} in {int(seen[twice[0]])} test sets: out-of-fold "
-                "predictions need each row predicted at most once; averaging over repeated "
-                "splitters is not supported yet: use KFold or StratifiedKFold"
-            )
         predicted = np.flatnonzero(seen)
+        times = seen[predicted]
+        if times.min() != times.max():
+            row = int(predicted[np.argmin(times)])
+            raise self._error(
+                f"predicts row {row} {int(times.min())} times but others {int(times.max())} "
+                f"times: every predicted row must be predicted once per repeat"
+            )
         start = int(predicted[0])
         if predicted.size != n - start:
             missing = np.setdiff1d(np.arange(start, n), predicted)

@@ -20,6 +20,7 @@ from sklearn.model_selection import (
     KFold,
     PredefinedSplit,
     RepeatedKFold,
+    RepeatedStratifiedKFold,
     StratifiedKFold,
     TimeSeriesSplit,
     cross_val_predict,
@@ -122,9 +123,54 @@ def test_predefined_split_and_a_low_level_learner_with_a_splitter():
     np.testing.assert_allclose(P, ref, atol=1e-6)
 
 
-def test_a_repeated_splitter_is_refused_with_a_clear_message():
-    with pytest.raises(ValueError, match="in 2 test sets.*repeated"):
-        regressor(folds=RepeatedKFold(n_splits=3, n_repeats=2, random_state=0)).fit(X, Y)
+def repeated_oof(est, cv, X=X, y=Y, method="predict"):
+    """Out-of-fold predictions averaged over repeats, by a plain loop."""
+    splits = list(cv.split(X, y))
+    n_repeats = cv.get_n_splits() // len(list(KFold(cv.cvargs["n_splits"]).split(X)))
+    out = 0.0
+    for train, test in splits:
+        pred = getattr(clone(est).fit(X[train], y[train]), method)(X[test])
+        block = np.zeros((len(y),) + np.shape(pred)[1:])
+        block[test] = pred
+        out = out + block / n_repeats
+    return out
+
+
+@pytest.mark.parametrize("backend", ["sequential", "threading", "multiprocessing"])
+def test_a_repeated_splitter_averages_out_of_fold_predictions_over_repeats(backend):
+    cv = RepeatedKFold(n_splits=3, n_repeats=3, random_state=0)
+    ens = regressor(folds=cv).set_params(backend=backend, n_jobs=2)
+    Z = ens.fit_transform(X, Y)
+    np.testing.assert_allclose(Z[:, 0], repeated_oof(Ridge(), cv), rtol=1e-9, atol=1e-9)
+    tree = DecisionTreeRegressor(max_depth=4, random_state=0)
+    np.testing.assert_allclose(Z[:, 1], repeated_oof(tree, cv), rtol=1e-9, atol=1e-9)
+    assert len(ens.layers_[0]["ridge"].fold_estimators_) == 9
+    meta = LinearRegression().fit(Z, Y)
+    np.testing.assert_allclose(ens.meta_.estimator_.coef_, meta.coef_, rtol=1e-6)
+    with ParallelProcessing(backend, n_jobs=2) as pp:  # a transform job replays the average
+        T = pp.map(list(ens.layers_[0].values()), "transform", X, return_preds=True)
+    np.testing.assert_allclose(T[1] if isinstance(T, list) else T, Z[:, [1]], rtol=1e-12)
+
+
+def test_repeated_stratified_folds_for_a_classifier_and_the_node_memory():
+    cv = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=0)
+    est = LogisticRegression(max_iter=1000)
+    ens = SuperLearner(folds=cv, backend="sequential").add([est], proba=True)
+    Z = ens.add_meta(clone(est)).fit_transform(XI, YI)
+    ref = repeated_oof(est, cv, XI, YI, method="predict_proba")
+    np.testing.assert_allclose(Z, ref, rtol=1e-9, atol=1e-12)
+    again = ens.fit(XI, YI)  # every node restored from the node memory: the same average
+    assert len(again.trace_.cached) == len(again.graph_.nx)
+    np.testing.assert_allclose(again.fit_transform_, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_an_irregular_overlapping_splitter_and_dask_are_refused():
+    from sklearn.model_selection import ShuffleSplit
+
+    with pytest.raises(ValueError, match="different number of times|once per repeat"):
+        regressor(folds=ShuffleSplit(3, test_size=0.3, random_state=0)).fit(X, Y)
+    with pytest.raises(ValueError, match="dask.? cannot average the repeats"):
+        regressor(folds=RepeatedKFold(n_splits=2, n_repeats=2)).set_params(backend="dask").fit(X, Y)
 
 
 def test_blend_shuffle_returns_rows_in_the_users_order():
