@@ -23,18 +23,27 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.validation import validate_data
 
 from foldgraph.engine import ParallelProcessing
 from foldgraph.errors import GraphError
 from foldgraph.graph import TaskGraph, add_layer
 
-from .inputs import as_numeric, check_groups, check_targets, check_weights, fit_seed, to_csr
+from .inputs import (
+    as_numeric,
+    check_fit_data,
+    check_groups,
+    check_predict_data,
+    check_weights,
+    fit_seed,
+    take_rows,
+    user_order,
+)
 from .layerspec import LayerSpec
 from .params import (
     ensemble_tags,
     feature_names_out,
     if_meta_has,
+    meta_name,
     named_layers,
     pickle_state,
     set_layer_params,
@@ -227,7 +236,7 @@ class BaseEnsemble(BaseEstimator):
         if meta is None:
             raise GraphError(f"{type(self).__name__} has no meta learner: call add_meta(est)")
         names = _feature_names(X)
-        X, y = self._validate_fit(X, y, names)
+        X, y = check_fit_data(self, X, y, names, self._is_classifier(), meta_name(self))
         n = X.shape[0]
         sample_weight = check_weights(sample_weight, n)
         groups = check_groups(groups, n)
@@ -241,9 +250,7 @@ class BaseEnsemble(BaseEstimator):
         order = None
         if self.shuffle and any(spec.kind in _PERMUTED_KINDS for spec in base):
             order = np.random.RandomState(seed).permutation(n)
-            X, y = X[order], y[order]
-            sample_weight = None if sample_weight is None else sample_weight[order]
-            groups = None if groups is None else groups[order]
+            X, y, sample_weight, groups = take_rows(order, X, y, sample_weight, groups)
         graph, tasks = self._build("fit", X, y, sample_weight=sample_weight,
                                    context=self._context(y, groups, seed))  # fmt: skip
         last = self._layer_names(len(base), True)[-2]
@@ -254,12 +261,7 @@ class BaseEnsemble(BaseEstimator):
                 memory = self._node_memory
                 self._node_memory = {fp: memory[fp] for fp in pp.fingerprints.values()
                                      if fp is not None and fp in memory}  # fmt: skip
-        rows = np.arange(n - out.shape[0], n)
-        if order is not None:  # back to the user's row order
-            rows = order[rows]
-            back = np.argsort(rows, kind="stable")
-            out, rows = out[back], rows[back]
-        self.fit_transform_, self.meta_rows_ = out, rows
+        self.fit_transform_, self.meta_rows_ = user_order(out, n, order)
         self._tasks = tasks
         self.layers_ = [{t.name.split(".", 1)[1]: t for t in layer} for layer in tasks]
         self.layer_names_ = self._layer_names(len(base), True)
@@ -268,23 +270,6 @@ class BaseEnsemble(BaseEstimator):
         if names is None and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         return self
-
-    def _validate_fit(self, X, y, names):
-        """Check X and y the scikit-learn way; NaN and inf in X are the estimators' call."""
-        if not hasattr(X, "shape"):
-            X = np.asarray(X)
-        X, y = validate_data(self, X, y, reset=True, ensure_all_finite=False,
-                             ensure_min_samples=2, multi_output=True, y_numeric=False,
-                             dtype=None, accept_sparse=("csr", "csc", "coo"))  # fmt: skip
-        X = to_csr(as_numeric(X, names))
-        return X, check_targets(y, self._is_classifier(), type(self).__name__, self._meta_name())
-
-    def _meta_name(self) -> str:
-        _, meta = self._specs()
-        if meta is None:
-            return "(none)"
-        name, est = meta.named()[0]
-        return f"{name!r} ({type(est).__name__})"
 
     def _check_fitted(self):
         if not hasattr(self, "layers_"):
@@ -296,9 +281,7 @@ class BaseEnsemble(BaseEstimator):
         """The last base layer's predictions for new rows: the meta learner's input."""
         self._check_fitted()
         names = _feature_names(X)
-        X = validate_data(self, X, reset=False, ensure_all_finite=False, dtype=None,
-                          accept_sparse=("csr", "csc", "coo"))  # fmt: skip
-        X = to_csr(as_numeric(X, names))
+        X = check_predict_data(self, X, names)
         graph, _ = self._build("predict", X, None, tasks=self._tasks, upto=-1)
         with self._manager() as pp:
             return pp.run(graph, X, return_preds=[self.layer_names_[-2]])[0]

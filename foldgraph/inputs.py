@@ -11,10 +11,10 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import column_or_1d, validate_data
 
 __all__ = ["as_numeric", "check_weights", "check_groups", "fit_seed", "check_folds", "to_csr",
-           "check_targets"]
+           "check_targets", "take_rows", "user_order", "check_fit_data", "check_predict_data"]
 
 
 def as_numeric(X, names=None, where: str = "X"):
@@ -60,6 +60,45 @@ def _is_number(value) -> bool:
     return True
 
 
+def check_fit_data(estimator, X, y, names, classifier: bool, meta: str):
+    """X and y of an ensemble's fit, checked the scikit-learn way (``n_features_in_`` set);
+    NaN and inf in X are left to the estimators, which may accept them.
+
+    Examples
+    --------
+    >>> from foldgraph import SuperLearner
+    >>> X, y = check_fit_data(SuperLearner(), [[1], [2]], [0.5, 1.5], None, False, "'ols'")
+    >>> X.shape, y.dtype
+    ((2, 1), dtype('float64'))
+    """
+    if not hasattr(X, "shape"):
+        X = np.asarray(X)
+    X, y = validate_data(estimator, X, y, reset=True, ensure_all_finite=False,
+                         ensure_min_samples=2, multi_output=True, y_numeric=False, dtype=None,
+                         accept_sparse=("csr", "csc", "coo"))  # fmt: skip
+    X = to_csr(as_numeric(X, names))
+    return X, check_targets(y, classifier, type(estimator).__name__, meta)
+
+
+def check_predict_data(estimator, X, names):
+    """X of a fitted ensemble's predict or transform: the fit's features, numeric, CSR.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from foldgraph import SuperLearner
+    >>> ens = SuperLearner(backend="sequential").add([Ridge()]).add_meta(LinearRegression())
+    >>> ens = ens.fit([[1.0], [2.0], [3.0], [4.0]], [1.0, 2.0, 3.0, 4.0])
+    >>> check_predict_data(ens, [[1.0, 2.0]], None)
+    Traceback (most recent call last):
+      ...
+    ValueError: X has 2 features, but SuperLearner is expecting 1 features as input.
+    """
+    X = validate_data(estimator, X, reset=False, ensure_all_finite=False, dtype=None,
+                      accept_sparse=("csr", "csc", "coo"))  # fmt: skip
+    return to_csr(as_numeric(X, names))
+
+
 def to_csr(X):
     """A scipy sparse matrix or array in CSR (rows sliced in place); anything else as is.
 
@@ -102,6 +141,35 @@ def check_targets(y, classifier: bool, owner: str, meta: str):
             f"y holds labels such as {y.ravel()[0].item()!r}, but the meta learner {meta} is a "
             f"regressor: use a classifier as the meta learner for classification"
         ) from None
+
+
+def take_rows(order, *arrays) -> tuple:
+    """Each of ``arrays`` (None stays None) with its rows in ``order``.
+
+    Examples
+    --------
+    >>> take_rows(np.array([1, 0]), np.array([5, 6]), None)
+    (array([6, 5]), None)
+    """
+    return tuple(None if a is None else a[order] for a in arrays)
+
+
+def user_order(out, n: int, order=None) -> tuple:
+    """``(out, rows)``: the predictions of the tail rows of a (permuted) input of ``n``
+    rows, back in the user's row order, and which user rows they are.
+
+    Examples
+    --------
+    >>> out, rows = user_order(np.array([[1.0], [2.0]]), 3, np.array([1, 2, 0]))
+    >>> out.ravel().tolist(), rows.tolist()  # permuted rows 1, 2 are the user's rows 2, 0
+    ([2.0, 1.0], [0, 2])
+    """
+    rows = np.arange(n - out.shape[0], n)
+    if order is None:
+        return out, rows
+    rows = order[rows]
+    back = np.argsort(rows, kind="stable")
+    return out[back], rows[back]
 
 
 def check_weights(sample_weight, n: int):

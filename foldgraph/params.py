@@ -17,7 +17,7 @@ from sklearn.utils import ClassifierTags, RegressorTags, TransformerTags
 from .layerspec import LayerSpec
 
 __all__ = ["named_layers", "set_layer_params", "if_meta_has", "without_data", "pickle_state",
-           "unpickle_state", "feature_names_out", "check_meta_has", "ensemble_tags"]
+           "unpickle_state", "feature_names_out", "check_meta_has", "ensemble_tags", "meta_name"]
 
 
 def named_layers(ensemble) -> dict:
@@ -96,6 +96,23 @@ def if_meta_has(fn):
             return MethodType(fn, obj)
 
     return update_wrapper(Conditional(), fn)
+
+
+def meta_name(ensemble) -> str:
+    """The meta learner as error messages name it: ``'name' (Class)``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from foldgraph import SuperLearner
+    >>> meta_name(SuperLearner().add([Ridge()]).add_meta(LinearRegression()))
+    "'linearregression' (LinearRegression)"
+    """
+    meta = named_layers(ensemble).get("meta")
+    if meta is None:
+        return "(none)"
+    name, est = meta.named()[0]
+    return f"{name!r} ({type(est).__name__})"
 
 
 def check_meta_has(ensemble, method: str) -> None:
