@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from collections import deque
 from contextlib import contextmanager
 
-from .worker import Payload, worker_main
+from ._parent import worker_process
+from .worker import Payload
 
 _HEADER = struct.Struct("!i")  # multiprocessing.connection's framing: a signed length...
 _LONG = struct.Struct("!Q")  # ...or -1 and then this, for 2 GiB and more
@@ -107,8 +109,12 @@ class _Worker:
         # tells the node it was running from the finished ones whose answers it held
         self.started = ctx.RawValue("q", 0)
         self.answered = 0
+        # the worker dies with this process (see engine/_parent.py); the kernel's signal
+        # follows the forking thread: asked for unless that is a thread which may end first
+        pdeathsig = (ctx.get_start_method() == "forkserver"
+                     or threading.current_thread() is threading.main_thread())  # fmt: skip
         self.process = ctx.Process(
-            target=worker_main, args=(slot, child, n_threads, self.started),
+            target=worker_process, args=(slot, child, n_threads, self.started, pdeathsig),
             name=f"foldgraph-worker-{slot}", daemon=True,
         )  # fmt: skip
         with _without_main_module():

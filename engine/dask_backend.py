@@ -21,7 +21,8 @@ tasks finish, recording the trace. Strategies become dask priorities
 Faults: dask reruns a dead worker's tasks and recomputes its lost results;
 ``retries`` goes to ``client.submit``. If dask cancels a node because an input
 is gone for good (its last replica died), the rest of the graph is resubmitted,
-finished nodes counting as cached (:data:`RESUBMITS` times at most).
+finished nodes counting as cached (:data:`RESUBMITS` times at most); a node on
+the dead workers ``retries + 1`` times is :class:`WorkerDied` (see ``_dask_faults``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from foldgraph.errors import WorkerDied
 from foldgraph.graph.nodes import node_key
 from foldgraph.tasks.ops import NodeResult, put, take
 
+from ._dask_faults import Deaths
 from .payload import make_payload
 from .scheduler import _Progress, _task_error
 from .trace import TraceEvent
@@ -246,12 +248,15 @@ def _preprocess_key(graph, attrs) -> str | None:
 class _Run:
     """One run of a graph on a client: scatter, submit every node, collect."""
 
-    def __init__(self, backend: Dask, graph, job, cached: dict, priority: dict, t0: float):
+    def __init__(self, backend: Dask, graph, job, cached: dict, priority: dict, t0: float,
+                 deaths: Deaths):  # fmt: skip
         self.backend, self.client, self.graph, self.job = backend, backend.client, graph, job
         self.cached, self.priority, self.t0 = cached, priority, t0
         # what make_payload reads: cache hits, else a placeholder that run_task fills in
         self.state = SimpleNamespace(results=defaultdict(lambda: NodeResult(None), cached))
         self.token = uuid.uuid4().hex[:8]
+        self.deaths = deaths  # counted over every attempt of the run
+        deaths.attempt(self.token)
         self.top = len(priority) + 1  # block extraction: run as soon as possible
         self.inputs: dict = {}
         self.futures: dict = {}
@@ -274,7 +279,7 @@ class _Run:
         payload = make_payload(graph, key, self.state)
         data = {n: self.inputs[n] for n in (payload.x, payload.y, payload.w) if n in self.inputs}
         link = _preprocess_key(graph, graph.attrs(key))
-        parts, after, preprocess = [], [], None
+        parts, after, preprocess = [], self.deaths.after(key, self.futures), None
         for u in graph.nx.pred[key]:
             if graph.attrs(u).get("out") == payload.x:
                 parts.append(self._part(u))
@@ -359,9 +364,8 @@ class _Run:
             tb = "".join(traceback.format_tb(future.traceback()))
         if isinstance(exc, NodeFailed):
             key, exc, tb = exc.key, exc.error, exc.tb
-        elif isinstance(exc, KilledWorker):
-            key = self.names.get(exc.task, key)
-            exc = WorkerDied(f"{exc} (out of memory or segfault?)")
+        elif isinstance(exc, KilledWorker):  # the node on the dead workers most often
+            key, exc = self.deaths.killed(self.names.get(exc.task, key))
         err = _task_error(self.graph, Done(key, None, exc, tb, 0, 0, 0.0, 0.0))
         return err, (None if isinstance(exc, WorkerDied) else exc)
 
@@ -469,19 +473,22 @@ class Dask:
         trace.n_workers = self.n_workers
         priority = dask_priorities(graph, strategy, trace.n_workers)
         results, n_given = dict(cached or {}), len(cached or ())
+        deaths = Deaths(self.client)
         progress = _Progress(len(graph.nx) - n_given) if verbose else None
         t0 = time.time()
         try:
             for attempt in range(RESUBMITS + 1):
-                run = _Run(self, graph, job, dict(results), priority, t0)
+                run = _Run(self, graph, job, dict(results), priority, t0, deaths)
                 try:
                     run.submit_all()
                     run.collect(results, trace, progress, n_given)
                     return results
                 except InputLost as lost:  # resubmit what is left; done nodes count as cached
                     run.cancel()
-                    if attempt == RESUBMITS:
-                        raise lost.error from None
+                    # a node on its worker at the deaths of retries + 1 attempts killed it
+                    died = deaths.blame(graph, self.retries + 1, last=attempt == RESUBMITS)
+                    if died is not None or attempt == RESUBMITS:
+                        raise (died or lost.error) from None
                 except BaseException:
                     run.cancel()
                     raise

@@ -42,7 +42,7 @@ from .worker import CHEAP, Done, Payload, pack_payload, unpack_answers
 
 __all__ = ["Processes", "default_start_method", "RemoteTraceback"]
 
-PRELOAD = ["numpy", "sklearn.base", "foldgraph.engine.worker"]
+PRELOAD = ["numpy", "sklearn.base", "foldgraph.engine.worker", "foldgraph.engine._parent"]
 #: imported after PRELOAD and the estimators' modules: freezes them (see engine/_freeze.py)
 FREEZE = "foldgraph.engine._freeze"
 #: a node estimated to take less than this (seconds) may have the next node

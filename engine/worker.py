@@ -168,8 +168,8 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
     )  # fmt: skip
 
 
-def execute(p: Payload, buffers: dict, worker: int = 0) -> Done:
-    """Run ``p`` and capture its result or exception (never raises ``Exception``).
+def execute(p: Payload, buffers: dict, worker: int = 0, catch=Exception) -> Done:
+    """Run ``p`` and capture its result or exception (never raises ``catch``).
 
     Examples
     --------
@@ -189,7 +189,7 @@ def execute(p: Payload, buffers: dict, worker: int = 0) -> Done:
     start = time.perf_counter()
     try:
         result = run_node(p, buffers)
-    except Exception as exc:  # shipped to the scheduler, which re-raises it
+    except catch as exc:  # shipped to the scheduler, which re-raises it
         end = time.perf_counter()
         return Done(p.key, None, exc, traceback.format_exc(), worker, _PID[0], start, end)
     return Done(p.key, result, None, "", worker, _PID[0], start, time.perf_counter())
@@ -215,6 +215,9 @@ def execute(p: Payload, buffers: dict, worker: int = 0) -> Done:
 CHEAP = 0.005
 #: the oldest held answer is sent before starting a node after this long (seconds)
 HOLD = 0.001
+#: what a worker reports as its node's error: an estimator's KeyboardInterrupt or
+#: SystemExit too, which would otherwise end the worker (and pass for its death)
+CAUGHT = (Exception, KeyboardInterrupt, SystemExit)
 
 
 def limit_threads(n_threads: int | None) -> None:
@@ -456,7 +459,7 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
             continue
         if answers and (payload.cost >= CHEAP or time.perf_counter() - held > HOLD):
             _send_answers(conn, answers)
-        done = execute(payload, arrays, worker_id)
+        done = execute(payload, arrays, worker_id, CAUGHT)
         x, rows = payload.x, (*payload.train, *payload.test)
         del payload
         if not answers:

@@ -52,8 +52,9 @@ Y = X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * rng.normal(size=60)
 
 
 class Flaky(RegressorMixin, BaseEstimator):
-    """OLS that raises (``mode="raise"``) or kills its worker once (``"kill-once"``,
-    remembered in the file ``marker``) when fitted on ``bad_rows`` rows; sleeps ``delay``."""
+    """OLS that raises (``mode="raise"``), kills its worker once (``"kill-once"``,
+    remembered in the file ``marker``) or every time (``"exit"``: ``os._exit(1)``) when
+    fitted on ``bad_rows`` rows; sleeps ``delay``."""
 
     def __init__(self, mode="raise", bad_rows=-1, marker=None, delay=0.0):
         self.mode = mode
@@ -69,6 +70,8 @@ class Flaky(RegressorMixin, BaseEstimator):
             if self.mode == "kill-once" and not os.path.exists(self.marker):
                 Path(self.marker).touch()
                 os.kill(os.getpid(), signal.SIGKILL)
+            if self.mode == "exit":
+                os._exit(1)
         self.coef_ = np.linalg.lstsq(X, y, rcond=None)[0]
         return self
 
@@ -301,6 +304,23 @@ def test_a_node_that_keeps_killing_workers_is_worker_died(client, tmp_path):
     finally:
         scheduler.allowed_failures = before
         assert wait_until(lambda: len(client.nthreads()) == 2, timeout=30)
+
+
+@pytest.mark.slow
+def test_the_node_that_kills_its_worker_is_named(client):
+    """A node calling ``os._exit`` at every attempt is WorkerDied naming it, not a node
+    queued on the same worker nor one whose input was lost with it (issue 16)."""
+    tasks = [Learner(OLS(), FoldIndex(3), name="good"),
+             Learner(Flaky("exit", bad_rows=len(X)), FullIndex(), name="bad"),
+             Learner(OLS(), FoldIndex(4), name="good2")]
+    try:
+        with ParallelProcessing("dask", client=client) as pp:
+            with pytest.raises(WorkerDied, match=r"task 'bad' failed at node 'bad/fit/full'"
+                                                 r".* died while running node 'bad/fit/full'") as info:
+                pp.map(tasks, "fit", X, Y)
+        assert (info.value.task, info.value.node) == ("bad", "bad/fit/full")
+    finally:
+        assert wait_until(lambda: len(client.nthreads()) == 2, timeout=60)
 
 
 def test_lost_input_resubmits_the_rest(client):
