@@ -23,6 +23,7 @@ Faults: dask reruns a dead worker's tasks and recomputes its lost results;
 is gone for good (its last replica died), the rest of the graph is resubmitted,
 finished nodes counting as cached (:data:`RESUBMITS` times at most); a node on
 the dead workers ``retries + 1`` times is :class:`WorkerDied` (see ``_dask_faults``).
+A node running longer than ``timeout`` restarts its worker: ``_dask_timeouts``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from foldgraph.graph.nodes import node_key
 from foldgraph.tasks.ops import NodeResult, put, take
 
 from ._dask_faults import Deaths
+from ._dask_timeouts import batches
 from .payload import make_payload
 from .scheduler import _Progress, _task_error
 from .trace import TraceEvent
@@ -324,9 +326,7 @@ class _Run:
         TaskError
             A node failed.
         """
-        from distributed import as_completed
-
-        for batch in as_completed(list(self.futures.values()), loop=self.client.loop).batches():
+        for batch in batches(self):  # with a timeout, NodeTimeout of a node over it
             failed = [f for f in batch if f.status != "finished"]
             if failed:
                 err, cause = self._error(failed[0])
@@ -410,6 +410,7 @@ class Dask:
         self._client, self._owns_client = client, client is None
         self._cluster = None
         self._workers: dict[str, int] = {}  # address -> trace lane
+        self.timeout = None  # seconds per node, set by the manager (see _dask_timeouts)
 
     @property
     def client(self):

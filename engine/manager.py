@@ -129,8 +129,11 @@ class ParallelProcessing:
         fresh one. ``"sequential"`` and ``"threading"`` run it in a daemon
         thread and return control at once: the abandoned thread runs on in
         the background until its estimator returns (Python cannot stop a
-        thread) but never blocks the interpreter's exit. ``"dask"`` does not
-        take a timeout yet (ValueError). On ``"multiprocessing"`` a node's
+        thread) but never blocks the interpreter's exit. ``"dask"`` cancels
+        the run and restarts the node's worker (its nanny starts a fresh
+        one; a worker without a nanny is closed); a node's clock starts when
+        it runs on a worker (as its heartbeats tell the scheduler), never
+        while it is queued. On ``"multiprocessing"`` a node's
         clock starts when the parent sees it start: one queued behind cheap
         nodes may time out up to a quarter of ``timeout`` late.
 
@@ -207,7 +210,7 @@ class ParallelProcessing:
         self.verbose = verbose
         self.start_method = check_start_method(start_method)
         self.threads_per_worker = _check_threads(threads_per_worker)
-        self.timeout = _check_timeout(self.backend, timeout)
+        self.timeout = check_timeout(timeout)
         self.job: Job | None = None
         self.graph = None
         self.trace: Trace | None = None
@@ -415,7 +418,7 @@ class ParallelProcessing:
             self.costs.apply(graph)
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
             backend = self._get_backend()
-            backend.timeout = _check_timeout(self.backend, self.timeout)  # set since?
+            backend.timeout = check_timeout(self.timeout)  # set since?
             if hasattr(backend, "run_graph"):  # dask: runs the whole graph itself
                 results = backend.run_graph(graph, job, self._strategy, self.trace,
                                             verbose=self.verbose, cached=hits)  # fmt: skip
@@ -456,15 +459,6 @@ class ParallelProcessing:
     def worker_pids(self) -> list[int]:
         """Process ids of the running worker processes (empty for in-process backends)."""
         return list(getattr(self._backend, "pids", []))
-
-
-def _check_timeout(backend: str, timeout):
-    if backend == "dask" and timeout is not None:
-        raise ValueError(
-            f"timeout={timeout!r}: the dask backend does not take a per-node timeout yet; "
-            "use backend='multiprocessing' or timeout=None"
-        )
-    return check_timeout(timeout)
 
 
 def _check_threads(value):

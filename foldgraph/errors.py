@@ -114,9 +114,10 @@ class NodeTimeout(TaskError, TimeoutError):
     """A node ran longer than the manager's ``timeout`` (seconds per node).
 
     Never retried. On the multiprocessing backend the node's worker is
-    killed and replaced; in process (``"sequential"``, ``"threading"``) its
-    thread is abandoned and runs on in the background until the estimator
-    returns. Both ``except TaskError`` and ``except TimeoutError`` catch it.
+    killed and replaced (on dask, by its nanny); in process
+    (``"sequential"``, ``"threading"``) its thread is abandoned and runs on
+    in the background until the estimator returns. Both ``except TaskError``
+    and ``except TimeoutError`` catch it.
 
     Examples
     --------

@@ -92,9 +92,11 @@ def test_bad_timeout_refused(bad):
         ParallelProcessing("threading", timeout=bad)
 
 
-def test_dask_refuses_a_timeout_for_now():
-    with pytest.raises(ValueError, match="dask backend does not take"):
-        ParallelProcessing("dask", timeout=5)
+def test_dask_takes_a_timeout():  # runs: tests/engine/test_dask_timeout.py
+    pytest.importorskip("distributed")
+    assert ParallelProcessing("dask", timeout=5).timeout == 5
+    with pytest.raises(ValueError, match="timeout=0"):
+        ParallelProcessing("dask", timeout=0)
 
 
 SCRIPT = """
