@@ -313,6 +313,9 @@ class BaseEnsemble(BaseEstimator):
         pred = self.meta_.estimator_.predict(self._base_output(X), **predict_params)
         if predict_params:
             return pred
+        if np.asarray(pred).dtype.kind == "f" and not np.isfinite(pred).all():
+            raise ValueError(f"the meta learner {meta_name(self)} returned non-finite "
+                             f"predictions (nan or inf): its input or targets are out of range")
         if self._is_classifier() and self._encoder is not None:
             return self._encoder.inverse_transform(np.asarray(pred).astype(int))
         return pred

@@ -58,7 +58,11 @@ def check_data(X, y=None, job=None):
         raise GraphError("X is None: pass the input data (an array of shape (n_samples, n_features))")
     columns = getattr(X, "columns", None)  # a DataFrame's column names
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
-        X = np.asarray(X)
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:  # rows of different lengths
+            raise GraphError(f"X cannot be read as a 2-D array ({exc}): give every row the "
+                             f"same number of values") from None
     X = as_csr(X)
     if X.ndim != 2:
         raise GraphError(
@@ -69,6 +73,9 @@ def check_data(X, y=None, job=None):
         raise GraphError(f"X is empty (shape {X.shape}): pass at least one row and one column")
     if X.dtype.kind in "OUS":
         X = _numeric_X(X, columns)
+    if X.dtype.kind == "c":
+        raise GraphError(f"X holds complex numbers (dtype {X.dtype}): estimators take real "
+                         f"values; pass X.real, or split real and imaginary parts into columns")
     if y is not None:
         y = np.asarray(y)
         if y.ndim not in (1, 2):

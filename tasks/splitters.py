@@ -33,7 +33,7 @@ def is_splitter(obj: Any) -> bool:
     >>> is_splitter(KFold(3)), is_splitter(FoldIndex(3)), is_splitter(3)
     (True, False, False)
     """
-    return (not isinstance(obj, BaseIndex) and callable(getattr(obj, "split", None))
+    return (not isinstance(obj, (BaseIndex, type, str)) and callable(getattr(obj, "split", None))
             and callable(getattr(obj, "get_n_splits", None)))  # fmt: skip
 
 
@@ -143,6 +143,10 @@ class SplitIndex(BaseIndex):
         self.groups = groups
 
     def _split(self, X: Any, y: Any, n: int, job: str) -> tuple[list[Fold], int]:
+        if not is_splitter(self.splitter):
+            hint = "an instance, e.g. KFold(5)" if isinstance(self.splitter, type) else "e.g. KFold(5)"
+            raise TypeError(f"SplitIndex: {self.splitter!r} is neither a foldgraph indexer nor a CV "
+                            f"splitter with split() and get_n_splits(): pass {hint}")
         groups = None if self.groups is None else np.asarray(self.groups)
         if groups is not None:
             if len(groups) < n:

@@ -21,11 +21,14 @@ INFRASTRUCTURE = ("multiprocessing.forkserver", "multiprocessing.resource_tracke
 
 
 def _is_infrastructure(proc) -> bool:
+    """The forkserver and the resource tracker: children of this process. The workers the
+    forkserver forks share its command line but are its children, so they are counted."""
     try:
         cmdline = " ".join(proc.cmdline())
+        parent = proc.ppid()
     except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
         return True  # already gone
-    return any(name in cmdline for name in INFRASTRUCTURE)
+    return parent == os.getpid() and any(name in cmdline for name in INFRASTRUCTURE)
 
 
 def leftover_children(before=()):

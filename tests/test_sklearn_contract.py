@@ -374,15 +374,18 @@ def test_multilabel_classification_stacks_one_block_of_probabilities_per_output(
 
 
 def test_the_ensembles_timeout_reaches_its_nodes():
+    import threading
     import time
 
     from sklearn.base import BaseEstimator, RegressorMixin
 
     from foldgraph import NodeTimeout
 
+    release = threading.Event()  # the abandoned threads end with the test
+
     class Slow(RegressorMixin, BaseEstimator):
         def fit(self, X, y):
-            time.sleep(30)
+            release.wait(30)
             return self
 
         def predict(self, X):
@@ -393,6 +396,7 @@ def test_the_ensembles_timeout_reaches_its_nodes():
     with pytest.raises(NodeTimeout, match="slow"):
         ens.add_meta(LinearRegression()).fit(X, Y)
     assert time.monotonic() - start < 5
+    release.set()
 
 
 @pytest.mark.parametrize("folds", [1, 0, "five", 2.5, True])
@@ -451,3 +455,12 @@ def test_feature_names_out_and_predict_params_as_in_scikit_learn():
     meta_mean, meta_std = reg.meta_.estimator_.predict(reg.transform(X[:5]), return_std=True)
     np.testing.assert_allclose(mean, meta_mean)
     np.testing.assert_allclose(std, meta_std)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_a_meta_learner_that_overflows_is_named_not_returned():
+    ens = SuperLearner(backend="sequential").add([Ridge()]).add_meta(LinearRegression())
+    ens.fit(X, Y)
+    ens.meta_.estimator_.coef_ = ens.meta_.estimator_.coef_ * 1e308  # its sums overflow
+    with pytest.raises(ValueError, match="meta learner 'linearregression' .* non-finite"):
+        ens.predict(X)

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -22,14 +23,26 @@ X = np.arange(40.0).reshape(20, 2)
 y = X @ [1.0, 2.0]
 
 
+#: set after each test, so that the threads a timeout abandoned in this process end
+#: instead of outliving the test (later tests check that no foldgraph thread is alive)
+RELEASE = threading.Event()
+
+
+@pytest.fixture(autouse=True)
+def release_abandoned_threads():
+    RELEASE.clear()
+    yield
+    RELEASE.set()
+
+
 class Sleepy(RegressorMixin, BaseEstimator):
-    """Sleeps ``seconds`` in fit (when ``only`` is None or the fold has ``only`` rows)."""
+    """Sleeps ``seconds`` in fit, or until the test ends (in-process backends)."""
 
     def __init__(self, seconds=30.0):
         self.seconds = seconds
 
     def fit(self, X, y):
-        time.sleep(self.seconds)
+        RELEASE.wait(self.seconds)
         self.mean_ = float(np.mean(y))
         return self
 
