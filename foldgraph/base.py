@@ -40,6 +40,7 @@ from .inputs import (
 )
 from .layerspec import LayerSpec
 from .params import (
+    drop_full_fits,
     ensemble_tags,
     feature_names_out,
     if_meta_has,
@@ -200,8 +201,8 @@ class BaseEnsemble(BaseEstimator):
                                   **self._dtype_kw())  # fmt: skip
 
     def _dtype_kw(self) -> dict:
-        kw = {"dtype": getattr(self, "dtype", None), "timeout": getattr(self, "timeout", None)}
-        return {k: v for k, v in kw.items() if v is not None}
+        return {k: getattr(self, k) for k in ("dtype", "timeout")
+                if getattr(self, k, None) is not None}  # fmt: skip
 
     def _node_store(self):
         """Where fitted nodes are kept: ``cache`` if given, else the in-memory node memory."""
@@ -253,6 +254,8 @@ class BaseEnsemble(BaseEstimator):
             X, y, sample_weight, groups = take_rows(order, X, y, sample_weight, groups)
         graph, tasks = self._build("fit", X, y, sample_weight=sample_weight,
                                    context=self._context(y, groups, seed))  # fmt: skip
+        if not getattr(self, "refit", True):
+            drop_full_fits(graph, META)
         last = self._layer_names(len(base), True)[-2]
         with self._manager() as pp, pp.exclusive():  # this run's trace, not another thread's
             out = pp.run(graph, X, y, return_preds=[last], sample_weight=sample_weight)[0]
@@ -311,7 +314,7 @@ class BaseEnsemble(BaseEstimator):
         """
         self._check_fitted()
         pred = self.meta_.estimator_.predict(self._base_output(X), **predict_params)
-        if predict_params:
+        if predict_params:  # e.g. (mean, std) from return_std=True: the meta learner's own
             return pred
         if np.asarray(pred).dtype.kind == "f" and not np.isfinite(pred).all():
             raise ValueError(f"the meta learner {meta_name(self)} returned non-finite "
@@ -321,12 +324,8 @@ class BaseEnsemble(BaseEstimator):
         return pred
 
     def fit_transform(self, X, y, sample_weight=None, groups=None, **fit_params) -> np.ndarray:
-        """Fit, and return the out-of-fold predictions of the last base layer.
-
-        These are what the meta learner was trained on (no leakage), in the
-        user's row order (rows ``meta_rows_``); unlike ``fit(X, y).transform(X)``,
-        which uses the full-data estimators.
-        """
+        """Fit; return the out-of-fold predictions the meta learner was trained on (no
+        leakage), rows ``meta_rows_`` in the user's order; ``transform(X)`` differs."""
         return self.fit(X, y, sample_weight=sample_weight, groups=groups,
                         **fit_params).fit_transform_  # fmt: skip
 

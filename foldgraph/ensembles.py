@@ -62,6 +62,12 @@ _COMMON_DOC = """
         naming it (on multiprocessing its worker is killed and replaced;
         in-process backends return at once and leave the thread behind).
         Ignored when ``backend`` is a ParallelProcessing (its own ``timeout``).
+    refit : bool, default=True
+        True: every base learner is also fitted on all rows, and that fit
+        predicts new data. False (bagged stacking, AutoGluon's default): no
+        full-data fits (the fit's longest nodes are often these); new data
+        is predicted by the mean of the fold models (all of them with a
+        repeated splitter). Not on the dask backend yet.
 """
 
 
@@ -95,7 +101,7 @@ class SuperLearner(BaseEnsemble):
     def __init__(self, folds=2, shuffle=False, random_state=None, scorer=None,
                  backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
                  layers=None, cache=None,
-                 dtype=np.float64, timeout=None):  # fmt: skip
+                 dtype=np.float64, timeout=None, refit=True):  # fmt: skip
         self.folds = folds
         self.shuffle = shuffle
         self.random_state = random_state
@@ -108,6 +114,7 @@ class SuperLearner(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.refit = refit
 
     def _indexer_args(self):
         return {"folds": self.folds}
@@ -137,7 +144,7 @@ class BlendEnsemble(BaseEnsemble):
     def __init__(self, test_size=0.5, shuffle=False, random_state=None, scorer=None,
                  backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
                  layers=None, cache=None,
-                 dtype=np.float64, timeout=None):  # fmt: skip
+                 dtype=np.float64, timeout=None, refit=True):  # fmt: skip
         self.test_size = test_size
         self.shuffle = shuffle
         self.random_state = random_state
@@ -150,6 +157,7 @@ class BlendEnsemble(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.refit = refit
 
     def _indexer_args(self):
         return {"test_size": self.test_size}
@@ -181,7 +189,7 @@ class Subsemble(BaseEnsemble):
     def __init__(self, partitions=2, partition_estimator=None, folds=2, shuffle=False,
                  random_state=None, scorer=None, backend="threading", n_jobs=-1,
                  strategy="fifo", verbose=False, layers=None, cache=None,
-                 dtype=np.float64, timeout=None):  # fmt: skip
+                 dtype=np.float64, timeout=None, refit=True):  # fmt: skip
         self.partitions = partitions
         self.partition_estimator = partition_estimator
         self.folds = folds
@@ -196,6 +204,7 @@ class Subsemble(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.refit = refit
 
     def _indexer_args(self):
         return {"partitions": self.partitions, "folds": self.folds,
@@ -229,7 +238,7 @@ class TemporalEnsemble(BaseEnsemble):
     def __init__(self, step_size=1, burn_in=None, window=None, lag=0, scorer=None,
                  backend="threading", n_jobs=-1, strategy="fifo", verbose=False,
                  layers=None, cache=None,
-                 dtype=np.float64, timeout=None):  # fmt: skip
+                 dtype=np.float64, timeout=None, refit=True):  # fmt: skip
         self.step_size = step_size
         self.burn_in = burn_in
         self.window = window
@@ -243,6 +252,7 @@ class TemporalEnsemble(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.refit = refit
 
     shuffle = False
     random_state = None
@@ -276,7 +286,7 @@ class SequentialEnsemble(BaseEnsemble):
 
     def __init__(self, shuffle=False, random_state=None, scorer=None, backend="threading",
                  n_jobs=-1, strategy="fifo", verbose=False, layers=None, cache=None,
-                 dtype=np.float64, timeout=None):  # fmt: skip
+                 dtype=np.float64, timeout=None, refit=True):  # fmt: skip
         self.shuffle = shuffle
         self.random_state = random_state
         self.scorer = scorer
@@ -288,6 +298,7 @@ class SequentialEnsemble(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.refit = refit
 
     def add(self, kind, estimators, preprocessing=None, proba=False,
             propagate_features=None, **indexer_args):  # fmt: skip

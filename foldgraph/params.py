@@ -17,7 +17,7 @@ from sklearn.utils import ClassifierTags, RegressorTags, TransformerTags
 from .layerspec import LayerSpec
 
 __all__ = ["named_layers", "set_layer_params", "if_meta_has", "without_data", "pickle_state",
-           "unpickle_state", "feature_names_out", "check_meta_has", "ensemble_tags", "meta_name"]
+           "unpickle_state", "feature_names_out", "check_meta_has", "ensemble_tags", "meta_name", "drop_full_fits"]
 
 
 def named_layers(ensemble) -> dict:
@@ -202,6 +202,26 @@ def feature_names_out(graph, layer_names: list, input_names, prefix: str) -> np.
                 f"{prefix}_{local}{i}" for i in range(c1 - c0)]
         names = out
     return np.asarray(names, dtype=object)
+
+
+def drop_full_fits(graph, keep_layer: str) -> None:
+    """Remove the full-data fits of every layer but ``keep_layer`` (bagged stacking:
+    such tasks then predict with the mean of their fold models).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression, Ridge
+    >>> from foldgraph import SuperLearner
+    >>> X, y = make_regression(40, 3, random_state=0)
+    >>> graph = SuperLearner().add([Ridge()]).add_meta(LinearRegression()).graph("fit", X, y)
+    >>> drop_full_fits(graph, "meta")
+    >>> sorted(k for k in graph.nx if k.endswith("full"))
+    ['meta.linearregression/fit/full']
+    """
+    for key, attrs in list(graph.nx.nodes(data=True)):
+        if attrs["fold"] == "full" and not attrs["task"].startswith(f"{keep_layer}."):
+            graph.remove_node(key)
 
 
 def pickle_state(state: dict) -> dict:

@@ -457,7 +457,8 @@ def _folds_for_job(graph, task, name, info):
         return folds
     if task.kind == "transformer":
         check_fitted(task, name)
-        info["n_out"], info["n_partitions"] = info["n_in"], len(task.partition_estimators_)
+        info["n_out"] = info["n_in"]
+        info["n_partitions"] = 1 + max(f.partition for f in task.folds_)
         return []
     check_fitted(task, name)
     fitted_features = getattr(task, "n_features_in_", info["n_features"])
@@ -466,10 +467,15 @@ def _folds_for_job(graph, task, name, info):
             f"task '{name}' was fitted on {fitted_features} features but its input "
             f"{info['x']!r} has {info['n_features']}: pass data with the same columns"
         )
-    info["n_partitions"] = len(task.partition_estimators_)
+    bagged = not task.partition_estimators_  # fitted without full-data fits (refit=False)
+    info["n_partitions"] = 1 + max(f.partition for f in task.folds_)
     if graph.job == "predict":
         info["n_out"] = info["n_in"]
         full = ((0, info["n_in"]),)
+        if bagged:  # every fold model predicts every row; the output is their mean
+            folds = [f._replace(train=(), test=full) for f in task.folds_ if f.fold != "full"]
+            info["repeats"] = fold_repeats(folds)
+            return folds
         return [f._replace(train=(), test=full) for f in task.folds_ if f.fold == "full"]
     n_fit = max(stop for f in task.folds_ for _, stop in f.train + f.test)
     if info["n_in"] != n_fit:

@@ -464,3 +464,41 @@ def test_a_meta_learner_that_overflows_is_named_not_returned():
     ens.meta_.estimator_.coef_ = ens.meta_.estimator_.coef_ * 1e308  # its sums overflow
     with pytest.raises(ValueError, match="meta learner 'linearregression' .* non-finite"):
         ens.predict(X)
+
+
+# -- bagged stacking (refit=False) ------------------------------------------------------
+def fold_models_mean(est, cv, X_new, X=X, y=Y):
+    """Mean of the predictions of ``est`` fitted on each training fold of ``cv``."""
+    return np.mean([clone(est).fit(X[tr], y[tr]).predict(X_new) for tr, _ in cv.split(X, y)],
+                   axis=0)  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["sequential", "multiprocessing"])
+def test_refit_false_predicts_with_the_mean_of_the_fold_models(backend):
+    cv = KFold(4, shuffle=True, random_state=0)
+    ens = regressor(folds=cv, refit=False).set_params(backend=backend, n_jobs=2).fit(X, Y)
+    assert [k for k in ens.graph_.nx if k.endswith("/full")] == ["meta.linearregression/fit/full"]
+    Xn = X[:25] + 0.1
+    T = ens.transform(Xn)
+    np.testing.assert_allclose(T[:, 0], fold_models_mean(Ridge(), cv, Xn), rtol=1e-9)
+    tree = DecisionTreeRegressor(max_depth=4, random_state=0)
+    np.testing.assert_allclose(T[:, 1], fold_models_mean(tree, cv, Xn), rtol=1e-9)
+    np.testing.assert_allclose(ens.predict(Xn), ens.meta_.estimator_.predict(T), rtol=1e-12)
+    refit = regressor(folds=cv).fit(X, Y)  # the same out-of-fold rows: the same meta learner
+    np.testing.assert_allclose(ens.fit_transform_, refit.fit_transform_, rtol=1e-12)
+    assert pickle.loads(pickle.dumps(ens)).predict(Xn) == pytest.approx(ens.predict(Xn))
+
+
+def test_refit_false_with_a_repeated_splitter_averages_every_fold_model():
+    cv = RepeatedKFold(n_splits=3, n_repeats=2, random_state=0)
+    ens = regressor(folds=cv, refit=False).fit(X, Y)
+    np.testing.assert_allclose(ens.transform(X[:10])[:, 0], fold_models_mean(Ridge(), cv, X[:10]),
+                               rtol=1e-9)  # fmt: skip
+    assert len(ens.layers_[0]["ridge"].fold_estimators_) == 6
+
+
+
+@pytest.mark.parametrize("kw, match", [({"timeout": 0}, "timeout"), ({"dtype": np.int32}, "dtype")])
+def test_bad_manager_settings_of_an_ensemble_are_refused(kw, match):
+    with pytest.raises(ValueError, match=match):
+        regressor(**kw).fit(X, Y)
