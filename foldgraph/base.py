@@ -34,6 +34,7 @@ from .inputs import (
     check_groups,
     check_predict_data,
     check_weights,
+    column_positions,
     fit_seed,
     take_rows,
     user_order,
@@ -108,8 +109,10 @@ class BaseEnsemble(BaseEstimator):
             Transformers applied before the estimators (per case for a dict).
         proba : bool, default=False
             Stack class probabilities (one column per class).
-        propagate_features : list of int, optional
-            Input columns copied beside the predictions for the next layer.
+        propagate_features : list of int or str, or "all", optional
+            Input columns copied beside the predictions for the next layer:
+            positions, column names of a DataFrame (first layer), or "all"
+            (a skip connection: every layer can see the original features).
         **indexer_args
             Override the ensemble's indexer arguments for this layer only
             (e.g. ``folds=5``); the others follow the ensemble's parameters.
@@ -118,12 +121,8 @@ class BaseEnsemble(BaseEstimator):
                          indexer_args)  # fmt: skip
 
     def add_meta(self, estimator, proba=False):
-        """Add the meta learner, fitted on all rows of the last layer's output.
-
-        An ensemble has one meta learner: a second ``add_meta`` raises
-        GraphError (stack a layer with :meth:`add` instead, or replace the
-        meta learner with ``set_params(meta=estimator)``).
-        """
+        """Add the meta learner, fitted on all rows of the last layer's output; a second
+        one raises GraphError (replace it with ``set_params(meta=estimator)``)."""
         if not self.layers:
             raise GraphError("add_meta before add: add at least one layer of base learners")
         if self.layers[-1].meta:
@@ -182,7 +181,8 @@ class BaseEnsemble(BaseEstimator):
                 indexer = spec.make_indexer(self._defaults(spec), **(context or {}))
                 layer_tasks = spec.make_tasks(name, self.scorer, indexer)
             stream = add_layer(graph, name, layer_tasks, [t.name for t in layer_tasks],
-                               input=stream, propagate_features=spec.propagate_features)
+                               input=stream, propagate_features=column_positions(
+                                   spec.propagate_features, i, self))  # fmt: skip
             made.append(layer_tasks)
         return graph.validate(), made
 
@@ -276,9 +276,8 @@ class BaseEnsemble(BaseEstimator):
 
     def _check_fitted(self):
         if not hasattr(self, "layers_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet: call fit(X, y) first"
-            )
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet: "
+                                 f"call fit(X, y) first")
 
     def _base_output(self, X) -> np.ndarray:
         """The last base layer's predictions for new rows: the meta learner's input."""

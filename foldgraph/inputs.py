@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
 __all__ = ["as_numeric", "check_weights", "check_groups", "fit_seed", "check_folds", "to_csr",
-           "check_targets", "take_rows", "user_order", "check_fit_data", "check_predict_data"]
+           "check_targets", "take_rows", "user_order", "check_fit_data", "check_predict_data", "column_positions"]
 
 
 def as_numeric(X, names=None, where: str = "X"):
@@ -97,6 +97,31 @@ def check_predict_data(estimator, X, names):
     X = validate_data(estimator, X, reset=False, ensure_all_finite=False, dtype=None,
                       accept_sparse=("csr", "csc", "coo"))  # fmt: skip
     return to_csr(as_numeric(X, names))
+
+
+def column_positions(columns, layer: int, ensemble):
+    """``propagate_features`` with column names of the first layer's DataFrame as positions.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> fitted = SimpleNamespace(feature_names_in_=np.array(["a", "b", "c"], dtype=object))
+    >>> column_positions(["c", "a"], 0, fitted), column_positions("all", 1, fitted)
+    ([2, 0], 'all')
+    """
+    if columns is None or isinstance(columns, str) or not any(isinstance(c, str) for c in columns):
+        return columns
+    names = getattr(ensemble, "feature_names_in_", None)
+    if layer != 0 or names is None:
+        raise ValueError(f"propagate_features={list(columns)!r} names columns: only the first "
+                         f"layer of an ensemble fitted on a DataFrame has column names; pass "
+                         f"positions")
+    where = {str(n): i for i, n in enumerate(names)}
+    missing = [c for c in columns if isinstance(c, str) and c not in where]
+    if missing:
+        raise ValueError(f"propagate_features names {missing[0]!r}, which X does not have "
+                         f"(columns: {', '.join(map(repr, where))})")
+    return [where[c] if isinstance(c, str) else c for c in columns]
 
 
 def to_csr(X):

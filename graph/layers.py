@@ -81,6 +81,14 @@ def add_layer(
 def _check_columns(name, columns, n_features) -> tuple[int, ...]:
     if columns is None:
         return ()
+    if isinstance(columns, str) and columns == "all":  # a skip connection: every input column
+        return tuple(range(n_features))
+    bad = [c for c in columns if isinstance(c, (str, bool, float))]
+    if isinstance(columns, str) or bad:
+        raise GraphError(
+            f"layer '{name}': propagate_features={columns!r}: pass column positions (ints), "
+            f"'all', or column names of a DataFrame given to an ensemble's first layer"
+        )
     cols = tuple(int(c) for c in columns)
     bad = [c for c in cols if not 0 <= c < n_features]
     if bad:

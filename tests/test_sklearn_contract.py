@@ -502,3 +502,18 @@ def test_refit_false_with_a_repeated_splitter_averages_every_fold_model():
 def test_bad_manager_settings_of_an_ensemble_are_refused(kw, match):
     with pytest.raises(ValueError, match=match):
         regressor(**kw).fit(X, Y)
+
+
+def test_propagate_features_all_and_by_column_name():
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    ens = SuperLearner(backend="sequential").add([Ridge()], propagate_features=["f2", "f0"])
+    ens.add([LinearRegression()], propagate_features="all").add_meta(LinearRegression())
+    ens.fit(frame, Y)
+    assert ens.get_feature_names_out().tolist() == [
+        "f2", "f0", "superlearner_ridge", "superlearner_linearregression"]
+    Z = ens.transform(frame)
+    np.testing.assert_array_equal(Z[:, :2], X[:, [2, 0]])  # copied, not predicted
+    with pytest.raises(ValueError, match="names 'nope', which X does not have"):
+        SuperLearner().add([Ridge()], propagate_features=["nope"]).add_meta(Ridge()).fit(frame, Y)
+    with pytest.raises(GraphError, match="propagate_features='some': pass column positions"):
+        SuperLearner().add([Ridge()], propagate_features="some").add_meta(Ridge()).fit(X, Y)
