@@ -15,7 +15,11 @@ import statistics
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+#: where results go: benchmarks/results/ when a script is run from the repository;
+#: ``foldgraph bench`` points this at the current directory (or ``--out``)
+OUT_ENV = "FOLDGRAPH_BENCH_OUT"
+RESULTS = Path(os.environ.get(OUT_ENV) or HERE / "results")
+PLOTS = Path(os.environ[OUT_ENV]) / "plots" if os.environ.get(OUT_ENV) else HERE / "plots"
 
 #: the variables every script sets to "1" before importing numpy
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

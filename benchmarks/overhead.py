@@ -91,7 +91,7 @@ from foldgraph.engine.manager import available_cpus
 from foldgraph.testing import Noop
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = Path(os.environ.get("FOLDGRAPH_BENCH_OUT") or HERE / "results")  # see _common
 N_ROWS = 4
 N_WORKERS = 2
 WARMUP_NODES = 4

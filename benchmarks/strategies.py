@@ -53,6 +53,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import families as F  # noqa: E402
 from _common import (  # noqa: E402
+    PLOTS,
+    RESULTS,
     CpuMeter,
     display,
     environment,
@@ -65,8 +67,6 @@ from _common import (  # noqa: E402
 from foldgraph.engine import simulate  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-PLOTS = HERE / "plots"
 
 STRATEGIES = ("fifo", "lpt", "critical_path", "memory")
 WORKERS = (2, 4, 16, 64, 256)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -373,11 +374,14 @@ def _benchmarks_dir() -> Path | None:
     return None
 
 
-def bench(name: str = "overhead", full: bool = False, list_only: bool = False) -> int:
+def bench(name: str = "overhead", full: bool = False, list_only: bool = False,
+          out=None) -> int:  # fmt: skip
     """Run ``benchmarks/<name>.py`` (with ``--quick`` unless ``full``); returns its exit code.
 
     The benchmarks ship with the source tree, not the package: run it from
-    a clone of the repository.
+    a clone of the repository. Results (JSON, traces, plots) go to ``out``,
+    by default the current directory: never into the package or the
+    repository (a script run directly writes to ``benchmarks/results/``).
 
     Parameters
     ----------
@@ -387,6 +391,8 @@ def bench(name: str = "overhead", full: bool = False, list_only: bool = False) -
         Run the full benchmark instead of its ``--quick`` version.
     list_only : bool, default=False
         Print the names of the scripts instead.
+    out : str or Path, optional
+        Folder for the results; created if missing. Default: the current directory.
 
     Raises
     ------
@@ -414,8 +420,11 @@ def bench(name: str = "overhead", full: bool = False, list_only: bool = False) -
     if name not in scripts:
         raise ValueError(f"no benchmark {name!r} in benchmarks/ (choose one of "
                          f"{', '.join(scripts) or 'none'})")  # fmt: skip
+    out = Path(out if out is not None else Path.cwd()).resolve()
+    out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(folder / f"{name}.py")] + ([] if full else ["--quick"])
-    return subprocess.run(cmd, cwd=folder.parent).returncode
+    env = {**os.environ, "FOLDGRAPH_BENCH_OUT": str(out)}
+    return subprocess.run(cmd, cwd=folder.parent, env=env).returncode
 
 
 # -- main ------------------------------------------------------------------------
@@ -442,6 +451,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="script in benchmarks/ (default: %(default)s)")
     p.add_argument("--full", action="store_true", help="full run instead of --quick")
     p.add_argument("--list", action="store_true", help="list the benchmark scripts")
+    p.add_argument("--out", default=None,
+                   help="folder for the results (default: the current directory)")
     return parser
 
 
@@ -485,7 +496,7 @@ def main(argv=None) -> int:
             else:
                 sys.stdout.write(result)
         elif args.command == "bench":
-            return bench(args.name, full=args.full, list_only=args.list)
+            return bench(args.name, full=args.full, list_only=args.list, out=args.out)
     except KeyboardInterrupt:
         print("foldgraph: interrupted", file=sys.stderr)
         return 130

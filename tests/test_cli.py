@@ -117,3 +117,18 @@ def test_bench_lists_the_scripts(capsys):
         pytest.skip("no benchmarks/ folder in this tree")
     assert main(["bench", "--list"]) == 0
     assert "overhead" in capsys.readouterr().out.split()
+
+
+@pytest.mark.slow
+def test_bench_writes_its_results_where_asked_never_into_the_repository(tmp_path, monkeypatch):
+    """Issue 20: ``foldgraph bench`` results go to ``--out`` (default: the current directory)."""
+    if not (ROOT / "benchmarks").is_dir():
+        pytest.skip("no benchmarks/ folder in this tree")
+    results = ROOT / "benchmarks" / "results"
+    before = {p.name: p.stat().st_mtime_ns for p in results.iterdir()}
+    assert main(["bench", "strategies", "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "strategies_quick.json").is_file()
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "strategies"]) == 0
+    assert (tmp_path / "strategies_quick.json").is_file()
+    assert {p.name: p.stat().st_mtime_ns for p in results.iterdir()} == before
