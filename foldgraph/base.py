@@ -36,10 +36,12 @@ from .inputs import (
     check_weights,
     column_positions,
     fit_seed,
+    on_classes,
     take_rows,
     user_order,
 )
 from .layerspec import LayerSpec
+from .leaderboard import leaderboard
 from .params import (
     drop_full_fits,
     ensemble_tags,
@@ -139,9 +141,7 @@ class BaseEnsemble(BaseEstimator):
         layers = list(self.layers or [])
         if not layers:
             raise GraphError(f"{type(self).__name__} has no layers: call add(estimators) first")
-        if layers[-1].meta:
-            return layers[:-1], layers[-1]
-        return layers, None
+        return (layers[:-1], layers[-1]) if layers[-1].meta else (layers, None)
 
     def _layer_names(self, n_base: int, meta: bool) -> list[str]:
         return [f"layer-{i + 1}" for i in range(n_base)] + ([META] if meta else [])
@@ -175,11 +175,8 @@ class BaseEnsemble(BaseEstimator):
         graph = TaskGraph(job, X=X, y=y, sample_weight=sample_weight)
         made, stream = [], "X"
         for i, (spec, name) in enumerate(zip(specs, names)):
-            if tasks is not None:
-                layer_tasks = tasks[i]
-            else:
-                indexer = spec.make_indexer(self._defaults(spec), **(context or {}))
-                layer_tasks = spec.make_tasks(name, self.scorer, indexer)
+            layer_tasks = tasks[i] if tasks is not None else spec.make_tasks(
+                name, self.scorer, spec.make_indexer(self._defaults(spec), **(context or {})))
             stream = add_layer(graph, name, layer_tasks, [t.name for t in layer_tasks],
                                input=stream, propagate_features=column_positions(
                                    spec.propagate_features, i, self))  # fmt: skip
@@ -256,15 +253,16 @@ class BaseEnsemble(BaseEstimator):
                                    context=self._context(y, groups, seed))  # fmt: skip
         if not getattr(self, "refit", True):
             drop_full_fits(graph, META)
-        last = self._layer_names(len(base), True)[-2]
+        base_names = self._layer_names(len(base), True)[:-1]
         with self._manager() as pp, pp.exclusive():  # this run's trace, not another thread's
-            out = pp.run(graph, X, y, return_preds=[last], sample_weight=sample_weight)[0]
+            outs = pp.run(graph, X, y, return_preds=base_names, sample_weight=sample_weight)
             self.trace_ = pp.trace
             if self.cache is None:  # remember this fit's nodes only
                 memory = self._node_memory
                 self._node_memory = {fp: memory[fp] for fp in pp.fingerprints.values()
                                      if fp is not None and fp in memory}  # fmt: skip
-        self.fit_transform_, self.meta_rows_ = user_order(out, n, order)
+        self.fit_transform_, self.meta_rows_ = user_order(outs[-1], n, order)
+        self._oof = {"y": y, "layers": dict(zip(base_names, outs))}  # leaderboard(); no pickle
         self._tasks = tasks
         self.layers_ = [{t.name.split(".", 1)[1]: t for t in layer} for layer in tasks]
         self.layer_names_ = self._layer_names(len(base), True)
@@ -336,20 +334,21 @@ class BaseEnsemble(BaseEstimator):
 
     @if_meta_has
     def predict_proba(self, X) -> np.ndarray:
-        """The meta learner's class probabilities, one column per class of ``classes_``.
-
-        A class the meta learner never saw (its training rows missed it) gets
-        a column of zeros.
-        """
+        """The meta learner's class probabilities, one column per class of ``classes_``
+        (zeros for a class its training rows missed)."""
         self._check_fitted()
         meta = self.meta_.estimator_
-        proba = meta.predict_proba(self._base_output(X))
-        seen = getattr(meta, "classes_", None)
-        if self.classes_ is None or seen is None or len(seen) == len(self.classes_):
-            return proba
-        full = np.zeros((proba.shape[0], len(self.classes_)), dtype=proba.dtype)
-        full[:, np.asarray(seen).astype(int)] = proba
-        return full
+        return on_classes(meta.predict_proba(self._base_output(X)),
+                          getattr(meta, "classes_", None), self.classes_)  # fmt: skip
+
+    def leaderboard(self, scoring=None):
+        """Out-of-fold score (any scikit-learn ``scoring``), times and meta share of every
+        learner (:mod:`foldgraph.leaderboard`): a DataFrame with pandas, else a table."""
+        self._check_fitted()
+        if getattr(self, "_oof", None) is None:
+            raise ValueError("leaderboard() needs the fit's out-of-fold predictions, which a "
+                             "pickle does not keep: call it before saving, or refit")
+        return leaderboard(self, self._oof, scoring).frame_or_table()
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy for a classifier, R^2 for a regressor."""

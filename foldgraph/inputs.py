@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
 __all__ = ["as_numeric", "check_weights", "check_groups", "fit_seed", "check_folds", "to_csr",
-           "check_targets", "take_rows", "user_order", "check_fit_data", "check_predict_data", "column_positions"]
+           "check_targets", "take_rows", "user_order", "check_fit_data", "check_predict_data", "column_positions", "on_classes"]
 
 
 def as_numeric(X, names=None, where: str = "X"):
@@ -122,6 +122,21 @@ def column_positions(columns, layer: int, ensemble):
         raise ValueError(f"propagate_features names {missing[0]!r}, which X does not have "
                          f"(columns: {', '.join(map(repr, where))})")
     return [where[c] if isinstance(c, str) else c for c in columns]
+
+
+def on_classes(proba, seen, classes):
+    """``proba`` over the encoded classes ``seen`` as one column per class of ``classes``.
+
+    Examples
+    --------
+    >>> on_classes(np.array([[0.25, 0.75]]), np.array([0, 2]), np.array(["a", "b", "c"]))
+    array([[0.25, 0.  , 0.75]])
+    """
+    if classes is None or seen is None or len(seen) == len(classes):
+        return proba
+    full = np.zeros((proba.shape[0], len(classes)), dtype=proba.dtype)
+    full[:, np.asarray(seen).astype(int)] = proba
+    return full
 
 
 def to_csr(X):

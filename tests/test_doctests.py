@@ -51,6 +51,7 @@ CHECKED = [
     "foldgraph.base",
     "foldgraph.inputs",
     "foldgraph.params",
+    "foldgraph.leaderboard",
     "foldgraph.summary",
     "foldgraph.testing",
     "foldgraph.engine.assemble",
