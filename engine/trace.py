@@ -336,6 +336,17 @@ class Trace:
         return _gantt(self, path=path, ax=ax, title=title, dpi=dpi)
 
 
+def _legend_columns(labels: list[str], width: float, text_width, most: int = 6) -> int:
+    """The most legend columns (<= ``most``) whose entries fit in ``width`` inches at 8 pt,
+    filled row by row; long task names get fewer columns instead of being cut off."""
+    per_entry = (1.8 + 0.8 + 1.4) * 8 / 72  # handle, handle-text pad, column spacing (em)
+    for ncol in range(min(len(labels), most), 1, -1):
+        cols = [max(text_width(t, 8) for t in labels[j::ncol]) for j in range(ncol)]
+        if sum(cols) + ncol * per_entry <= width:
+            return ncol
+    return 1
+
+
 def _gantt(trace: Trace, path, ax, title, dpi):
     """Draw ``trace`` as a Gantt chart (see :meth:`Trace.gantt`)."""
     try:
@@ -361,7 +372,8 @@ def _gantt(trace: Trace, path, ax, title, dpi):
                label=f"ideal makespan {format_seconds(trace.ideal)}"),
         Line2D([], [], color="#222222", lw=1.3, label=f"makespan {format_seconds(trace.makespan)}"),
     ]  # fmt: skip
-    ncol = min(len(handles), 6)
+    fig_w = 9.0 if ax is None else ax.figure.get_figwidth()
+    ncol = _legend_columns([h.get_label() for h in handles], fig_w - 0.4, text_width)
     nrow = -(-len(handles) // ncol)
     # matplotlib fills legend columns first: order the handles to read row by row
     cells = [(i % ncol, i // ncol) for i in range(len(handles))]
@@ -413,7 +425,9 @@ def _gantt(trace: Trace, path, ax, title, dpi):
     if title:
         ax.set_title(title, loc="left", fontsize=10, family=FONT, pad=8)
     ax_h = fig.get_figheight() * ax.get_position().height  # inches
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.5 / ax_h),
+    pos = ax.get_position()
+    centre = (0.5 - pos.x0) / pos.width  # the figure's centre: the legend may be wider
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(centre, -0.5 / ax_h),
               ncol=ncol, frameon=False, fontsize=8, handlelength=1.8, columnspacing=1.4,
               borderaxespad=0.0)  # fmt: skip
     if path is not None:

@@ -153,3 +153,35 @@ class TestProgress:
         out, err = capsys.readouterr()
         assert out == ""
         assert err.splitlines()[-1].startswith("[foldgraph] 3/3 ols/fit/")
+
+
+def test_gantt_legend_lies_inside_the_figure_with_long_task_names(tmp_path):
+    """Issue 20: the legend was cut off at both edges with default (long) task names."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import Lasso, LinearRegression, Ridge
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.tree import DecisionTreeRegressor
+
+    from foldgraph import SuperLearner
+
+    X = np.random.default_rng(0).normal(size=(120, 4))
+    y = X[:, 0] + X[:, 1]
+    ens = SuperLearner(folds=2, backend="sequential").add([
+        Ridge(), Lasso(), KNeighborsRegressor(), DecisionTreeRegressor(),
+        RandomForestRegressor(3), HistGradientBoostingRegressor(max_iter=3)])
+    ens.add_meta(LinearRegression()).fit(X, y)
+    ax = ens.trace_.gantt(path=tmp_path / "gantt.png")
+    fig = ax.figure
+    canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    fig.draw(renderer)
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "layer-1.histgradientboostingregressor" in labels
+    box = fig.bbox
+    for text in legend.get_texts():
+        extent = text.get_window_extent(renderer)
+        assert box.x0 <= extent.x0 and extent.x1 <= box.x1, text.get_text()
+        assert box.y0 <= extent.y0 and extent.y1 <= box.y1, text.get_text()
