@@ -90,5 +90,5 @@ def make_payload(graph, key: str, state) -> Payload:
         attrs["train"], attrs["test"], attrs["out"], attrs["out_rows"], attrs["cols"],
         preprocess, bool(getattr(task, "proba", False)), graph.info[name].get("classes"),
         getattr(task, "scorer", None), float(attrs.get("cost", 0.0)), (), attrs.get("w"), fresh,
-        attrs.get("repeat", 0),
+        attrs.get("repeat", 0), bool(getattr(task, "drop_binary", False)),
     ))  # fmt: skip

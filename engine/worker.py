@@ -78,6 +78,7 @@ class Payload(NamedTuple):
     w: str | None = None
     clone: bool = False  # fit a clone of ``estimator`` (the task's template), made by the worker
     repeat: int = 0  # > 0: a later repeat's fold, which leaves the running mean (splitters)
+    drop_binary: bool = False  # proba with two classes: the second class's column only
 
 
 class Done(NamedTuple):
@@ -160,11 +161,12 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
         return fit_fold(
             estimator, X, y, p.train, p.test, P=P, out_rows=p.out_rows, cols=p.cols,
             preprocess=p.preprocess, proba=p.proba, classes=p.classes, scorer=p.scorer,
-            sample_weight=w, repeat=p.repeat,
+            sample_weight=w, repeat=p.repeat, drop_binary=p.drop_binary,
         )  # fmt: skip
     return predict_fold(
         estimator, X, p.test, y=y, P=P, out_rows=p.out_rows, cols=p.cols,
         preprocess=p.preprocess, proba=p.proba, classes=p.classes, repeat=p.repeat,
+        drop_binary=p.drop_binary,
     )  # fmt: skip
 
 

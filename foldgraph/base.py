@@ -110,7 +110,7 @@ class BaseEnsemble(BaseEstimator):
         preprocessing : list or dict of lists, optional
             Transformers applied before the estimators (per case for a dict).
         proba : bool, default=False
-            Stack class probabilities (one column per class).
+            Stack class probabilities (a column per class; one for two classes).
         propagate_features : list of int or str, or "all", optional
             Input columns copied beside the predictions for the next layer:
             positions, column names of a DataFrame (first layer), or "all"

@@ -283,8 +283,8 @@ class LayerSpec(BaseEstimator):
                 continue
             case = local.rsplit(".", 1)[0] if "." in local else ("pr" if "pr" in cases else "")
             pre = f"{layer}.{case}" if cases.get(case) else None
-            tasks.append(Learner(clone(est), indexer, name=f"{layer}.{local}",
-                                 preprocess=pre, proba=self.proba, scorer=scorer))  # fmt: skip
+            tasks.append(Learner(clone(est), indexer, name=f"{layer}.{local}", preprocess=pre,
+                                 proba=self.proba, scorer=scorer, drop_binary=True))  # fmt: skip
         if not any(t.kind == "learner" for t in tasks):
             raise GraphError(f"{layer}: no estimators were given: pass at least one")
         return tasks

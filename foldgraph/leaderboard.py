@@ -182,6 +182,8 @@ def _stand_in(block, info, task, classifier, classes, decode):
         return _Regressed(block[:, 0] if width == 1 else block)
     if getattr(task, "proba", False) and decode:
         seen = np.asarray(info["classes"]).astype(int)
+        if block.shape[1] == 1 and len(seen) == 2:  # scikit-learn's binary column: P(second)
+            block = np.column_stack([1.0 - block[:, 0], block[:, 0]])
         return _Classified(classes[seen][np.argmax(block, axis=1)], block, classes[seen])
     labels = np.rint(block[:, 0]).astype(int)
     return _Classified(classes[labels] if decode else block, None, classes)

@@ -316,6 +316,11 @@ def task_input(graph, task, name: str, input: str) -> dict:
     return info
 
 
+def _proba_width(task, classes) -> int:
+    """One column per class, or one for two classes with ``drop_binary`` (as scikit-learn)."""
+    return 1 if getattr(task, "drop_binary", False) and len(classes) == 2 else len(classes)
+
+
 def _output_width(task, name, job, y_values):
     """Columns per partition: classes for probabilities, else targets."""
     if job == "fit":
@@ -324,7 +329,7 @@ def _output_width(task, name, job, y_values):
             return classes, sum(len(c) for c in classes)
         if task.proba:
             classes = np.unique(y_values)
-            return classes, len(classes)
+            return classes, _proba_width(task, classes)
         return None, 1 if y_values.ndim == 1 else y_values.shape[1]
     if task.proba:
         classes = getattr(task, "classes_", None)
@@ -334,7 +339,7 @@ def _output_width(task, name, job, y_values):
             )
         if isinstance(classes, tuple):
             return classes, sum(len(c) for c in classes)
-        return classes, len(classes)
+        return classes, _proba_width(task, classes)
     return None, getattr(task, "n_outputs_", 1)
 
 

@@ -130,6 +130,10 @@ class Learner(_Task):
     scorer : callable, optional
         ``scorer(y_true, y_pred) -> float``, applied to each fold's
         out-of-fold predictions; results land in ``cv_results_["score"]``.
+    drop_binary : bool, default=False
+        With ``proba=True`` and two classes, keep only the second class's
+        column (the first is one minus it), as scikit-learn's stacking does;
+        the ensembles set it.
 
     Examples
     --------
@@ -148,6 +152,7 @@ class Learner(_Task):
         preprocess: str | None = None,
         proba: bool = False,
         scorer=None,
+        drop_binary: bool = False,
     ):
         self.estimator = estimator
         self.indexer = indexer
@@ -155,6 +160,7 @@ class Learner(_Task):
         self.preprocess = preprocess
         self.proba = proba
         self.scorer = scorer
+        self.drop_binary = drop_binary
 
 
 class Transformer(_Task):

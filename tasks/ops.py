@@ -110,10 +110,13 @@ class _Fitted(NamedTuple):
     classes_: object
 
 
-def _predict(estimator, X, proba: bool, classes):
+def _predict(estimator, X, proba: bool, classes, drop_binary: bool = False):
     start = time.perf_counter()
     pred = estimator.predict_proba(X) if proba else estimator.predict(X)
-    return _as_columns(pred, classes, estimator), time.perf_counter() - start
+    block = _as_columns(pred, classes, estimator)
+    if drop_binary and proba and not isinstance(classes, tuple) and len(classes) == 2:
+        block = block[:, 1:]  # the first class's column is one minus the second's
+    return block, time.perf_counter() - start
 
 
 def _write(P, out_rows, cols, block, n_rows: int, repeat: int = 0) -> None:
@@ -170,6 +173,7 @@ def fit_fold(
     scorer=None,
     sample_weight=None,
     repeat: int = 0,
+    drop_binary: bool = False,
 ) -> NodeResult:
     """Fit ``estimator`` on ``train`` rows and predict ``test`` rows into ``P``.
 
@@ -200,6 +204,8 @@ def fit_fold(
     repeat : int, default=0
         This fold's repeat (repeated splitters): ``r > 0`` leaves the mean of
         the ``r`` predictions already in ``P`` and its own.
+    drop_binary : bool, default=False
+        With ``proba`` and two classes, write the second class's column only.
 
     Returns
     -------
@@ -227,7 +233,7 @@ def fit_fold(
     X_test, y_test = take(X, test), None if y is None else take(y, test)
     if preprocess is not None:
         X_test, y_test = apply_transform(preprocess, X_test, y_test)
-    block, predict_time = _predict(estimator, X_test, proba, classes)
+    block, predict_time = _predict(estimator, X_test, proba, classes, drop_binary)
     _write(P, out_rows, cols, block, sum(b - a for a, b in test), repeat)
     score = None
     if scorer is not None and y_test is not None:
@@ -248,6 +254,7 @@ def predict_fold(
     proba: bool = False,
     classes=None,
     repeat: int = 0,
+    drop_binary: bool = False,
 ) -> NodeResult:
     """Predict ``rows`` of ``X`` with a fitted ``estimator`` into ``P``.
 
@@ -276,7 +283,7 @@ def predict_fold(
     if preprocess is not None:
         y_rows = None if y is None else take(y, rows)
         X_rows, _ = apply_transform(preprocess, X_rows, y_rows)
-    block, predict_time = _predict(estimator, X_rows, proba, classes)
+    block, predict_time = _predict(estimator, X_rows, proba, classes, drop_binary)
     _write(P, out_rows, cols, block, sum(b - a for a, b in rows), repeat)
     return NodeResult(estimator, 0.0, predict_time)
 

@@ -448,7 +448,7 @@ def test_feature_names_out_and_predict_params_as_in_scikit_learn():
     clf = SuperLearner(backend="sequential").add([("lr", est)], proba=True, propagate_features=[1])
     clf.add_meta(clone(est)).fit(frame, Y > Y.mean())
     names = clf.get_feature_names_out()
-    assert names.tolist() == ["f1", "superlearner_lr0", "superlearner_lr1"]
+    assert names.tolist() == ["f1", "superlearner_lr"]  # binary: P(second class) only
     assert len(names) == clf.transform(frame).shape[1]
     reg = SuperLearner(backend="sequential").add([Ridge()]).add_meta(BayesianRidge()).fit(X, Y)
     mean, std = reg.predict(X[:5], return_std=True)
@@ -517,3 +517,24 @@ def test_propagate_features_all_and_by_column_name():
         SuperLearner().add([Ridge()], propagate_features=["nope"]).add_meta(Ridge()).fit(frame, Y)
     with pytest.raises(GraphError, match="propagate_features='some': pass column positions"):
         SuperLearner().add([Ridge()], propagate_features="some").add_meta(Ridge()).fit(X, Y)
+
+
+def test_binary_probabilities_stack_one_column_each_as_in_scikit_learn():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.preprocessing import scale
+
+    Xb, yb = load_breast_cancer(return_X_y=True)
+    Xb = scale(Xb)
+    base = [("lr", LogisticRegression()), ("rf", RandomForestClassifier(10, random_state=0))]
+    ens = SuperLearner(folds=5, backend="sequential").add([(n, clone(e)) for n, e in base],
+                                                          proba=True)  # fmt: skip
+    ens.add_meta(LogisticRegression()).fit(Xb, np.array(["no", "yes"])[yb])
+    sk = StackingClassifier(base, final_estimator=LogisticRegression(), cv=5)
+    sk.fit(Xb, np.array(["no", "yes"])[yb])
+    assert ens.transform(Xb).shape == (len(yb), 2)
+    np.testing.assert_allclose(ens.transform(Xb), sk.transform(Xb), rtol=1e-9)
+    np.testing.assert_allclose(ens.predict_proba(Xb), sk.predict_proba(Xb), rtol=1e-9)
+    np.testing.assert_array_equal(ens.predict(Xb), sk.predict(Xb))
+    low = Learner(LogisticRegression(), KFold(2), name="lr", proba=True)  # the low-level API
+    with ParallelProcessing("sequential") as pp:  # keeps every column unless asked
+        assert pp.map(low, "fit", Xb, yb, return_preds=True).shape == (len(yb), 2)
