@@ -41,6 +41,11 @@ class Evaluator:
         Seeds the shuffle and the parameter draws.
     backend, n_jobs, strategy
         As for :class:`~foldgraph.engine.ParallelProcessing`.
+    response_method : {"predict", "predict_proba"}, default="predict"
+        What ``scorer`` receives as ``y_pred``: predictions, or class
+        probabilities (for two classes the second class's, as
+        ``roc_auc_score`` and ``log_loss`` take them; one column per class
+        otherwise).
 
     Attributes
     ----------
@@ -65,8 +70,9 @@ class Evaluator:
     """
 
     def __init__(self, scorer, cv=2, shuffle=True, random_state=None, backend="threading",
-                 n_jobs=-1, strategy="fifo"):  # fmt: skip
+                 n_jobs=-1, strategy="fifo", response_method="predict"):  # fmt: skip
         self.scorer = scorer
+        self.response_method = response_method
         self.cv = cv
         self.shuffle = shuffle
         self.random_state = random_state
@@ -78,6 +84,9 @@ class Evaluator:
         """Run the search as one graph; returns self (see ``results``)."""
         if not callable(self.scorer):
             raise GraphError("Evaluator needs a scorer(y_true, y_pred) -> float")
+        if self.response_method not in ("predict", "predict_proba"):
+            raise ValueError(f"response_method={self.response_method!r}: choose 'predict' or "
+                             f"'predict_proba'")
         X, y = np.asarray(X), np.asarray(y)
         cases = self._cases(estimators, preprocessing)
         flat = [e for _, ests in cases.values() for _, e in named_estimators(ests, "estimators")]
@@ -95,6 +104,23 @@ class Evaluator:
             self.trace_ = pp.trace
         self._collect(tasks, params)
         return self
+
+    def to_frame(self):
+        """``results`` as a pandas DataFrame, one row per estimator and case.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_regression
+        >>> from sklearn.linear_model import Ridge
+        >>> from sklearn.metrics import r2_score
+        >>> X, y = make_regression(60, 3, noise=1.0, random_state=0)
+        >>> ev = Evaluator(r2_score, backend="sequential").fit(X, y, [Ridge()])
+        >>> list(ev.to_frame().index), list(ev.to_frame().columns)[:2]
+        (['ridge'], ['test_score-m', 'test_score-s'])
+        """
+        import pandas as pd
+
+        return pd.DataFrame.from_dict(self.results, orient="index")
 
     def _cases(self, estimators, preprocessing) -> dict:
         if isinstance(estimators, dict):
@@ -127,8 +153,9 @@ class Evaluator:
                     draw = {k: v.item() if isinstance(v, np.generic) else v
                             for k, v in draw.items()}  # fmt: skip
                     tname = f"{full}.{i}"
-                    tasks.append(Learner(clone(est).set_params(**draw), indexer,
-                                         name=tname, preprocess=pre, scorer=self.scorer))
+                    tasks.append(Learner(clone(est).set_params(**draw), indexer, name=tname,
+                                         preprocess=pre, scorer=self.scorer, drop_binary=True,
+                                         proba=self.response_method == "predict_proba"))
                     params[tname] = (full, draw)
         unknown = sorted(set(param_dicts) - known)
         if unknown:

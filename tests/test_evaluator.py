@@ -70,3 +70,32 @@ def test_evaluator_takes_a_splitter_and_a_random_state_object():
     ev = Evaluator(r2_score, cv=3, random_state=np.random.RandomState(0), backend="sequential")
     ev.fit(X, y, [Ridge()])
     assert 0 < ev.results["ridge"]["test_score-m"] <= 1
+
+
+def test_probability_scorers_and_a_data_frame_of_results():
+    """Issue 20: response_method='predict_proba' feeds roc_auc and log_loss their input."""
+    from sklearn.datasets import load_breast_cancer, load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+
+    Xb, yb = load_breast_cancer(return_X_y=True)
+    est = make_pipeline(StandardScaler(), LogisticRegression())
+    cv = StratifiedKFold(3)
+    ev = Evaluator(roc_auc_score, cv=cv, response_method="predict_proba", backend="sequential")
+    ev.fit(Xb, yb, [("lr", est)])
+    manual = [roc_auc_score(yb[te], est.fit(Xb[tr], yb[tr]).predict_proba(Xb[te])[:, 1])
+              for tr, te in cv.split(Xb, yb)]  # fmt: skip
+    assert ev.results["lr"]["test_score-m"] == pytest.approx(np.mean(manual), rel=1e-9)
+    frame = ev.to_frame()
+    assert list(frame.index) == ["lr"] and frame.loc["lr", "test_score-m"] > 0.9
+    Xi, yi = load_iris(return_X_y=True)  # three classes: one column per class
+    ev = Evaluator(lambda y, p: -log_loss(y, p, labels=[0, 1, 2]), cv=cv,
+                   response_method="predict_proba", backend="sequential")
+    ev.fit(Xi, yi, [("lr", LogisticRegression(max_iter=1000))])
+    manual = [-log_loss(yi[te], LogisticRegression(max_iter=1000).fit(Xi[tr], yi[tr])
+                        .predict_proba(Xi[te]), labels=[0, 1, 2]) for tr, te in cv.split(Xi, yi)]
+    assert ev.results["lr"]["test_score-m"] == pytest.approx(np.mean(manual), rel=1e-9)
+    with pytest.raises(ValueError, match="response_method='decision'"):
+        Evaluator(roc_auc_score, response_method="decision").fit(Xb, yb, [est])
