@@ -16,15 +16,12 @@ every fold; ``predict_proba`` has one column per class of ``classes_``.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelEncoder
 
-from foldgraph.engine import ParallelProcessing
 from foldgraph.errors import GraphError
 from foldgraph.graph import TaskGraph, add_layer
 
@@ -42,6 +39,7 @@ from .inputs import (
 )
 from .layerspec import LayerSpec
 from .leaderboard import leaderboard
+from .managers import manager_for
 from .params import (
     drop_full_fits,
     ensemble_tags,
@@ -185,17 +183,10 @@ class BaseEnsemble(BaseEstimator):
 
     # -- fitting and predicting ------------------------------------------------
     def _manager(self):
-        """The manager a fit or predict runs on, as a context manager.
-
-        ``backend`` itself when it is a ParallelProcessing (the user's: left
-        open, e.g. with its dask client), else a new one, cleared on exit.
-        """
-        if isinstance(self.backend, ParallelProcessing):
-            self._node_store()  # the manager's own cache= applies; keep the node memory set
-            return nullcontext(self.backend)
-        return ParallelProcessing(self.backend, n_jobs=self.n_jobs, strategy=self.strategy,
-                                  verbose=bool(self.verbose), cache=self._node_store(),
-                                  **self._dtype_kw())  # fmt: skip
+        """The manager of a fit or predict, as a context manager (see :mod:`.managers`)."""
+        cache = self._node_store()  # a user's manager keeps its own cache=; the memory is set
+        return manager_for(self, {"n_jobs": self.n_jobs, "strategy": self.strategy, "cache": cache,
+                                  "verbose": bool(self.verbose), **self._dtype_kw()})
 
     def _dtype_kw(self) -> dict:
         return {k: getattr(self, k) for k in ("dtype", "timeout")
@@ -258,9 +249,10 @@ class BaseEnsemble(BaseEstimator):
             outs = pp.run(graph, X, y, return_preds=base_names, sample_weight=sample_weight)
             self.trace_ = pp.trace
             if self.cache is None:  # remember this fit's nodes only
-                memory = self._node_memory
-                self._node_memory = {fp: memory[fp] for fp in pp.fingerprints.values()
-                                     if fp is not None and fp in memory}  # fmt: skip
+                memory = self._node_memory  # in place: a kept manager holds this dict
+                kept = {fp: memory[fp] for fp in pp.fingerprints.values() if fp in memory}
+                memory.clear()
+                memory.update(kept)
         self.fit_transform_, self.meta_rows_ = user_order(outs[-1], n, order)
         self._oof = {"y": y, "layers": dict(zip(base_names, outs))}  # leaderboard(); no pickle
         self._tasks = tasks

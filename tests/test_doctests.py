@@ -52,6 +52,7 @@ CHECKED = [
     "foldgraph.inputs",
     "foldgraph.params",
     "foldgraph.leaderboard",
+    "foldgraph.managers",
     "foldgraph.summary",
     "foldgraph.testing",
     "foldgraph.engine.assemble",
