@@ -333,9 +333,12 @@ def _edge_groups(model: _Model, level: str):
                 groups.setdefault((via, a if via == "estimator" else None), []).append((a, b))
         return groups
     for u, v in sorted(model.g.edges, key=lambda e: (model.order[e[0]], model.order[e[1]])):
-        a, via = model.task_of(u), model.via(u, v)
-        if a != model.task_of(v):
-            groups.setdefault((via, a if via == "estimator" else None), []).append((u, v))
+        a, via, b = model.task_of(u), model.via(u, v), model.task_of(v)
+        if a != b:
+            # a transformer feeds each learner fold k -> fold k: one group per learner, drawn
+            # edge by edge, never as a bus that would suggest every fold feeds every fold
+            key = (via, a, b) if via == "estimator" else (via, None)
+            groups.setdefault(key, []).append((u, v))
     return groups
 
 

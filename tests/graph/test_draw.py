@@ -248,3 +248,24 @@ def test_task_colors_are_shared_with_the_gantt_chart(stack):
     colors = fgdraw.task_colors(stack.tasks)
     assert list(colors) == list(stack.tasks)
     assert len(set(colors.values())) == len(colors)
+
+
+def test_a_transformer_feeding_several_learners_is_drawn_fold_to_fold():
+    """Issue 20: the one-to-one fold edges of a shared preprocessing case were drawn as a
+    bus, as if every fold fed every fold. Each drawn arrow is one edge of the graph."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch
+
+    from foldgraph import SuperLearner
+
+    X, y = np.random.default_rng(0).normal(size=(30, 3)), np.arange(30.0)
+    ens = SuperLearner(folds=3).add([OLS(), OLS(offset=1.0)], preprocessing=[Scale()])
+    graph = ens.add_meta(OLS()).graph("fit", X, y)
+    fed = [(u, v) for u, v, via in graph.nx.edges(data="via") if via == "estimator"]
+    assert len(fed) == 8  # 4 transformer nodes x 2 learners, fold k -> fold k
+    ax = Figure(figsize=(9, 6)).add_subplot()
+    fgdraw.draw(graph, ax=ax, level="node")
+    dashed = [p for p in ax.patches if isinstance(p, FancyArrowPatch) and p.get_linestyle() != "-"]
+    assert len(dashed) == len(fed)  # no collector, trunk or distributor: one arrow per edge
+    assert all(p.get_arrowstyle().__class__.__name__ == "CurveFilledB" for p in dashed)
