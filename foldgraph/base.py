@@ -40,6 +40,7 @@ from .inputs import (
 from .layerspec import LayerSpec
 from .leaderboard import leaderboard
 from .managers import manager_for
+from .notebook import ensemble_html
 from .params import (
     drop_full_fits,
     ensemble_tags,
@@ -341,6 +342,12 @@ class BaseEnsemble(BaseEstimator):
             raise ValueError("leaderboard() needs the fit's out-of-fold predictions, which a "
                              "pickle does not keep: call it before saving, or refit")
         return leaderboard(self, self._oof, scoring).frame_or_table()
+
+    def _repr_html_(self) -> str:
+        return ensemble_html(self, named_layers(self))
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:  # Jupyter asks this first
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy for a classifier, R^2 for a regressor."""

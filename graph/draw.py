@@ -53,6 +53,7 @@ __all__ = [
     "to_dot",
     "to_mermaid",
     "to_html",
+    "to_svg",
     "draw",
     "save",
 ]
@@ -557,6 +558,22 @@ def _figure_of(graph, level, durations, title):
 
     ax = draw(graph, level=level, durations=durations, title=title, _pyplot=False)
     return ax.figure
+
+
+def to_svg(graph, level: str = "node", durations=None, title: str | None = None) -> str:
+    """The drawing as an ``<svg>`` element to inline in HTML (a notebook cell, a page).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import Learner, FoldIndex, map_graph
+    >>> from foldgraph.testing import OLS
+    >>> g = map_graph(Learner(OLS(), FoldIndex(2)), "fit", X=np.ones((4, 1)), y=np.ones(4))
+    >>> to_svg(g, level="task").startswith("<svg ")
+    True
+    """
+    _check_level(level)
+    return _inline_svg(_figure_of(graph, level, durations, title))
 
 
 def _inline_svg(fig) -> str:

@@ -317,6 +317,19 @@ class TaskGraph:
 
         return draw(self, ax=ax, level=level, durations=durations, title=title)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the drawing inline (task level past 60 nodes), no script."""
+        import html
+
+        try:
+            from .draw import to_svg
+
+            level = "node" if self.nx.number_of_nodes() <= 60 else "task"
+            svg = to_svg(self, level=level)
+        except ImportError:  # no matplotlib: the text view
+            svg = ""
+        return f'<div class="foldgraph-graph"><pre>{html.escape(repr(self))}</pre>{svg}</div>'
+
     def save(self, path, level: str = "node", durations=None, title: str | None = None,
              dpi: float = 150):
         """Write the picture to ``path`` (.svg .png .pdf .dot .mmd .html); returns the Path.

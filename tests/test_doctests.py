@@ -53,6 +53,7 @@ CHECKED = [
     "foldgraph.params",
     "foldgraph.leaderboard",
     "foldgraph.managers",
+    "foldgraph.notebook",
     "foldgraph.summary",
     "foldgraph.testing",
     "foldgraph.engine.assemble",
