@@ -1,7 +1,7 @@
 """The parent's end of one worker process: its pipe, framing and bookkeeping.
 
 Private to :mod:`foldgraph.engine.processes`, which drives these: a
-:class:`_Worker` holds a worker's process, its pipe (read and written here
+:class:`WorkerHandle` holds a worker's process, its pipe (read and written here
 directly, in the framing of ``multiprocessing.connection.Connection``, which
 the worker uses) and the nodes in flight on it.
 """
@@ -21,7 +21,7 @@ _HEADER = struct.Struct("!i")  # multiprocessing.connection's framing: a signed 
 _LONG = struct.Struct("!Q")  # ...or -1 and then this, for 2 GiB and more
 
 
-def _write(fd: int, msg: bytes) -> None:
+def write_frames(fd: int, msg: bytes) -> None:
     """Write one message to a pipe as ``Connection.send_bytes`` would (header, body)."""
     n = len(msg)
     header = _HEADER.pack(n) if n <= 0x7FFFFFFF else _HEADER.pack(-1) + _LONG.pack(n)
@@ -31,7 +31,7 @@ def _write(fd: int, msg: bytes) -> None:
             view = view[os.write(fd, view) :]
 
 
-def _read_messages(worker) -> list[bytes] | None:
+def read_messages(worker) -> list[bytes] | None:
     """Read what ``worker``'s pipe holds until at least one message is whole; return
     the whole messages (the rest stays in its inbox), or None at end of file."""
     inbox = worker.inbox
@@ -96,7 +96,7 @@ def _without_main_module():
         spawn.get_preparation_data = original
 
 
-class _Worker:
+class WorkerHandle:
     """One worker slot: its process, pipe, and the node it runs."""
 
     __slots__ = ("slot", "process", "conn", "fd", "inbox", "need", "inflight", "cost", "run_id",

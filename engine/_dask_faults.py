@@ -17,7 +17,7 @@ from collections import Counter
 
 from foldgraph.errors import WorkerDied
 
-from .scheduler import _task_error
+from .scheduler import task_error
 from .worker import Done
 
 __all__ = ["Deaths", "culprit", "worker_died"]
@@ -134,4 +134,4 @@ class Deaths:
             top = max(counts.values(), default=0)
             self.suspects = {k for k, n in counts.items() if n == top > 0}
             return None
-        return _task_error(graph, Done(key, None, worker_died(key, counts[key]), "", 0, 0, 0.0, 0.0))
+        return task_error(graph, Done(key, None, worker_died(key, counts[key]), "", 0, 0, 0.0, 0.0))

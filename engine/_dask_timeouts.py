@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 from ._timeouts import POLL_SHARE, timeout_done
-from .scheduler import _task_error
+from .scheduler import task_error
 
 __all__ = ["DaskClock", "batches"]
 
@@ -135,7 +135,7 @@ class DaskClock:
         pid, what = stop_worker(run.client, address)
         done = timeout_done(node, self.timeout, since, run.backend.worker_id(address), pid,
                             f"its dask worker {address} was {what}")  # fmt: skip
-        raise _task_error(run.graph, done)
+        raise task_error(run.graph, done)
 
 
 def batches(run):

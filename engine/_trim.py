@@ -7,11 +7,11 @@ that read at least :data:`TRIM_ABOVE` bytes of input rows.
 from __future__ import annotations
 
 #: after a node that read at least this many bytes of input rows, the worker
-#: hands the free pages of its heap back to the system (see _load_trim)
+#: hands the free pages of its heap back to the system (see load_trim)
 TRIM_ABOVE = 8 * 2**20
 
 
-def _load_trim():
+def load_trim():
     """glibc's ``malloc_trim``, or None (musl, macOS, Windows).
 
     Once a freed block of a few MB to 32 MiB raises glibc's dynamic mmap
@@ -35,11 +35,11 @@ def _load_trim():
     return trim
 
 
-def _input_bytes(X, rows: tuple) -> int:
+def input_bytes(X, rows: tuple) -> int:
     """Bytes of ``X`` in ``rows`` (``(start, stop)`` ranges), about; 0 for no array.
 
     >>> import numpy as np
-    >>> _input_bytes(np.ones((10, 4)), ((0, 2), (5, 8)))  # 5 rows of 32 bytes
+    >>> input_bytes(np.ones((10, 4)), ((0, 2), (5, 8)))  # 5 rows of 32 bytes
     160
     """
     shape = getattr(X, "shape", ())

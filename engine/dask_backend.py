@@ -49,7 +49,7 @@ from foldgraph.tasks.ops import NodeResult, put, take
 from ._dask_faults import Deaths
 from ._dask_timeouts import batches
 from .payload import make_payload
-from .scheduler import _Progress, _task_error
+from .scheduler import Progress, task_error
 from .trace import TraceEvent
 from .worker import Done, execute
 
@@ -366,7 +366,7 @@ class _Run:
             key, exc, tb = exc.key, exc.error, exc.tb
         elif isinstance(exc, KilledWorker):  # the node on the dead workers most often
             key, exc = self.deaths.killed(self.names.get(exc.task, key))
-        err = _task_error(self.graph, Done(key, None, exc, tb, 0, 0, 0.0, 0.0))
+        err = task_error(self.graph, Done(key, None, exc, tb, 0, 0, 0.0, 0.0))
         return err, (None if isinstance(exc, WorkerDied) else exc)
 
     def cancel(self) -> None:
@@ -475,7 +475,7 @@ class Dask:
         priority = dask_priorities(graph, strategy, trace.n_workers)
         results, n_given = dict(cached or {}), len(cached or ())
         deaths = Deaths(self.client)
-        progress = _Progress(len(graph.nx) - n_given) if verbose else None
+        progress = Progress(len(graph.nx) - n_given) if verbose else None
         t0 = time.time()
         try:
             for attempt in range(RESUBMITS + 1):

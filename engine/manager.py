@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from foldgraph.graph.builders import _gc_paused, map_graph, stack_graph
+from foldgraph.graph.builders import gc_paused, map_graph, stack_graph
 from foldgraph.graph.taskgraph import check_dtype
 
 from ._timeouts import check_timeout
@@ -404,7 +404,7 @@ class ParallelProcessing:
         # the cyclic GC is paused for the whole run (allocation, loop, attaching results):
         # a full collection walks every node's attributes, tens of us per node on big graphs
         try:
-            with _gc_paused():
+            with gc_paused():
                 return self._execute_paused(graph, job, return_preds)
         finally:
             self._running = False

@@ -36,7 +36,7 @@ import time
 
 from foldgraph.errors import WorkerDied
 
-from ._channel import _read_messages, _Worker, _write
+from ._channel import WorkerHandle, read_messages, write_frames
 from ._timeouts import process_timeouts
 from .worker import CHEAP, Done, Payload, pack_payload, unpack_answers
 
@@ -170,7 +170,7 @@ class Processes:
         self.retries = retries
         self._ctx = mp.get_context(self.start_method)
         self._modules: list[str] = []
-        self._workers: list[_Worker] = []
+        self._workers: list[WorkerHandle] = []
         self._selector: selectors.BaseSelector | None = None
         self._handles: dict = {}
         self._run_id = 0
@@ -192,17 +192,17 @@ class Processes:
             return
         self._ctx.set_forkserver_preload(PRELOAD + self._modules + [FREEZE])
 
-    def _spawn(self, slot: int) -> _Worker:
+    def _spawn(self, slot: int) -> WorkerHandle:
         if not self._workers:
             self._preload()
-        worker = _Worker(slot, self._ctx, self.threads_per_worker)
+        worker = WorkerHandle(slot, self._ctx, self.threads_per_worker)
         if self._selector is None:
             self._selector = selectors.DefaultSelector()
         self._selector.register(worker.conn, selectors.EVENT_READ, (worker, False))
         self._selector.register(worker.process.sentinel, selectors.EVENT_READ, (worker, True))
         return worker
 
-    def _forget(self, worker: _Worker) -> None:
+    def _forget(self, worker: WorkerHandle) -> None:
         """Unregister a worker's pipe and sentinel (before they are closed)."""
         if self._selector is not None:
             for obj in (worker.conn, worker.process.sentinel):
@@ -245,7 +245,7 @@ class Processes:
             if worker.run_id is None or worker.inflight or worker.unsent:
                 continue
             try:
-                _write(worker.fd, b"L")
+                write_frames(worker.fd, b"L")
             except OSError:  # it died: its replacement attaches the next run's buffers
                 continue
             worker.run_id = None
@@ -267,7 +267,7 @@ class Processes:
             selector.close()
 
     # -- the backend protocol --------------------------------------------------
-    def _room(self, worker: _Worker) -> bool:
+    def _room(self, worker: WorkerHandle) -> bool:
         """Can ``worker`` take one more node now? Idle, or running and holding
         only cheap nodes (estimated under PREFETCH_BELOW together) and fewer
         than PREFETCH_DEPTH of them: a node never waits behind a long one."""
@@ -306,7 +306,7 @@ class Processes:
         """Can worker ``slot`` take one more node now (see :meth:`free_slots`)?"""
         return self._room(self._workers[slot])
 
-    def _send(self, worker: _Worker, payload: Payload) -> None:
+    def _send(self, worker: WorkerHandle, payload: Payload) -> None:
         """Queue ``payload`` on ``worker``; :meth:`wait` writes it (with the others
         queued in the meantime, in one message)."""
         worker.inflight.append(payload)
@@ -314,7 +314,7 @@ class Processes:
         worker.unsent.append(pack_payload(payload))
         self._placed[payload.key] = worker.slot
 
-    def _flush(self, worker: _Worker) -> None:
+    def _flush(self, worker: WorkerHandle) -> None:
         """Write the worker's unsent payloads that cannot block the parent, in one message.
 
         A payload is written to an idle worker (it is reading), or behind
@@ -337,9 +337,9 @@ class Processes:
         worker.pending = size
         try:
             if worker.run_id != self._run_id:
-                _write(worker.fd, b"A" + pickle.dumps(self._handles))
+                write_frames(worker.fd, b"A" + pickle.dumps(self._handles))
                 worker.run_id = self._run_id
-            _write(worker.fd, b"R" + batch[0] if len(batch) == 1 else b"M" + pickle.dumps(batch))
+            write_frames(worker.fd, b"R" + batch[0] if len(batch) == 1 else b"M" + pickle.dumps(batch))
         except OSError:  # the worker just died: wait() sees its sentinel and resubmits
             return
 
@@ -378,9 +378,9 @@ class Processes:
                 done.extend(self._replace_dead(worker))
         return done
 
-    def _receive(self, worker: _Worker) -> list[Done] | None:
+    def _receive(self, worker: WorkerHandle) -> list[Done] | None:
         """Read the answer messages of ``worker``: the Dones of its first nodes in flight."""
-        msgs = _read_messages(worker)
+        msgs = read_messages(worker)
         if msgs is None:
             return None  # the worker died: its sentinel reports it
         answers = [done for msg in msgs for done in unpack_answers(msg)]
@@ -398,7 +398,7 @@ class Processes:
             worker.cost = 0.0  # no float drift across runs
         return answers
 
-    def _replace_dead(self, worker: _Worker) -> list[Done]:
+    def _replace_dead(self, worker: WorkerHandle) -> list[Done]:
         """Replace a dead worker; retry its running node or report WorkerDied.
 
         The node it was running is the last one it started (its shared

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 
 from foldgraph.errors import NodeTimeout, TaskError, WorkerDied, wrap_error
-from foldgraph.graph.builders import _gc_paused
+from foldgraph.graph.builders import gc_paused
 
 from .payload import make_payload
 from .trace import Trace, TraceEvent
@@ -208,7 +208,7 @@ def pick(state: RunState, n: int, graph=None, select=None) -> list[str]:
     return chosen
 
 
-def _task_error(graph, done) -> TaskError:
+def task_error(graph, done) -> TaskError:
     """The ``TaskError[E]`` of a failed node (see :func:`foldgraph.errors.wrap_error`)."""
     return wrap_error(done.error, graph.attrs(done.key)["task"], done.key, done.tb)
 
@@ -271,7 +271,7 @@ def _follow(graph, state: RunState, backend, keys: list) -> list:
     return later
 
 
-class _Progress:
+class Progress:
     """Progress of a verbose run on stderr: a tqdm bar over nodes naming the running ones,
     or, without tqdm, one line per finished node."""
 
@@ -379,7 +379,7 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     foldgraph.errors.TaskError[ZeroDivisionError]: task 'broken' failed at node 'broken/fit/fold-0': ZeroDivisionError: no luck
     >>> job.release()
     """
-    with _gc_paused():
+    with gc_paused():
         return _run(graph, job, backend, strategy, trace, verbose, cached)
 
 
@@ -394,7 +394,7 @@ def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
         prepare(graph)
     backend.start(job)
     n_cached = len(cached or ())
-    progress = _Progress(total - n_cached) if verbose else None
+    progress = Progress(total - n_cached) if verbose else None
     # bound once: this loop runs once per node
     running, submit, wait, record = state.running, backend.submit, backend.wait, trace.record
     dependents, fresh = state.dependents, []  # fresh: submitted or finished since _follow ran
@@ -417,7 +417,7 @@ def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
                 if done.error is not None:
                     bare = isinstance(done.error, (WorkerDied, NodeTimeout))  # no cause
                     cause = None if bare else done.error
-                    raise _task_error(graph, done) from cause
+                    raise task_error(graph, done) from cause
                 finish(state, done.key, done.result)
                 if follows and dependents[done.key]:
                     fresh.append(done.key)  # its dependents may follow now

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from foldgraph.graph.builders import _gc_paused
+from foldgraph.graph.builders import gc_paused
 
 from .scheduler import finish, pick, start_state
 from .strategies import resolve
@@ -189,7 +189,7 @@ def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = 
     """
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"n_workers={n_workers!r}: pass a positive int")
-    with _gc_paused():  # millions of small objects, no cycle: a full collection is waste
+    with gc_paused():  # millions of small objects, no cycle: a full collection is waste
         return _simulate(graph, n_workers, strategy, costs, memory)
 
 

@@ -29,7 +29,7 @@ from foldgraph.tasks.ops import (
     predict_fold,
 )
 
-from ._trim import TRIM_ABOVE, _input_bytes, _load_trim
+from ._trim import TRIM_ABOVE, input_bytes, load_trim
 from .buffers import attach, close_segment
 
 __all__ = ["Payload", "Done", "run_node", "execute", "worker_main", "limit_threads",
@@ -422,7 +422,7 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
     >>> parent.close(); child.close(); buf.release()
     """
     limit_threads(n_threads)
-    trim = _load_trim()
+    trim = load_trim()
     arrays: dict = {}  # buffer name -> view of an attached segment
     segments: dict = {}  # segment name -> SharedMemory
     queue: deque[bytes] = deque()  # payload pickles received, not run yet
@@ -473,6 +473,6 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
             _send_answers(conn, answers)
         # after answering (the parent schedules meanwhile): about 1 us per node, the
         # trim itself only after large ones
-        if trim is not None and _input_bytes(arrays.get(x), rows) >= TRIM_ABOVE:
+        if trim is not None and input_bytes(arrays.get(x), rows) >= TRIM_ABOVE:
             trim(0)
     _close_all(arrays, segments)

@@ -148,7 +148,7 @@ def _as_list(caller) -> list:
 
 
 @contextmanager
-def _gc_paused():
+def gc_paused():
     """Pause the cyclic garbage collector while building: the many small dicts and
     tuples of the node attributes would otherwise trigger full collections that
     cost about 40 % of the build (nothing built here forms a reference cycle)."""
@@ -196,7 +196,7 @@ def map_graph(caller, job, X=None, y=None, dtype=np.float64) -> TaskGraph:
     job, X, y = _unpack_job(job, X, y)
     graph = _new_graph(job, X, y, dtype)
     tasks = _as_list(caller)
-    with _gc_paused():
+    with gc_paused():
         for task, name in zip(tasks, _checked_names(tasks)):
             add_task(graph, task, input="X", name=name)
         return graph.validate()
@@ -253,7 +253,7 @@ def stack_graph(tasks, job, split: bool = True, X=None, y=None, dtype=np.float64
     if split:
         _check_split(tasks, names)
     stream = "X"
-    with _gc_paused():
+    with gc_paused():
         for task, name in zip(tasks, names):
             add_task(graph, task, input=stream, name=name)
             if f"P:{name}" in graph.buffers:

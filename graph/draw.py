@@ -657,7 +657,7 @@ def to_html(graph, level: str = "node", durations=None, title: str | None = None
     >>> "duration: 4.0 ms" in page, "<script" in page  # hover text, and no script
     (True, False)
     """
-    from .layout import _task_texts
+    from .layout import task_texts
 
     model = _Model(graph, durations)
     _check_level(level)
@@ -675,7 +675,7 @@ def to_html(graph, level: str = "node", durations=None, title: str | None = None
             name = gid[len("fg-task-") :]
             if name not in model.tasks:
                 return match.group(0)
-            tip = "\n".join([name] + _task_texts(model, name)[1:])
+            tip = "\n".join([name] + task_texts(model, name)[1:])
         return f'{match.group(0)}<title>{html.escape(tip)}</title>'
 
     svg = re.sub(r'<g id="(fg-(?:node-\d+|task-[^"]+?))(?:-label)?">', add_title, svg)

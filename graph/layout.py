@@ -172,7 +172,7 @@ def _cluster_texts(model: _Model, name) -> tuple[str, str]:
     return name, task.estimator or task.kind
 
 
-def _task_texts(model: _Model, name) -> list[str]:
+def task_texts(model: _Model, name) -> list[str]:
     title, sub = _cluster_texts(model, name)
     detail = model.task_detail(name)
     seconds = model.task_seconds(name)
@@ -186,7 +186,7 @@ def _layout(model: _Model, level: str) -> _Layout:
     if level == "task":
         sizes = {}
         for name in model.tasks:
-            title, sub, detail = _task_texts(model, name)
+            title, sub, detail = task_texts(model, name)
             w = max(text_width(title, TITLE_FS, True), text_width(sub, SUB_FS),
                     text_width(detail, SUB_FS)) + 0.3  # fmt: skip
             if model.tasks[name].kind == "transformer":
@@ -586,7 +586,7 @@ def _draw_task_level(ax, model: _Model, lay: _Layout) -> None:
         else:
             ax.add_patch(FancyBboxPatch((box.left, box.bottom), box.w, box.h,
                                         boxstyle="round,pad=0,rounding_size=0.08", **common))
-        title, sub, detail = _task_texts(model, name)
+        title, sub, detail = task_texts(model, name)
         ax.text(box.x, box.y + 0.18, title, ha="center", va="center", fontsize=TITLE_FS,
                 fontweight="bold", family=FONT, color=_dark(color, 0.45), zorder=4)
         ax.text(box.x, box.y, sub, ha="center", va="center", fontsize=SUB_FS, family=FONT,

@@ -409,27 +409,27 @@ def test_parent_pipe_framing_matches_multiprocessing_connection():
     from multiprocessing import Pipe
     from types import SimpleNamespace
 
-    from foldgraph.engine._channel import _HEADER, _read_messages, _write
+    from foldgraph.engine._channel import _HEADER, read_messages, write_frames
 
     parent, child = Pipe()
     reader = SimpleNamespace(fd=parent.fileno(), inbox=bytearray(), need=_HEADER.size)
     big = bytes(range(256)) * 4096  # 1 MiB: arrives in many reads
     for msg in (b"one", b"two"):
         child.send_bytes(msg)
-    assert _read_messages(reader) == [b"one", b"two"]  # one read, two messages
+    assert read_messages(reader) == [b"one", b"two"]  # one read, two messages
     sender = threading.Thread(target=child.send_bytes, args=(big,))
     sender.start()
-    got = _read_messages(reader)
+    got = read_messages(reader)
     sender.join()
     assert got == [big] and not reader.inbox
-    sender = threading.Thread(target=_write, args=(parent.fileno(), big))
+    sender = threading.Thread(target=write_frames, args=(parent.fileno(), big))
     sender.start()
     assert child.recv_bytes() == big
     sender.join()
-    _write(parent.fileno(), b"small")
+    write_frames(parent.fileno(), b"small")
     assert child.recv_bytes() == b"small"
     child.close()
-    assert _read_messages(reader) is None  # end of file: the worker is gone
+    assert read_messages(reader) is None  # end of file: the worker is gone
     parent.close()
 
 
