@@ -137,7 +137,7 @@ def attach_fitted(graph, results: dict) -> None:
     """
     if graph.job != "fit":
         return
-    attrs, infos, nodes = graph.attrs, graph.info, graph._task_nodes
+    attrs, infos, nodes = graph.attrs, graph.info, graph.task_nodes
     for name, task in graph.tasks.items():
         info = infos[name]
         folds, fits, full = [], [], []

@@ -425,14 +425,7 @@ def add_planned(graph: TaskGraph, task, name: str, info: dict, out=None, col0: i
 
 def _free_name(graph, task) -> str:
     """The default name if free, else the next free ``<name>-<i>`` (counted per graph)."""
-    base = default_name(task)
-    if base not in graph.tasks:
-        return base
-    i = graph._suffixes.get(base, 0)
-    while f"{base}-{i + 1}" in graph.tasks:
-        i += 1
-    graph._suffixes[base] = i + 1
-    return f"{base}-{i + 1}"
+    return graph.unique_name(default_name(task))
 
 
 def _folds_for_job(graph, task, name, info):

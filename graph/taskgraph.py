@@ -10,10 +10,14 @@ runs the nodes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import networkx as nx
 import numpy as np
 
 from foldgraph.errors import GraphError
+from foldgraph.tasks.frames import data_dtype
 
 from .checks import as_csr, check_sample_weight
 from .nodes import JOBS, BufferSpec
@@ -137,7 +141,7 @@ class TaskGraph:
         self.X = None if X is None else np.asarray(X) if not hasattr(X, "shape") else as_csr(X)
         self.y = None if y is None else np.asarray(y)
         if self.X is not None:
-            self.buffers["X"] = BufferSpec("X", tuple(self.X.shape), str(self.X.dtype))
+            self.buffers["X"] = BufferSpec("X", tuple(self.X.shape), data_dtype(self.X))
         if self.y is not None:
             self.buffers["y"] = BufferSpec("y", tuple(self.y.shape), str(self.y.dtype))
         self.sample_weight = None
@@ -243,6 +247,96 @@ class TaskGraph:
             f"nodes={self.nx.number_of_nodes()}, edges={self.nx.number_of_edges()})"
         )
 
+    # networkx's own adjacency dicts: its views (``.nodes``, ``.succ``, ``.pred``)
+    # build an object per access, which the scheduler's hot loop cannot afford.
+    # This class is the one place that reads them.
+    @property
+    def children(self) -> dict[str, dict[str, dict]]:
+        """Read-only: per node, its children and the data of the edges to them.
+
+        networkx's own successor dict (no copy, no view): iterate it, never
+        change it; add edges with :meth:`add_edge`.
+
+        Examples
+        --------
+        >>> g = TaskGraph()
+        >>> g.add_node("a"); g.add_node("b"); g.add_edge("a", "b", via="P:a")
+        >>> g.children["a"], dict(g.children["b"])
+        ({'b': {'via': 'P:a'}}, {})
+        """
+        return self.nx._succ
+
+    @property
+    def parents(self) -> dict[str, dict[str, dict]]:
+        """Read-only: per node, its parents and the data of the edges from them.
+
+        networkx's own predecessor dict (no copy, no view): iterate it, never
+        change it.
+
+        Examples
+        --------
+        >>> g = TaskGraph()
+        >>> g.add_node("a"); g.add_node("b"); g.add_edge("a", "b", via="P:a")
+        >>> list(g.parents["b"]), len(g.parents["a"])
+        (['a'], 0)
+        """
+        return self.nx._pred
+
+    @property
+    def node_attrs(self) -> dict[str, dict]:
+        """Read-only mapping: per node, its attribute dict (see :class:`NodeAttrs`).
+
+        networkx's own node dict: iterate it and read the attributes; add and
+        remove nodes with :meth:`add_node` and :meth:`remove_node`.
+
+        Examples
+        --------
+        >>> g = TaskGraph()
+        >>> g.add_node("a", cost=2.0)
+        >>> g.node_attrs["a"]["cost"], list(g.node_attrs)
+        (2.0, ['a'])
+        """
+        return self.nx._node
+
+    @property
+    def task_nodes(self) -> Mapping[str, list[str]]:
+        """Read-only: per task name, the keys of its nodes in build order.
+
+        A view of the graph's own index (the lists are not copied: do not
+        change them); :meth:`nodes_of` returns a copy of one list.
+
+        Examples
+        --------
+        >>> g = TaskGraph()
+        >>> g.add_node("a/fit/fold-0", task="a"); g.add_node("a/fit/full", task="a")
+        >>> g.task_nodes["a"]
+        ['a/fit/fold-0', 'a/fit/full']
+        """
+        return MappingProxyType(self._task_nodes)
+
+    def unique_name(self, base: str) -> str:
+        """``base`` if no task has it, else the next free ``<base>-<i>``.
+
+        Suffixes are counted per graph and per base, so a name given once is
+        not given again after its task is gone.
+
+        Examples
+        --------
+        >>> g = TaskGraph()
+        >>> g.unique_name("ols")
+        'ols'
+        >>> g.tasks["ols"] = None  # as add_task does
+        >>> g.unique_name("ols"), g.unique_name("ols")
+        ('ols-1', 'ols-2')
+        """
+        if base not in self.tasks:
+            return base
+        i = self._suffixes.get(base, 0)
+        while f"{base}-{i + 1}" in self.tasks:
+            i += 1
+        self._suffixes[base] = i + 1
+        return f"{base}-{i + 1}"
+
     def attrs(self, key: str) -> dict:
         """The attribute dict of node ``key`` (a fast ``self.nx.nodes[key]``)."""
         return self.nx._node[key]  # networkx builds a NodeView per .nodes access
@@ -267,7 +361,9 @@ class TaskGraph:
         {'b': 2.0, 'a': 3.0}
         """
         level: dict[str, float] = {}
-        succ, attrs = self.nx._succ, self.attrs  # raw dicts: no view per node
+        # raw dicts, no view per node; self.nx, not self.children: engine views of the
+        # graph (simulate's _Costed) reuse this method
+        succ, attrs = self.nx._succ, self.attrs
         for key in reversed(list(nx.topological_sort(self.nx))):
             below = max((level[s] for s in succ[key]), default=0.0)
             level[key] = float(attrs(key).get(weight, 1.0)) + below
