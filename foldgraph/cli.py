@@ -8,7 +8,7 @@ writes pictures: ``graph.svg`` and ``graph.html`` (the ensemble's fit graph)
 and ``gantt.png`` (its schedule).
 
 ``foldgraph show SPEC`` draws the graph of an ensemble described in a JSON
-file (see :func:`build_spec` and docs/visualizing.md). ``foldgraph bench``
+file (see :mod:`foldgraph.graph.spec` and docs/visualizing.md). ``foldgraph bench``
 runs a script of the source tree's ``benchmarks/`` folder.
 
 Errors print one line on stderr and exit non-zero: 2 for bad arguments, 1
@@ -18,8 +18,6 @@ for anything else (``--traceback`` shows the whole traceback).
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import os
 import subprocess
 import sys
@@ -27,6 +25,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from foldgraph.graph.spec import INDEXERS, SPEC_KEYS, TASK_KEYS, load_spec  # noqa: F401
+from foldgraph.graph.spec import graph_from_spec as build_spec
 
 __all__ = ["main", "demo", "show", "bench", "build_spec", "load_spec"]
 
@@ -153,179 +154,14 @@ def _demo_pictures(graph, trace, out: Path) -> list[Path]:
 
 
 # -- show ------------------------------------------------------------------------
-SPEC_KEYS = ("graph", "split", "data", "tasks", "title")
-TASK_KEYS = ("learner", "transformer", "params", "name", "indexer", "preprocess", "proba")
-INDEXERS = ("FoldIndex", "BlendIndex", "FullIndex", "SubsetIndex", "TemporalIndex")
-
-
-def _check_keys(where: str, given, allowed) -> None:
-    if not isinstance(given, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(given).__name__}")
-    unknown = [k for k in given if k not in allowed]
-    if unknown:
-        raise ValueError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(allowed)})")
-
-
-def _import(where: str, path: str):
-    if not isinstance(path, str) or "." not in path:
-        raise ValueError(f"{where}: give the estimator as 'module.Class', e.g. "
-                         f"'sklearn.linear_model.Ridge', not {path!r}")  # fmt: skip
-    module, _, name = path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"{where}: cannot import {path!r}: {exc}") from None
-
-
-def _indexer(where: str, spec):
-    import foldgraph
-
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        spec = {spec: {}}
-    if not isinstance(spec, dict) or len(spec) != 1:
-        raise ValueError(f'{where}: give the indexer as "FoldIndex" or {{"FoldIndex": '
-                         f'{{"folds": 5}}}}, not {spec!r}')  # fmt: skip
-    (name, params), = spec.items()
-    if name not in INDEXERS:
-        raise ValueError(f"{where}: unknown indexer {name!r} (choose one of "
-                         f"{', '.join(INDEXERS)})")  # fmt: skip
-    try:
-        return getattr(foldgraph, name)(**(params or {}))
-    except TypeError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-
-
-def build_spec(spec: dict):
-    """Build the ``"fit"`` TaskGraph an ensemble spec describes.
-
-    A spec is a JSON object::
-
-        {"graph": "stack",                        # "map" (default) or "stack"
-         "split": false,                          # stack only; default true
-         "data": {"rows": 200, "features": 8},    # synthetic data the folds are cut for
-         "title": "my ensemble",                  # optional
-         "tasks": [
-           {"transformer": "sklearn.preprocessing.StandardScaler", "name": "scale",
-            "indexer": {"FoldIndex": {"folds": 5}}},
-           {"learner": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0},
-            "name": "ridge", "indexer": {"FoldIndex": {"folds": 5}}, "preprocess": "scale"}]}
-
-    Each task names its estimator class by import path under ``"learner"``
-    or ``"transformer"``, with constructor ``"params"``. ``"indexer"`` is
-    one of :data:`INDEXERS`, as a name or ``{name: {params}}``; ``"name"``,
-    ``"preprocess"`` and ``"proba"`` are the Learner arguments of the same
-    names. ``data`` may also give ``"classes": k`` for integer targets
-    (needed by ``"proba": true``).
-
-    Returns
-    -------
-    TaskGraph
-
-    Raises
-    ------
-    ValueError
-        An unknown key, class or indexer, naming where it is.
-
-    Examples
-    --------
-    >>> build_spec({"graph": "stack", "data": {"rows": 20, "features": 2}, "tasks": [
-    ...     {"learner": "sklearn.linear_model.Ridge", "name": "ridge", "indexer": "FoldIndex"},
-    ...     {"learner": "foldgraph.testing.OLS", "name": "meta", "indexer": "FullIndex"}]})
-    TaskGraph(job='fit', tasks=['ridge', 'meta'], nodes=4, edges=2)
-    >>> build_spec({"tasks": [{"learner": "sklearn.linear_model.Ridge", "folds": 3}]})
-    Traceback (most recent call last):
-      ...
-    ValueError: spec: tasks[0]: unknown key 'folds' (allowed: learner, transformer, params, name, indexer, preprocess, proba)
-    """
-    from foldgraph import Learner, Transformer, map_graph, stack_graph
-
-    _check_keys("spec", spec, SPEC_KEYS)
-    kind = spec.get("graph", "map")
-    if kind not in ("map", "stack"):
-        raise ValueError(f"spec: graph must be 'map' or 'stack', not {kind!r}")
-    data = spec.get("data", {})
-    _check_keys("spec: data", data, ("rows", "features", "classes"))
-    rows, features = int(data.get("rows", 100)), int(data.get("features", 4))
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(rows, features))
-    classes = int(data.get("classes", 0))
-    y = rng.integers(0, classes, size=rows) if classes else rng.normal(size=rows)
-    entries = spec.get("tasks")
-    if not isinstance(entries, list) or not entries:
-        raise ValueError("spec: 'tasks' must be a non-empty list of task objects")
-    tasks = []
-    for i, entry in enumerate(entries):
-        where = f"spec: tasks[{i}]"
-        _check_keys(where, entry, TASK_KEYS)
-        roles = [r for r in ("learner", "transformer") if r in entry]
-        if len(roles) != 1:
-            raise ValueError(f"{where}: give exactly one of 'learner' or 'transformer' "
-                             f"(the estimator's import path)")  # fmt: skip
-        role = roles[0]
-        cls = _import(where, entry[role])
-        try:
-            estimator = cls(**entry.get("params", {}))
-        except TypeError as exc:
-            raise ValueError(f"{where}: {exc}") from None
-        indexer = _indexer(where, entry.get("indexer"))
-        if role == "transformer":
-            extra = [k for k in ("preprocess", "proba") if k in entry]
-            if extra:
-                raise ValueError(f"{where}: {extra[0]!r} is for learners only")
-            tasks.append(Transformer(estimator, indexer, name=entry.get("name")))
-        else:
-            tasks.append(Learner(estimator, indexer, name=entry.get("name"),
-                                 preprocess=entry.get("preprocess"),
-                                 proba=bool(entry.get("proba", False))))  # fmt: skip
-    if kind == "stack":
-        return stack_graph(tasks, "fit", split=bool(spec.get("split", True)), X=X, y=y)
-    return map_graph(tasks, "fit", X=X, y=y)
-
-
-def load_spec(path) -> tuple:
-    """Read a JSON spec file; returns ``(TaskGraph, title or None)``.
-
-    Raises
-    ------
-    ValueError
-        No such file, invalid JSON, or a spec :func:`build_spec` refuses
-        (the message starts with the file's name).
-
-    Examples
-    --------
-    >>> import json, tempfile
-    >>> from pathlib import Path
-    >>> folder = tempfile.TemporaryDirectory()
-    >>> spec = Path(folder.name) / "spec.json"
-    >>> _ = spec.write_text(json.dumps({"title": "one learner", "tasks": [
-    ...     {"learner": "foldgraph.testing.OLS", "indexer": {"FoldIndex": {"folds": 2}}}]}))
-    >>> load_spec(spec)
-    (TaskGraph(job='fit', tasks=['ols'], nodes=3, edges=0), 'one learner')
-    >>> folder.cleanup()
-    """
-    path = Path(path)
-    try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"no spec file {str(path)!r}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path.name} is not valid JSON: {exc}") from None
-    try:
-        graph = build_spec(spec)
-    except ValueError as exc:
-        raise ValueError(f"{path.name}: {exc}") from exc
-    return graph, spec.get("title")
-
-
+# The spec compiler lives beside the builders; its old names here stay importable.
 def show(spec, level: str = "node", out=None) -> str | Path:
     """Draw the graph of a JSON spec to ``out`` (format by suffix), or return its DOT text.
 
     Parameters
     ----------
     spec : str or Path
-        A JSON file (see :func:`build_spec`).
+        A JSON file (see :mod:`foldgraph.graph.spec`).
     level : {"node", "task"}, default="node"
     out : str or Path, optional
         A file with one of the suffixes of

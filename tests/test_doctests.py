@@ -74,6 +74,7 @@ CHECKED = [
     "foldgraph.graph.layers",
     "foldgraph.graph.layout",
     "foldgraph.graph.nodes",
+    "foldgraph.graph.spec",
     "foldgraph.graph.taskgraph",
     "foldgraph.graph.validate",
     "foldgraph.tasks.indexers",
