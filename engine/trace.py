@@ -108,8 +108,9 @@ class Trace:
         Only plain data is kept (node keys and task names), not the graph.
         """
         g = getattr(graph, "nx", graph)
-        # the raw adjacency (g.pred[k] would build a view per node)
-        self.predecessors = {str(k): tuple(map(str, p)) for k, p in g._pred.items()}
+        # a TaskGraph's raw adjacency (a networkx g.pred[k] builds a view per node)
+        pred = graph.parents if hasattr(graph, "parents") else g.pred
+        self.predecessors = {str(k): tuple(map(str, p)) for k, p in pred.items()}
         tasks = list(getattr(graph, "tasks", None) or ())
         if not tasks:
             tasks = [str(d.get("task") or k) for k, d in g.nodes(data=True)]
