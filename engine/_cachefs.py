@@ -19,16 +19,17 @@ eviction never reads whole entries; signing the name refuses an entry copied
 under another node's name. The key is kept per user, not in the directory:
 the directory is then exactly its entries, a cache in a temporary directory
 leaves no key behind, and a directory whose parent is read-only still works.
+
+The key, the directory checks and the signature are in
+:mod:`foldgraph.engine._cachekey`; this module reads, writes and evicts entries.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import pickle
 import re
-import secrets
 import stat
 import time
 import uuid
@@ -38,28 +39,51 @@ from typing import NamedTuple
 
 import numpy as np
 
-from foldgraph.errors import FoldgraphError
 from foldgraph.tasks.ops import NodeResult
 
+from ._cachekey import (
+    BINARY,
+    CREATE,
+    HEAD,
+    KEY_ENV,
+    MAGIC,
+    POSIX,
+    UnsafeCacheError,
+    check_private,
+    fchmod,
+    key_file,
+    load_key,
+    private_dir,
+    seal,
+    signed,
+)
 from .worker import dumps
 
-MAGIC = b"FGNC2\n"
+__all__ = [
+    "MAGIC",
+    "SUFFIX",
+    "STALE_TMP",
+    "KEY_ENV",
+    "Entry",
+    "UnsafeCacheError",
+    "NodeCache",
+    "check_private",
+    "private_dir",
+    "key_file",
+    "load_key",
+    "seal",
+    "signed",
+]
+
 SUFFIX = ".fgc"
 #: temp files of writers that died are removed by eviction after this many seconds
 STALE_TMP = 3600.0
-#: environment variable naming the key file (default: see :func:`key_file`)
-KEY_ENV = "FOLDGRAPH_CACHE_KEY_FILE"
-_KEY_BYTES = 32
-_HEAD = len(MAGIC) + 64
 # any safe file name, not only hex digests: the signature, not the name, proves ownership
 _NAME = re.compile(r"[0-9A-Za-z_-]{1,128}")
 _ENTRY = re.compile(rf"({_NAME.pattern}){re.escape(SUFFIX)}")
 _TMP = re.compile(rf"\.{_NAME.pattern}\.[0-9]+\.[0-9a-f]{{1,32}}\.tmp")
-_POSIX = hasattr(os, "geteuid")
 # symlinks and FIFOs are never entries: don't follow the one, don't block on the other
 _READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-_BINARY = getattr(os, "O_BINARY", 0)
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | _BINARY
 
 
 class Entry(NamedTuple):
@@ -69,146 +93,8 @@ class Entry(NamedTuple):
     block: np.ndarray | None = None
 
 
-class UnsafeCacheError(FoldgraphError, PermissionError):
-    """A cache directory or key through which another user could run code as you.
-
-    A ``PermissionError`` too; the message names the path, what is wrong
-    and the fix.
-
-    Examples
-    --------
-    >>> issubclass(UnsafeCacheError, PermissionError)
-    True
-    """
-
-
-_UNSAFE = {  # kind: (mode bits others must not have, what they could do, the fix)
-    "directory": (0o022, "writable", "anyone who can write to it can run code as you in "
-                  "every process that uses the cache", "chmod 700"),
-    "key": (0o077, "readable or writable", "anyone who can read it can sign entries that "
-            "run code as you", "chmod 600"),
-}  # fmt: skip
-
-
-def check_private(path, st: os.stat_result, kind: str = "directory") -> None:
-    """Refuse ``path`` (its stat ``st``) if another user owns it or could misuse it.
-
-    ``kind`` is ``"directory"`` (others must not write) or ``"key"`` (nor
-    read). Raises :class:`UnsafeCacheError`. No check without POSIX owners.
-    """
-    if not _POSIX:
-        return
-    bits, access, risk, fix = _UNSAFE[kind]
-    me, mode = os.geteuid(), stat.S_IMODE(st.st_mode)
-    what = f"node cache {kind} {str(path)!r}"
-    if st.st_uid != me:
-        raise UnsafeCacheError(f"{what} is owned by uid {st.st_uid}, not by you (uid {me}): its "
-                               f"owner can make you run code; use a {kind} of your own")  # fmt: skip
-    if mode & bits:
-        raise UnsafeCacheError(f"{what} is {access} by other users (mode {mode:04o}): {risk}; "
-                               f"run `{fix} {path}`")  # fmt: skip
-
-
-def private_dir(path: Path) -> None:
-    """Create ``path`` 0700 (with its parents), or check that an existing one is private."""
-    try:
-        path.mkdir(mode=0o700, parents=True)
-    except FileExistsError:
-        pass
-    else:
-        os.chmod(path, 0o700)  # mkdir's mode went through the umask
-    check_private(path, os.stat(path), "directory")
-
-
-def key_file() -> Path:
-    """Where this user's cache key is kept.
-
-    ``$FOLDGRAPH_CACHE_KEY_FILE`` if set, else ``foldgraph/node-cache.key`` in
-    ``$XDG_DATA_HOME`` (``~/.local/share`` by default). It is kept out of
-    ``~/.config``, which people publish with their dotfiles.
-    """
-    if os.environ.get(KEY_ENV):
-        return Path(os.environ[KEY_ENV]).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "foldgraph" / "node-cache.key"
-
-
-def load_key(path: Path, create: bool = False) -> bytes | None:
-    """The key in ``path``, created first if missing and ``create`` (else None).
-
-    Raises :class:`UnsafeCacheError` for a key another user owns or others
-    can read, ``ValueError`` for a file that holds no key.
-    """
-    key = b""
-    for _ in range(200):
-        try:
-            fd = os.open(path, os.O_RDONLY | _BINARY)
-        except FileNotFoundError:
-            if not create:
-                return None
-            made = _create_key(path)
-            if made is not None:
-                return made
-            continue  # another process created it first: read theirs
-        with open(fd, "rb") as fh:
-            check_private(path, os.fstat(fd), "key")
-            key = fh.read(_KEY_BYTES + 1)
-        if len(key) == _KEY_BYTES:
-            return key
-        time.sleep(0.01)  # its creator may not have written it yet
-    raise ValueError(f"node cache key {str(path)!r} holds {len(key)} bytes, not {_KEY_BYTES}: "
-                     f"delete it (a new one is made; cached nodes are recomputed)")  # fmt: skip
-
-
-def _create_key(path: Path) -> bytes | None:
-    """A new random key in ``path`` (0600); None if the file exists already."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True)
-        os.chmod(path.parent, 0o700)  # mkdir's mode went through the umask
-    except FileExistsError:
-        pass
-    try:
-        fd = os.open(path, _CREATE, 0o600)
-    except FileExistsError:
-        return None
-    key = secrets.token_bytes(_KEY_BYTES)
-    try:
-        _fchmod(fd, 0o600)
-        os.write(fd, key)
-        os.fsync(fd)  # entries signed with a key lost in a crash would all be refused
-    except BaseException:
-        os.close(fd)
-        path.unlink()
-        raise
-    os.close(fd)
-    return key
-
-
-def _fchmod(fd: int, mode: int) -> None:
-    if hasattr(os, "fchmod"):  # O_CREAT's mode went through the umask
-        os.fchmod(fd, mode)
-
-
-def _tag(key: bytes, name: str, digest: bytes) -> bytes:
-    return hmac.new(key, MAGIC + name.encode() + b"\0" + digest, hashlib.sha256).digest()
-
-
-def seal(key: bytes, name: str, payload: bytes) -> bytes:
-    """The bytes of an entry file holding ``payload`` under ``name``, signed with ``key``."""
-    digest = hashlib.sha256(payload).digest()
-    return MAGIC + _tag(key, name, digest) + digest + payload
-
-
-def signed(key: bytes | None, name: str, head: bytes) -> bool:
-    """Whether ``head`` (a file's first bytes) begins an entry ``key`` signed as ``name``."""
-    if key is None or len(head) < _HEAD or head[: len(MAGIC)] != MAGIC:
-        return False
-    tag, digest = head[len(MAGIC) : len(MAGIC) + 32], head[len(MAGIC) + 32 : _HEAD]
-    return hmac.compare_digest(tag, _tag(key, name, digest))
-
-
 def _read(path, size: int = -1) -> bytes:
-    fd = os.open(path, _READ | _BINARY)
+    fd = os.open(path, _READ | BINARY)
     with open(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{os.path.basename(path)} is not a regular file")
@@ -314,7 +200,7 @@ class NodeCache:
 
     def _signed(self, fp: str, path) -> bool:
         try:
-            return signed(self._signing_key(), fp, _read(path, _HEAD))
+            return signed(self._signing_key(), fp, _read(path, HEAD))
         except OSError:
             return False
 
@@ -354,12 +240,12 @@ class NodeCache:
         if data[: len(MAGIC)] != MAGIC:
             return self._bad(path, "not a signed foldgraph cache entry", default, ours=False)
         if not signed(key, fp, data):
-            return self._bad(path, "its signature does not match your cache key: planted, "
-                             "tampered with or signed with another key", default, ours=False)  # fmt: skip
-        if hashlib.sha256(data[_HEAD:]).digest() != data[_HEAD - 32 : _HEAD]:
+            reason = "its signature does not match your cache key: planted, tampered with"
+            return self._bad(path, f"{reason} or signed with another key", default, ours=False)
+        if hashlib.sha256(data[HEAD:]).digest() != data[HEAD - 32 : HEAD]:
             return self._bad(path, "checksum mismatch (truncated or corrupted)", default)
         try:
-            entry = pickle.loads(data[_HEAD:])
+            entry = pickle.loads(data[HEAD:])
         except Exception as exc:  # noqa: BLE001 - a class that moved, a missing module...
             return self._bad(path, f"cannot unpickle: {type(exc).__name__}: {exc}", default)
         if not isinstance(entry, Entry):
@@ -373,8 +259,12 @@ class NodeCache:
     def _bad(self, path: Path, reason: str, default, ours: bool = True):
         # a file the key did not sign may not be ours to delete: a rewrite replaces it
         done = "deleted" if ours else "never unpickled"
-        warnings.warn(f"node cache entry {path.name} is unreadable ({reason}): {done}, the "
-                      f"node is recomputed", RuntimeWarning, stacklevel=3)  # fmt: skip
+        warnings.warn(
+            f"node cache entry {path.name} is unreadable ({reason}): {done}, the node is "
+            f"recomputed",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         if ours:
             try:
                 path.unlink()
@@ -401,17 +291,24 @@ class NodeCache:
         except UnsafeCacheError:
             raise
         except OSError as exc:  # a read-only home, say: run on, uncached
-            warnings.warn(f"node cache: cannot create the key {str(self.key_file)!r} "
-                          f"({type(exc).__name__}: {exc}); nothing is cached. Set {KEY_ENV} "
-                          f"to a writable path", RuntimeWarning, stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"node cache: cannot create the key {str(self.key_file)!r} "
+                f"({type(exc).__name__}: {exc}); nothing is cached. Set {KEY_ENV} "
+                f"to a writable path",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return
         for fp, entry in entries.items():
             try:
                 self._write(key, fp, entry)
             except Exception as exc:  # noqa: BLE001 - pickling or disk errors: skip, warn
-                warnings.warn(f"node cache: could not write entry {fp} ({type(exc).__name__}: "
-                              f"{exc}); the node will run again next time", RuntimeWarning,
-                              stacklevel=2)  # fmt: skip
+                warnings.warn(
+                    f"node cache: could not write entry {fp} ({type(exc).__name__}: "
+                    f"{exc}); the node will run again next time",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         if self.max_bytes is not None:
             self.evict()
 
@@ -420,10 +317,10 @@ class NodeCache:
             raise ValueError(f"{fp!r} is not a fingerprint (letters, digits, '_', '-')")
         data = seal(key, fp, dumps(entry))
         tmp = self.path / f".{fp}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        fd = os.open(tmp, _CREATE, 0o600)
+        fd = os.open(tmp, CREATE, 0o600)
         try:
             with open(fd, "wb") as fh:
-                _fchmod(fd, 0o600)
+                fchmod(fd, 0o600)
                 fh.write(data)
             os.replace(tmp, self._file(fp))
         except BaseException:
@@ -462,14 +359,14 @@ class NodeCache:
 
     def _remove_stale_temps(self) -> None:
         # a dead writer left no signature to check: its exact name pattern is the proof
-        now, me = time.time(), os.geteuid() if _POSIX else None
+        now, me = time.time(), os.geteuid() if POSIX else None
         for item in self._scan():
             if not _TMP.fullmatch(item.name):
                 continue
             try:
                 st = item.stat(follow_symlinks=False)
-                if (stat.S_ISREG(st.st_mode) and (me is None or st.st_uid == me)
-                        and now - st.st_mtime > STALE_TMP):  # fmt: skip
+                mine = me is None or st.st_uid == me
+                if stat.S_ISREG(st.st_mode) and mine and now - st.st_mtime > STALE_TMP:
                     os.unlink(item.path)
             except OSError:
                 pass
