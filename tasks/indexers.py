@@ -12,100 +12,17 @@ import numbers
 import warnings
 from collections.abc import Iterator
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 
+from .rows import FULL, Fold, Rows, array_to_rows, n_rows, partition_sizes, rows_to_array
+
 __all__ = ["Rows", "Fold", "rows_to_array", "array_to_rows", "n_rows", "partition_sizes",
            "BaseIndex", "FoldIndex", "BlendIndex", "FullIndex", "SubsetIndex",
            "ClusteredSubsetIndex", "TemporalIndex", "INDEXERS"]
-
-Rows = tuple[tuple[int, int], ...]
-FULL = "full"
-
-
-class Fold(NamedTuple):
-    """One fit of one partition: the rows it trains on and the rows it predicts.
-
-    Rows are half-open ``(start, stop)`` ranges.
-
-    Examples
-    --------
-    >>> folds = FoldIndex(2).make_folds(np.ones((4, 1)))
-    >>> folds[0]
-    Fold(partition=0, fold=0, train=((2, 4),), test=((0, 2),))
-    >>> folds[-1]
-    Fold(partition=0, fold='full', train=((0, 4),), test=())
-    """
-
-    partition: int  # 0 .. n_partitions_ - 1
-    fold: int | str  # 0 .. K-1 for a fold fit, "full" for the partition's full-data fit
-    train: Rows  # rows the estimator is fitted on
-    test: Rows  # rows it predicts; () for a full fit, except in FullIndex
-
-
-def rows_to_array(rows: Rows) -> np.ndarray:
-    """Expand ranges into an int64 index array.
-
-    Examples
-    --------
-    >>> rows_to_array(((0, 2), (5, 7))).tolist()
-    [0, 1, 5, 6]
-    """
-    arrays = [np.arange(a, b, dtype=np.int64) for a, b in rows]
-    return np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
-
-
-def array_to_rows(index: Any) -> Rows:
-    """Compress strictly increasing row indices (or a boolean mask) into ranges.
-
-    Raises
-    ------
-    ValueError
-        If ``index`` is not 1-D, not integer, or not strictly increasing.
-
-    Examples
-    --------
-    >>> array_to_rows([0, 1, 2, 5, 6, 9]), array_to_rows([True, False, True, True])
-    (((0, 3), (5, 7), (9, 10)), ((0, 1), (2, 4)))
-    """
-    idx = np.asarray(index)
-    idx = np.flatnonzero(idx) if idx.dtype == bool and idx.ndim == 1 else idx
-    if idx.ndim == 1 and idx.size == 0:
-        return ()
-    if idx.ndim != 1 or idx.dtype.kind not in "iu" or idx[0] < 0 or (np.diff(idx) <= 0).any():
-        raise ValueError(f"array_to_rows needs a 1-D array of strictly increasing non-negative "
-                         f"ints, got dtype {idx.dtype} and shape {idx.shape}: apply np.unique")
-    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-    starts = idx[np.r_[0, breaks]].tolist()
-    stops = (idx[np.r_[breaks - 1, idx.size - 1]] + 1).tolist()
-    return tuple(zip(starts, stops, strict=True))
-
-
-def n_rows(rows: Rows) -> int:
-    """Count the rows covered by ranges.
-
-    Examples
-    --------
-    >>> n_rows(((0, 4), (7, 10)))
-    7
-    """
-    return sum(b - a for a, b in rows)
-
-
-def partition_sizes(n: int, p: int) -> list[int]:
-    """Sizes of ``p >= 1`` contiguous parts of ``n`` rows; the first ``n % p`` get one more.
-
-    Examples
-    --------
-    >>> partition_sizes(10, 3)
-    [4, 3, 3]
-    """
-    if p < 1:
-        raise ValueError(f"partition_sizes needs p >= 1 parts, got p={p} for n={n}: pass p >= 1")
-    return [n // p + (i < n % p) for i in range(p)]
 
 
 def _bounds(n: int, k: int) -> list[tuple[int, int]]:

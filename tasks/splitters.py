@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .indexers import FULL, BaseIndex, Fold, array_to_rows, rows_to_array
+from .indexers import BaseIndex
+from .rows import FULL, Fold, array_to_rows, rows_to_array
 
 __all__ = ["SplitIndex", "as_indexer", "is_splitter", "fold_repeats"]
 
@@ -33,8 +34,11 @@ def is_splitter(obj: Any) -> bool:
     >>> is_splitter(KFold(3)), is_splitter(FoldIndex(3)), is_splitter(3)
     (True, False, False)
     """
-    return (not isinstance(obj, (BaseIndex, type, str)) and callable(getattr(obj, "split", None))
-            and callable(getattr(obj, "get_n_splits", None)))  # fmt: skip
+    return (
+        not isinstance(obj, (BaseIndex, type, str))
+        and callable(getattr(obj, "split", None))
+        and callable(getattr(obj, "get_n_splits", None))
+    )
 
 
 def as_indexer(obj: Any, where: str = "indexer") -> BaseIndex | None:

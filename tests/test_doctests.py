@@ -24,7 +24,7 @@ import sys
 
 import pytest
 
-PACKAGES = ("foldgraph", "foldgraph.engine", "foldgraph.graph", "foldgraph.tasks")
+PACKAGES = ("foldgraph", "foldgraph.engine", "foldgraph.graph", "foldgraph.tasks", "foldgraph.viz")
 NOT_MODULES = {"foldgraph.__main__"}  # running it is running the command line
 
 
@@ -77,10 +77,20 @@ CHECKED = [
     "foldgraph.graph.spec",
     "foldgraph.graph.taskgraph",
     "foldgraph.graph.validate",
+    "foldgraph.viz.export",
+    "foldgraph.viz.gantt",
+    "foldgraph.viz.geometry",
+    "foldgraph.viz.layout",
+    "foldgraph.viz.model",
+    "foldgraph.viz.render",
+    "foldgraph.viz.routing",
+    "foldgraph.viz.styles",
+    "foldgraph.viz.text",
     "foldgraph.tasks.indexers",
     "foldgraph.tasks.learner",
     "foldgraph.tasks.ops",
     "foldgraph.tasks.pipeline",
+    "foldgraph.tasks.rows",
     "foldgraph.tasks.splitters",
 ]
 
@@ -92,6 +102,7 @@ PENDING: dict[str, list[str] | None] = {
     "foldgraph.engine": [],
     "foldgraph.graph": [],
     "foldgraph.tasks": [],
+    "foldgraph.viz": [],
     "foldgraph.engine.cache": None,
 }
 
