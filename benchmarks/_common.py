@@ -1,8 +1,19 @@
-"""Helpers shared by the stacking, memory and soak benchmarks (not a public module).
+"""The prologue and helpers every benchmark script shares (not a public module).
 
-Import it after setting the BLAS/OpenMP thread variables: the scripts set
-``OMP_NUM_THREADS=1`` (and friends) in ``os.environ`` before numpy is first
-imported, so that the reference figures use one thread per process.
+A script imports it before anything that loads numpy::
+
+    import _common  # noqa: F401  (first: one BLAS/OpenMP thread per process)
+
+Importing it sets ``OMP_NUM_THREADS=1`` (and friends, :data:`THREAD_VARS`)
+in ``os.environ`` when numpy is not loaded yet, so the reference figures use
+one thread per process: the workers are the parallelism. When numpy is
+already loaded (a test importing a script) it is too late to matter, and the
+environment is left alone. A script run as ``python benchmarks/NAME.py`` has
+this folder on ``sys.path`` already; tests insert it themselves.
+
+Results go under ``FOLDGRAPH_BENCH_OUT`` when set (``foldgraph bench`` sets
+it to the current directory or ``--out``), else ``benchmarks/results/``;
+:func:`write_json` writes them and :func:`markdown_table` prints the tables.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -23,6 +35,10 @@ PLOTS = Path(os.environ[OUT_ENV]) / "plots" if os.environ.get(OUT_ENV) else HERE
 
 #: the variables every script sets to "1" before importing numpy
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+if "numpy" not in sys.modules:  # once numpy is loaded the variables no longer matter
+    for _var in THREAD_VARS:
+        os.environ[_var] = "1"
 
 
 def environment() -> dict:
@@ -81,6 +97,14 @@ def write_json(path: Path, data) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(path)
+
+
+def loadavg() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, rounded (None where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # not on Unix
+        return None
 
 
 def median(values):

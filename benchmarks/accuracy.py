@@ -25,18 +25,15 @@ Writes ``benchmarks/results/accuracy.json`` and prints a markdown table.
 
 from __future__ import annotations
 
-import os
+import argparse
+import sys
+import time
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # one BLAS thread per process: the 2 workers are the parallelism
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-from sklearn.base import clone, is_classifier  # noqa: E402
-from sklearn.datasets import (  # noqa: E402
+import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
+import numpy as np
+from _common import RESULTS, display, environment, markdown_table, rnd, write_json
+from sklearn.base import clone, is_classifier
+from sklearn.datasets import (
     load_breast_cancer,
     load_diabetes,
     load_digits,
@@ -44,7 +41,7 @@ from sklearn.datasets import (  # noqa: E402
     make_classification,
     make_friedman1,
 )
-from sklearn.ensemble import (  # noqa: E402
+from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
     RandomForestClassifier,
@@ -52,8 +49,8 @@ from sklearn.ensemble import (  # noqa: E402
     StackingClassifier,
     StackingRegressor,
 )
-from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
-from sklearn.model_selection import (  # noqa: E402
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import (
     KFold,
     RepeatedKFold,
     RepeatedStratifiedKFold,
@@ -61,14 +58,11 @@ from sklearn.model_selection import (  # noqa: E402
     cross_val_score,
     train_test_split,
 )
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from foldgraph import SuperLearner  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import RESULTS, display, environment, markdown_table, rnd, write_json  # noqa: E402
+from foldgraph import SuperLearner
 
 CONFIGS = ("best single", "sklearn stacking", "refit=True", "refit=False", "bagged 5x3")
 

@@ -36,19 +36,13 @@ with ``--quick``) and prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import THREAD_VARS  # noqa: E402 - imports no numpy
-
-for _var in THREAD_VARS:
-    os.environ[_var] = "1"  # before numpy: one BLAS/OpenMP thread per process, as stacking.py
-
-import numpy as np  # noqa: E402
-from _common import (  # noqa: E402
+import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
+import numpy as np
+from _common import (
     RESULTS,
     display,
     environment,
@@ -58,11 +52,11 @@ from _common import (  # noqa: E402
     wait_for_quiet,
     write_json,
 )
-from sklearn.datasets import make_friedman1  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from stacking import base_layer, fit_foldgraph, make_estimators, trace_stats  # noqa: E402
+from sklearn.datasets import make_friedman1
+from sklearn.exceptions import ConvergenceWarning
+from stacking import base_layer, fit_foldgraph, make_estimators, trace_stats
 
-from foldgraph import ParallelProcessing  # noqa: E402
+from foldgraph import ParallelProcessing
 
 N_JOBS = 2
 BACKENDS = ("multiprocessing", "dask")

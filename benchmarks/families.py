@@ -42,15 +42,17 @@ families of a preset (nodes, edges, work, critical path).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import math
 import time
 from pathlib import Path
 
+import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
 import numpy as np
+from _common import markdown_table, write_json
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+
+from foldgraph.graph.builders import gc_paused
 
 HERE = Path(__file__).resolve().parent
 COSTS_PATH = HERE / "results" / "costs.json"
@@ -187,8 +189,7 @@ def measure_costs(rows: int = 2000, features: int = 10, repeat: int = 3,
              "what": "median fit seconds on make_friedman1(rows, features), one thread",
              "seconds": seconds, "samples": samples}  # fmt: skip
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(table, indent=2) + "\n")
+        write_json(path, table)
     return table
 
 
@@ -447,22 +448,9 @@ def random_layered(n_layers: int = 10, width: int = 48, p_edge: float = 0.02, ro
     factor = 1.0 if work is None else work / sum(seconds.values())
     full = ((0, rows),)
     sinks = set(layers[-1]) if n_layers > 1 else set()
-    with _gc_paused():
+    with gc_paused():  # as the builders do: no cycles, and full collections cost
         return _build_random(layers, parents, seconds, sinks, factor, full, X, y, rows, work,
                              name, params, runnable)  # fmt: skip
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector while building (as the builders do): the
-    many small tuples and dicts of the node attributes trigger full collections."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _build_random(layers, parents, seconds, sinks, factor, full, X, y, rows, work, name,
@@ -568,13 +556,13 @@ def make(family: str, preset: str = "full", **overrides):
 
 def describe(preset: str = "full") -> str:
     """A markdown table of the families of ``preset``: nodes, edges, work, critical path."""
-    lines = ["| family | nodes | edges | work s | critical path s |", "|---|---:|---:|---:|---:|"]
+    rows = []
     for family in FAMILIES:
         g = make(family, preset)
         cp = max(g.bottom_level().values())
-        lines.append(f"| {family} | {len(g):,} | {g.nx.number_of_edges():,} | "
-                     f"{g.total_cost():.1f} | {cp:.2f} |")  # fmt: skip
-    return "\n".join(lines)
+        rows.append([family, f"{len(g):,}", f"{g.nx.number_of_edges():,}", f"{g.total_cost():.1f}",
+                     f"{cp:.2f}"])  # fmt: skip
+    return markdown_table(["family", "nodes", "edges", "work s", "critical path s"], rows)
 
 
 def main(argv=None) -> int:
@@ -590,10 +578,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.measure:
         table = measure_costs()
-        print("| kind | fit ms |\n|---|---:|")
-        for kind, s in table["seconds"].items():
-            print(f"| {kind} | {s * 1000:.1f} |")
-        print()
+        rows = [[kind, f"{s * 1000:.1f}"] for kind, s in table["seconds"].items()]
+        print(markdown_table(["kind", "fit ms"], rows) + "\n")
     preset = args.preset or ("quick" if args.quick else "full")
     print(f"{preset} preset:\n\n{describe(preset)}")
     return 0

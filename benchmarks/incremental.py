@@ -42,30 +42,16 @@ with ``--quick``) and prints a markdown table.
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import tempfile
+import time
+import warnings
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # as stacking.py: one BLAS/OpenMP thread per process
-os.environ["PYTHONWARNINGS"] = "ignore:Stochastic Optimizer"
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-
-import numpy as np  # noqa: E402
-from sklearn.datasets import make_friedman1  # noqa: E402
-from sklearn.ensemble import GradientBoostingRegressor  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.linear_model import HuberRegressor, Lasso, LinearRegression  # noqa: E402
-from sklearn.tree import DecisionTreeRegressor  # noqa: E402
-
-import foldgraph.engine.manager as manager_module  # noqa: E402
-from foldgraph import NodeCache, SuperLearner  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (  # noqa: E402
+import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
+import numpy as np
+from _common import (
     RESULTS,
     CpuMeter,
     display,
@@ -76,7 +62,18 @@ from _common import (  # noqa: E402
     wait_for_quiet,
     write_json,
 )
-from stacking import make_estimators  # noqa: E402
+from sklearn.datasets import make_friedman1
+from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import HuberRegressor, Lasso, LinearRegression
+from sklearn.tree import DecisionTreeRegressor
+from stacking import make_estimators
+
+import foldgraph.engine.manager as manager_module
+from foldgraph import NodeCache, SuperLearner
+
+# MLPRegressor's "Stochastic Optimizer: Maximum iterations reached" (workers inherit this)
+os.environ["PYTHONWARNINGS"] = "ignore:Stochastic Optimizer"
 
 N_JOBS = 2
 META = "meta.linearregression"

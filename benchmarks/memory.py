@@ -43,24 +43,20 @@ Writes ``benchmarks/results/memory.json`` and prints a markdown table.
 
 from __future__ import annotations
 
+import argparse
+import gc
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # the reference figures: one BLAS/OpenMP thread per process
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (  # noqa: E402
+import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
+from _common import (
     RESULTS,
     display,
     environment,

@@ -35,26 +35,17 @@ Writes ``benchmarks/results/soak.json`` and prints a markdown table.
 
 from __future__ import annotations
 
+import argparse
+import gc
 import os
+import sys
+import time
+from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # the reference figures: one BLAS/OpenMP thread per process
-
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-
-from foldgraph import FoldIndex, Learner, ParallelProcessing  # noqa: E402
-from foldgraph.engine.buffers import segment_names  # noqa: E402
-from foldgraph.testing import OLS  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (  # noqa: E402
+import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
+import numpy as np
+import psutil
+from _common import (
     RESULTS,
     classify_children,
     display,
@@ -65,6 +56,10 @@ from _common import (  # noqa: E402
     slope,
     write_json,
 )
+
+from foldgraph import FoldIndex, Learner, ParallelProcessing
+from foldgraph.engine.buffers import segment_names
+from foldgraph.testing import OLS
 
 KB = 1024
 

@@ -56,37 +56,16 @@ table.
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import time
+import warnings
+from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # the reference figures: one BLAS/OpenMP thread per process
-# MLPRegressor's "Stochastic Optimizer: Maximum iterations reached" (workers inherit this)
-os.environ["PYTHONWARNINGS"] = "ignore:Stochastic Optimizer"
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-from sklearn.datasets import make_friedman1  # noqa: E402
-from sklearn.ensemble import (  # noqa: E402
-    HistGradientBoostingRegressor,
-    RandomForestRegressor,
-    StackingRegressor,
-)
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.linear_model import LinearRegression, Ridge  # noqa: E402
-from sklearn.model_selection import KFold  # noqa: E402
-from sklearn.neighbors import KNeighborsRegressor  # noqa: E402
-from sklearn.neural_network import MLPRegressor  # noqa: E402
-from sklearn.tree import DecisionTreeRegressor  # noqa: E402
-
-from foldgraph import FoldIndex, FullIndex, Learner, ParallelProcessing  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (  # noqa: E402
+import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
+import numpy as np
+from _common import (
     RESULTS,
     CpuMeter,
     display,
@@ -97,6 +76,23 @@ from _common import (  # noqa: E402
     wait_for_quiet,
     write_json,
 )
+from sklearn.datasets import make_friedman1
+from sklearn.ensemble import (
+    HistGradientBoostingRegressor,
+    RandomForestRegressor,
+    StackingRegressor,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.model_selection import KFold
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neural_network import MLPRegressor
+from sklearn.tree import DecisionTreeRegressor
+
+from foldgraph import FoldIndex, FullIndex, Learner, ParallelProcessing
+
+# MLPRegressor's "Stochastic Optimizer: Maximum iterations reached" (workers inherit this)
+os.environ["PYTHONWARNINGS"] = "ignore:Stochastic Optimizer"
 
 STRATEGIES = ("fifo", "lpt", "critical_path")
 N_JOBS = 2
