@@ -10,11 +10,18 @@ attributes (the networkx way). ``reads`` and ``writes`` describe data as
 
 from __future__ import annotations
 
-from typing import NamedTuple, TypedDict
+from typing import Literal, NamedTuple, TypedDict
+
+import numpy as np
+
+from foldgraph.errors import GraphError
 
 __all__ = [
     "JOBS",
     "OPS",
+    "DTYPES",
+    "check_job",
+    "check_dtype",
     "Rows",
     "Access",
     "BufferSpec",
@@ -30,8 +37,57 @@ JOBS = ("fit", "predict", "transform")
 #: what a node does
 OPS = ("fit", "predict", "transform")
 
+#: dtypes a prediction buffer may have: float64 (the default: what scikit-learn
+#: returns) or float32 (half the memory; ~7 significant digits, overflows past ~3.4e38)
+DTYPES = ("float64", "float32")
+
+
+def check_job(job: str) -> str:
+    """Return ``job`` if it is a known job, else raise a GraphError listing them.
+
+    Examples
+    --------
+    >>> check_job("fit")
+    'fit'
+    >>> check_job("score")
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.GraphError: unknown job 'score': choose one of 'fit', 'predict', 'transform'
+    """
+    if job not in JOBS:
+        raise GraphError(
+            f"unknown job {job!r}: choose one of {', '.join(map(repr, JOBS))}"
+        )
+    return job
+
+
+def check_dtype(dtype) -> str:
+    """The name of ``dtype`` if prediction buffers may have it, else a ValueError.
+
+    Examples
+    --------
+    >>> check_dtype(np.float64), check_dtype(np.float32), check_dtype("float32")
+    ('float64', 'float32', 'float32')
+    >>> check_dtype(np.float16)
+    Traceback (most recent call last):
+      ...
+    ValueError: dtype=float16 is not supported for prediction buffers: pass np.float64 (the default, what scikit-learn returns) or np.float32 (half the memory, ~7 significant digits, values beyond ~3.4e38 overflow)
+    """
+    try:
+        name = np.dtype(dtype).name if dtype is not None else None
+    except (TypeError, ValueError):
+        name = None
+    if name in DTYPES:
+        return name
+    raise ValueError(
+        f"dtype={name or repr(dtype)} is not supported for prediction buffers: pass "
+        f"np.float64 (the default, what scikit-learn returns) or np.float32 (half the "
+        f"memory, ~7 significant digits, values beyond ~3.4e38 overflow)"
+    )
+
+
 Rows = tuple[tuple[int, int], ...]
-Access = tuple[str, Rows, "tuple[int, int] | None"]
+Access = tuple[str, Rows, "tuple[int, int] | None"]  # (buffer, rows, cols)
 
 
 class BufferSpec(NamedTuple):
@@ -50,66 +106,13 @@ class BufferSpec(NamedTuple):
     dtype: str
 
 
-class NodeAttrs(TypedDict, total=False):
-    """Attributes of one node of a :class:`~foldgraph.graph.TaskGraph`.
-
-    Keys
-    ----
-    task : str
-        Name of the task the node belongs to.
-    kind : str
-        ``"learner"`` or ``"transformer"``.
-    op : str
-        ``"fit"``, ``"predict"`` or ``"transform"``.
-    fold : int or "full"
-        Fold index, or ``"full"`` for a fit on all rows of a partition.
-    partition : int
-        Partition of the indexer (0 unless subsets).
-    index : int
-        Position of the fold in the task's fold list (fold estimators order).
-    x, y : str
-        Buffers holding the task's input and targets (``y`` may be None).
-    w : str or None
-        Buffer of the sample weights (``"w"``) when the graph has them.
-    y_offset : int
-        The task's ``y`` is ``buffers[y][y_offset:]`` (tail-only inputs).
-    train, test : Rows
-        Rows of ``x`` fitted on / predicted.
-    out : str or None
-        Output buffer written, ``None`` for a node that writes nothing.
-    out_rows : Rows
-        Rows of ``out`` written, one per ``test`` row.
-    cols : (int, int)
-        Columns of ``out`` owned by the node.
-    preprocess : str or None
-        Name of the transformer applied to the input.
-    reads, writes : tuple of Access
-        Data accesses, used for edges, validation and memory accounting.
-    cost : float
-        Estimated seconds of work (see ``foldgraph.graph.builders.estimate_cost``).
-    nbytes : int
-        Bytes read and written (``bytes_read + bytes_written``).
-    bytes_read, bytes_written : int
-        Input and target bytes read; prediction bytes written.
-    order : int
-        Position in build order (FIFO priority, deterministic ties).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from foldgraph import FoldIndex, Learner, map_graph
-    >>> from foldgraph.testing import OLS
-    >>> g = map_graph([Learner(OLS(), FoldIndex(2), name="a")], "fit",
-    ...               X=np.ones((4, 2)), y=np.ones(4))
-    >>> attrs = g.nx.nodes["a/fit/fold-0"]
-    >>> attrs["task"], attrs["op"], attrs["fold"], attrs["train"], attrs["out_rows"]
-    ('a', 'fit', 0, ((2, 4),), ((0, 2),))
-    """
+class _Always(TypedDict):
+    """The keys every node a builder adds carries (see NodeAttrs)."""
 
     task: str
-    kind: str
-    op: str
-    fold: int | str
+    kind: Literal["learner", "transformer", "propagate"]
+    op: Literal["fit", "predict", "transform"]
+    fold: int | Literal["full"]
     partition: int
     index: int
     x: str
@@ -121,13 +124,107 @@ class NodeAttrs(TypedDict, total=False):
     out_rows: Rows
     cols: tuple[int, int]
     preprocess: str | None
-    reads: tuple
-    writes: tuple
+    reads: tuple[Access, ...]
+    writes: tuple[Access, ...]
     cost: float
     nbytes: int
     bytes_read: int
     bytes_written: int
     order: int
+
+
+class NodeAttrs(_Always, total=False):
+    """Attributes of one node of a :class:`~foldgraph.graph.TaskGraph`.
+
+    The keys a builder gives every node are required
+    (``NodeAttrs.__required_keys__``); the others belong to some nodes only,
+    or are added by the engine. A node added by hand with
+    :meth:`~foldgraph.graph.TaskGraph.add_node` gets ``order``, ``cost``,
+    ``reads`` and ``writes`` by default and may omit the rest: the engine
+    reads those with defaults. ``tests/graph/test_nodes.py`` checks this
+    schema against the nodes the builders write, for every kind of graph.
+
+    Keys of every node a builder adds
+    ---------------------------------
+    task : str
+        Name of the task the node belongs to (of the layer, for ``"propagate"``).
+    kind : {"learner", "transformer", "propagate"}
+        What runs: a learner's or a transformer's fold fit or prediction, or
+        the copy of a layer's ``propagate_features`` into its output.
+    op : {"fit", "predict", "transform"}
+        The graph's job.
+    fold : int or "full"
+        Fold index, or ``"full"`` for a fit on all rows of a partition.
+    partition : int
+        Partition of the indexer (0 unless subsets).
+    index : int
+        Position of the fold in the task's fold list (fold estimators order).
+    x : str
+        Buffer holding the task's input.
+    y : str or None
+        Buffer holding the targets (``"y"``), None when the node needs none.
+    y_offset : int
+        The task's ``y`` is ``buffers[y][y_offset:]`` (tail-only inputs).
+    train, test : Rows
+        Rows of ``x`` fitted on / predicted (copied, for ``"propagate"``).
+    out : str or None
+        Output buffer written, ``None`` for a node that writes nothing.
+    out_rows : Rows
+        Rows of ``out`` written, one per ``test`` row.
+    cols : (int, int)
+        Columns of ``out`` owned by the node.
+    preprocess : str or None
+        Name of the transformer applied to the input.
+    reads, writes : tuple of Access
+        Data accesses, used for edges, validation and memory accounting.
+    cost : float
+        Estimated seconds of work (see :func:`~foldgraph.graph.estimate.estimate_cost`).
+    nbytes : int
+        Bytes read and written (``bytes_read + bytes_written``).
+    bytes_read, bytes_written : int
+        Input and target bytes read; prediction bytes written.
+    order : int
+        Position in build order (FIFO priority, deterministic ties).
+
+    Keys of some nodes
+    ------------------
+    w : str or None
+        Learner and transformer nodes: the buffer of the sample weights
+        (``"w"``) when the graph has them, else None.
+    repeat : int
+        Learner and transformer nodes: the repeat of a repeated splitter
+        (``RepeatedKFold``) the fold belongs to; 0 otherwise. A fold of a later
+        repeat runs after the earlier ones writing its rows (edge ``via="repeat"``).
+    columns : tuple of int
+        ``"propagate"`` nodes: the input columns copied into ``cols`` of ``out``.
+
+    Keys the engine adds
+    --------------------
+    cost_key : tuple
+        ``(task, op, rows)``: what measured durations are remembered by
+        (:func:`~foldgraph.engine.costs.cost_key`).
+    cost_source : {"model", "trace"}
+        Whether ``cost`` is the builders' estimate or a measured duration.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, map_graph
+    >>> from foldgraph.testing import OLS
+    >>> g = map_graph([Learner(OLS(), FoldIndex(2), name="a")], "fit",
+    ...               X=np.ones((4, 2)), y=np.ones(4))
+    >>> attrs = g.nx.nodes["a/fit/fold-0"]
+    >>> attrs["task"], attrs["op"], attrs["fold"], attrs["train"], attrs["out_rows"]
+    ('a', 'fit', 0, ((2, 4),), ((0, 2),))
+    >>> sorted(NodeAttrs.__optional_keys__)
+    ['columns', 'cost_key', 'cost_source', 'repeat', 'w']
+    """
+
+    w: str | None
+    repeat: int
+    columns: tuple[int, ...]
+    cost_key: tuple
+    cost_source: Literal["model", "trace"]
 
 
 def node_key(task: str, op: str, fold: int | str, partition: int | None = None) -> str:

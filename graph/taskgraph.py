@@ -20,58 +20,10 @@ from foldgraph.errors import GraphError
 from foldgraph.tasks.frames import data_dtype
 
 from .checks import as_csr, check_sample_weight
-from .nodes import JOBS, BufferSpec
+from .fold_nodes import add_task
+from .nodes import DTYPES, BufferSpec, check_dtype, check_job
 
 __all__ = ["TaskGraph", "check_job", "check_dtype", "DTYPES"]
-
-#: dtypes a prediction buffer may have: float64 (the default: what scikit-learn
-#: returns) or float32 (half the memory; ~7 significant digits, overflows past ~3.4e38)
-DTYPES = ("float64", "float32")
-
-
-def check_job(job: str) -> str:
-    """Return ``job`` if it is a known job, else raise a GraphError listing them.
-
-    Examples
-    --------
-    >>> check_job("fit")
-    'fit'
-    >>> check_job("score")
-    Traceback (most recent call last):
-      ...
-    foldgraph.errors.GraphError: unknown job 'score': choose one of 'fit', 'predict', 'transform'
-    """
-    if job not in JOBS:
-        raise GraphError(
-            f"unknown job {job!r}: choose one of {', '.join(map(repr, JOBS))}"
-        )
-    return job
-
-
-def check_dtype(dtype) -> str:
-    """The name of ``dtype`` if prediction buffers may have it, else a ValueError.
-
-    Examples
-    --------
-    >>> check_dtype(np.float64), check_dtype(np.float32), check_dtype("float32")
-    ('float64', 'float32', 'float32')
-    >>> check_dtype(np.float16)
-    Traceback (most recent call last):
-      ...
-    ValueError: dtype=float16 is not supported for prediction buffers: pass np.float64 (the default, what scikit-learn returns) or np.float32 (half the memory, ~7 significant digits, values beyond ~3.4e38 overflow)
-    """
-    try:
-        name = np.dtype(dtype).name if dtype is not None else None
-    except (TypeError, ValueError):
-        name = None
-    if name in DTYPES:
-        return name
-    raise ValueError(
-        f"dtype={name or repr(dtype)} is not supported for prediction buffers: pass "
-        f"np.float64 (the default, what scikit-learn returns) or np.float32 (half the "
-        f"memory, ~7 significant digits, values beyond ~3.4e38 overflow)"
-    )
-
 
 class TaskGraph:
     """A task graph of fold-level nodes for one job.
@@ -160,8 +112,6 @@ class TaskGraph:
         from the transformer named in ``preprocess=``. Returns the task's
         resolved name.
         """
-        from .builders import add_task
-
         return add_task(self, task, input=input, name=name)
 
     def add_node(self, key: str, **attrs) -> None:

@@ -43,6 +43,8 @@ MODULES = all_modules()
 CHECKED = [
     "foldgraph.engine.dask_backend",
     "foldgraph.ensembles",
+    "foldgraph.blending",
+    "foldgraph.temporal",
     "foldgraph.engine.manager",
     "foldgraph.cli",
     "foldgraph.errors",
@@ -70,6 +72,9 @@ CHECKED = [
     "foldgraph.engine.worker",
     "foldgraph.graph.builders",
     "foldgraph.graph.checks",
+    "foldgraph.graph.estimate",
+    "foldgraph.graph.fold_nodes",
+    "foldgraph.graph.naming",
     "foldgraph.graph.draw",
     "foldgraph.graph.layers",
     "foldgraph.graph.layout",
