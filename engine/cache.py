@@ -299,14 +299,14 @@ class Plan:
         return tuple(k for k, fp in self.fingerprints.items() if fp is None)
 
     def to_dot(self, level: str = "node", title: str | None = None) -> str:
-        """The graph as DOT text, cached nodes greyed out (see ``graph.draw.to_dot``)."""
-        from foldgraph.graph.draw import to_dot
+        """The graph as DOT text, cached nodes greyed out (see ``foldgraph.viz.text.to_dot``)."""
+        from foldgraph.viz.text import to_dot
 
         return to_dot(self.graph, level=level, title=title, cached=self.cached)
 
     def to_mermaid(self, level: str = "node", title: str | None = None) -> str:
         """The graph as a Mermaid flowchart, cached nodes greyed out."""
-        from foldgraph.graph.draw import to_mermaid
+        from foldgraph.viz.text import to_mermaid
 
         return to_mermaid(self.graph, level=level, title=title, cached=self.cached)
 

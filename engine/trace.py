@@ -311,7 +311,8 @@ class Trace:
         """Draw the schedule: one row per worker, one bar per node coloured by task.
 
         A dashed line marks the ideal makespan (:attr:`ideal`), a solid one
-        the makespan. Bars wide enough carry their node's fold label.
+        the makespan. Bars wide enough carry their node's fold label. Drawn
+        by :func:`foldgraph.viz.gantt.gantt` from :attr:`records`.
 
         Parameters
         ----------
@@ -334,103 +335,7 @@ class Trace:
         ImportError
             matplotlib is not installed (``pip install 'foldgraph[viz]'``).
         """
-        return _gantt(self, path=path, ax=ax, title=title, dpi=dpi)
+        from foldgraph.viz.gantt import gantt  # the pictures layer draws; the trace hands data
 
-
-def _legend_columns(labels: list[str], width: float, text_width, most: int = 6) -> int:
-    """The most legend columns (<= ``most``) whose entries fit in ``width`` inches at 8 pt,
-    filled row by row; long task names get fewer columns instead of being cut off."""
-    per_entry = (1.8 + 0.8 + 1.4) * 8 / 72  # handle, handle-text pad, column spacing (em)
-    for ncol in range(min(len(labels), most), 1, -1):
-        cols = [max(text_width(t, 8) for t in labels[j::ncol]) for j in range(ncol)]
-        if sum(cols) + ncol * per_entry <= width:
-            return ncol
-    return 1
-
-
-def _gantt(trace: Trace, path, ax, title, dpi):
-    """Draw ``trace`` as a Gantt chart (see :meth:`Trace.gantt`)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ImportError(
-            "the Gantt chart needs matplotlib: pip install 'foldgraph[viz]'"
-        ) from None
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    from foldgraph.graph.draw import FONT, format_seconds, save_figure, task_colors, text_width
-
-    workers = trace.workers()
-    row = {w: i for i, w in enumerate(workers)}
-    colors = task_colors(trace.task_order())
-    end = max((e.end for e in trace.events), default=0.0)
-    scale, unit = (1.0, "s") if end >= 0.1 else (1e3, "ms")  # as in summary()
-    first = trace.start
-    handles = [Patch(facecolor=colors[t], edgecolor="none", label=t) for t in colors]
-    handles += [
-        Line2D([], [], color="#222222", lw=1.3, ls=(0, (4, 2)),
-               label=f"ideal makespan {format_seconds(trace.ideal)}"),
-        Line2D([], [], color="#222222", lw=1.3, label=f"makespan {format_seconds(trace.makespan)}"),
-    ]  # fmt: skip
-    fig_w = 9.0 if ax is None else ax.figure.get_figwidth()
-    ncol = _legend_columns([h.get_label() for h in handles], fig_w - 0.4, text_width)
-    nrow = -(-len(handles) // ncol)
-    # matplotlib fills legend columns first: order the handles to read row by row
-    cells = [(i % ncol, i // ncol) for i in range(len(handles))]
-    handles = [h for _, h in sorted(zip(cells, handles), key=lambda item: item[0])]
-    if ax is None:
-        width, left, right, top, bottom = 9.0, 0.85, 0.25, 0.45, 0.55 + 0.19 * nrow
-        height = top + bottom + 0.38 * len(workers)
-        if path is None:
-            import matplotlib.pyplot as plt
-
-            fig = plt.figure(figsize=(width, height))
-        else:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(width, height))
-        ax = fig.add_axes([left / width, bottom / height, 1 - (left + right) / width,
-                           1 - (top + bottom) / height])  # fmt: skip
-    fig = ax.figure
-    xmax = max(end * 1.02, 1e-9) * scale
-    ax.set_xlim(0, xmax)
-    ax.set_ylim(len(workers) - 0.5, -0.5)  # worker 0 on top
-    ax_w = fig.get_figwidth() * ax.get_position().width
-    for e in sorted(trace.events, key=lambda e: (e.start, e.key)):
-        y, x0, w = row[e.worker], e.start * scale, e.duration * scale
-        color = colors[e.task]
-        ax.barh(y, w, left=x0, height=0.72, color=color, edgecolor="white", linewidth=0.6,
-                zorder=2, label="_nolegend_")  # fmt: skip
-        label = e.key.rsplit("/", 1)[-1]
-        if text_width(label, 7) + 0.06 < w / xmax * ax_w:
-            r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
-            ink = "#222222" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "white"
-            ax.text(x0 + w / 2, y, label, ha="center", va="center", fontsize=7, family=FONT,
-                    color=ink, zorder=3, clip_on=True)  # fmt: skip
-    ax.axvline((first + trace.ideal) * scale, color="#222222", lw=1.3, ls=(0, (4, 2)), zorder=4)
-    ax.axvline((first + trace.makespan) * scale, color="#222222", lw=1.3, zorder=4)
-    ax.set_yticks(range(len(workers)), [f"worker {w}" for w in workers], fontsize=8,
-                  family=FONT)  # fmt: skip
-    ax.tick_params(axis="x", labelsize=8)
-    ax.set_xlabel(f"time since the run started ({unit})", fontsize=8, family=FONT)
-    ax.grid(axis="x", color="#dddddd", lw=0.6, zorder=0)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    if title is None:
-        title = (f"{len(trace.events)} nodes on {trace.n_workers} "
-                 f"worker{'s' * (trace.n_workers != 1)}: makespan "
-                 f"{format_seconds(trace.makespan)}, ideal {format_seconds(trace.ideal)}, "
-                 f"utilization {trace.utilization:.0%}")  # fmt: skip
-    if title:
-        ax.set_title(title, loc="left", fontsize=10, family=FONT, pad=8)
-    ax_h = fig.get_figheight() * ax.get_position().height  # inches
-    pos = ax.get_position()
-    centre = (0.5 - pos.x0) / pos.width  # the figure's centre: the legend may be wider
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(centre, -0.5 / ax_h),
-              ncol=ncol, frameon=False, fontsize=8, handlelength=1.8, columnspacing=1.4,
-              borderaxespad=0.0)  # fmt: skip
-    if path is not None:
-        save_figure(fig, path, dpi=dpi)
-    return ax
+        return gantt(self.records, n_workers=self.n_workers, tasks=self.task_order(),
+                     ideal=self.ideal, path=path, ax=ax, title=title, dpi=dpi)

@@ -1,4 +1,4 @@
-"""Pictures of a TaskGraph: DOT, Mermaid, matplotlib files and the HTML page.
+"""Pictures of a TaskGraph (foldgraph.viz): DOT, Mermaid, matplotlib files and the HTML page.
 
 The graphs are the demo's size: a stack of three learners, each behind its
 own preprocessing transformer (6 tasks x 6 nodes), and a map of six
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from foldgraph import FoldIndex, Learner, Transformer, map_graph, stack_graph
-from foldgraph.graph import draw as fgdraw
+from foldgraph import viz as fgdraw
 from foldgraph.testing import OLS, Scale
 
 matplotlib = pytest.importorskip("matplotlib")
@@ -215,10 +215,10 @@ def test_no_label_overlaps_another(which, level, request):
 
 def test_layout_runs_left_to_right(stack):
     """Every edge between tasks points right; no two node boxes overlap."""
-    model = fgdraw._Model(stack)
-    from foldgraph.graph import layout
+    from foldgraph.viz.layout import layout
+    from foldgraph.viz.model import Model
 
-    lay = layout._layout(model, "node")
+    lay = layout(Model(stack), "node")
     for u, v in stack.nx.edges:
         assert lay.boxes[u].x < lay.boxes[v].x
     for a, b in itertools.combinations(lay.boxes.values(), 2):
