@@ -344,13 +344,13 @@ class TaskGraph:
 
         See :func:`foldgraph.graph.draw.to_dot`.
         """
-        from .draw import to_dot
+        from foldgraph.viz import to_dot
 
         return to_dot(self, level=level, durations=durations, title=title)
 
     def to_mermaid(self, level: str = "node", title: str | None = None) -> str:
         """A Mermaid flowchart; see :func:`foldgraph.graph.draw.to_mermaid`."""
-        from .draw import to_mermaid
+        from foldgraph.viz import to_mermaid
 
         return to_mermaid(self, level=level, title=title)
 
@@ -359,7 +359,7 @@ class TaskGraph:
 
         See :func:`foldgraph.graph.draw.draw`.
         """
-        from .draw import draw
+        from foldgraph.viz import draw
 
         return draw(self, ax=ax, level=level, durations=durations, title=title)
 
@@ -368,7 +368,7 @@ class TaskGraph:
         import html
 
         try:
-            from .draw import to_svg
+            from foldgraph.viz import to_svg
 
             level = "node" if self.nx.number_of_nodes() <= 60 else "task"
             svg = to_svg(self, level=level)
@@ -382,6 +382,6 @@ class TaskGraph:
 
         See :func:`foldgraph.graph.draw.save`.
         """
-        from .draw import save
+        from foldgraph.viz import save
 
         return save(self, path, level=level, durations=durations, title=title, dpi=dpi)
