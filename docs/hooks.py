@@ -33,7 +33,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 DOCS = Path(__file__).resolve().parent
-SUBPACKAGES = ("engine", "graph", "tasks")
+SUBPACKAGES = ("engine", "graph", "tasks", "viz")
 log = logging.getLogger("mkdocs.hooks.foldgraph")
 _made: list[Path] = []
 _source: list[Path] = []
