@@ -1,112 +1,81 @@
-"""The parent's end of one worker process: its pipe, framing and bookkeeping.
+"""The parent's end of one worker process: its process, its Connection, its nodes.
 
-Private to :mod:`foldgraph.engine.processes`, which drives these: a
-:class:`WorkerHandle` holds a worker's process, its pipe (read and written here
-directly, in the framing of ``multiprocessing.connection.Connection``, which
-the worker uses) and the nodes in flight on it.
+Private to :mod:`foldgraph.engine.processes`, which drives these. Messages
+are those of :mod:`foldgraph.engine._protocol`, sent and received with the
+standard ``multiprocessing.connection.Connection`` (``send_bytes`` /
+``recv_bytes``).
 """
 
 from __future__ import annotations
 
-import os
-import struct
+import multiprocessing as mp
+import sys
 import threading
+import types
 from collections import deque
 from contextlib import contextmanager
 
 from ._parent import worker_process
-from .worker import Payload
+from ._protocol import Kind, Payload, message
 
-_HEADER = struct.Struct("!i")  # multiprocessing.connection's framing: a signed length...
-_LONG = struct.Struct("!Q")  # ...or -1 and then this, for 2 GiB and more
+__all__ = ["WorkerHandle", "without_main_script", "default_start_method", "check_start_method",
+           "estimator_modules", "PRELOAD", "FREEZE", "START_METHODS"]  # fmt: skip
 
+#: what the fork server imports before it forks workers (then the estimators' modules)
+PRELOAD = ["numpy", "sklearn.base", "foldgraph.engine.worker", "foldgraph.engine._parent"]
+#: imported after PRELOAD and the estimators' modules: freezes them (see engine/_freeze.py)
+FREEZE = "foldgraph.engine._freeze"
+START_METHODS = ("forkserver", "spawn", "fork")
 
-def write_frames(fd: int, msg: bytes) -> None:
-    """Write one message to a pipe as ``Connection.send_bytes`` would (header, body)."""
-    n = len(msg)
-    header = _HEADER.pack(n) if n <= 0x7FFFFFFF else _HEADER.pack(-1) + _LONG.pack(n)
-    for part in (header + msg,) if n < 16384 else (header, msg):  # small: one system call
-        view = memoryview(part)
-        while view:
-            view = view[os.write(fd, view) :]
-
-
-def read_messages(worker) -> list[bytes] | None:
-    """Read what ``worker``'s pipe holds until at least one message is whole; return
-    the whole messages (the rest stays in its inbox), or None at end of file."""
-    inbox = worker.inbox
-    while True:
-        try:
-            chunk = os.read(worker.fd, max(65536, worker.need - len(inbox)))
-        except OSError:
-            return None
-        if not chunk:
-            return None
-        inbox += chunk
-        if len(inbox) < worker.need:  # a large message, still arriving
-            continue
-        msgs, pos, size = [], 0, len(inbox)
-        with memoryview(inbox) as view:
-            while True:
-                if size - pos < _HEADER.size:
-                    need = pos + _HEADER.size
-                    break
-                (n,) = _HEADER.unpack_from(view, pos)
-                start = pos + _HEADER.size
-                if n == -1:
-                    if size - start < _LONG.size:
-                        need = start + _LONG.size
-                        break
-                    (n,) = _LONG.unpack_from(view, start)
-                    start += _LONG.size
-                if size < start + n:
-                    need = start + n
-                    break
-                msgs.append(bytes(view[start : start + n]))
-                pos = start + n
-        del inbox[:pos]
-        worker.need = need - pos
-        if msgs:
-            return msgs
+#: one process start at a time may stand in for __main__ (see without_main_script)
+_START_LOCK = threading.Lock()
 
 
 @contextmanager
-def _without_main_module():
-    """Start processes without re-running the parent's ``__main__`` in them.
+def without_main_script():
+    """Start processes that do not re-run the parent's ``__main__`` script.
 
+    A process started by ``spawn`` or ``forkserver`` first runs the parent's
+    main script (as ``__mp_main__``), because multiprocessing's
+    preparation data names the module found at ``sys.modules["__main__"]``.
     Payloads are cloudpickled (functions and classes of ``__main__`` travel
-    by value), so workers never need the user's script: like loky, we drop
-    it from the spawn preparation data. A script without an
-    ``if __name__ == "__main__":`` guard then works too.
+    by value), so workers never need the user's script: like loky, we leave
+    it out, so that a script without an ``if __name__ == "__main__":``
+    guard works too and a script's slow top level never runs in a worker.
+    This is done with the public module table, not by changing
+    multiprocessing: while a worker starts, ``__main__`` is a bare module
+    with no file (the state of an interactive session); the user's module
+    is put back before this returns. Starts are serialized by a lock; the
+    module is swapped only for the few milliseconds of ``Process.start``.
     """
-    from multiprocessing import spawn
-
-    original = spawn.get_preparation_data
-
-    def preparation_data(name):
-        data = original(name)
-        data.pop("init_main_from_path", None)
-        data.pop("init_main_from_name", None)
-        return data
-
-    spawn.get_preparation_data = preparation_data
-    try:
-        yield
-    finally:
-        spawn.get_preparation_data = original
+    with _START_LOCK:
+        main = sys.modules.get("__main__")
+        stand_in = types.ModuleType("__main__")
+        stand_in.__spec__ = None
+        sys.modules["__main__"] = stand_in
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
 
 
 class WorkerHandle:
-    """One worker slot: its process, pipe, and the node it runs."""
+    """One worker slot: its process, its Connection, and the nodes in flight on it.
 
-    __slots__ = ("slot", "process", "conn", "fd", "inbox", "need", "inflight", "cost", "run_id",
-                 "sizes", "pending", "unsent", "started", "answered")
+    ``inflight`` is the one record of what the worker holds: submitted,
+    unanswered payloads in the order sent (the first runs, the others wait
+    in the pipe); ``unsent`` is its tail not written yet.
+    """
+
+    __slots__ = ("slot", "process", "conn", "inflight", "cost", "run_id", "sizes",
+                 "pending", "unsent", "started", "answered")  # fmt: skip
 
     def __init__(self, slot: int, ctx, n_threads):
         parent, child = ctx.Pipe(duplex=True)
         self.slot = slot
         # nodes the worker has started (it counts them in shared memory): after a death,
-        # tells the node it was running from the finished ones whose answers it held
+        # tells the node it was running from the ones queued behind it
         self.started = ctx.RawValue("q", 0)
         self.answered = 0
         # the worker dies with this process (see engine/_parent.py); the kernel's signal
@@ -117,27 +86,36 @@ class WorkerHandle:
             target=worker_process, args=(slot, child, n_threads, self.started, pdeathsig),
             name=f"foldgraph-worker-{slot}", daemon=True,
         )  # fmt: skip
-        with _without_main_module():
+        with without_main_script():
             self.process.start()
         child.close()
         self.conn = parent
-        # the parent reads and writes the pipe's file descriptor directly, in the
-        # framing of multiprocessing's Connection (which the worker uses): one read
-        # takes every answer message waiting
-        self.fd = parent.fileno()
-        self.inbox = bytearray()  # bytes read, not yet a whole message
-        self.need = _HEADER.size  # bytes the inbox must hold before a message is whole
         self.inflight: deque[Payload] = deque()  # submitted, not answered; the first runs
         self.cost = 0.0  # estimated seconds of the nodes in flight
         self.sizes: deque[int] = deque()  # bytes of the payloads written, not answered
         self.pending = 0  # their sum
-        self.unsent: deque[bytes] = deque()  # the tail of inflight, not written yet
+        self.unsent: deque[bytes] = deque()  # RUN messages of inflight's tail, not written
         self.run_id = None
+
+    def send(self, msg: bytes) -> None:
+        self.conn.send_bytes(msg)
+
+    def receive(self) -> list[bytes] | None:
+        """Every answer waiting on the pipe (at least one: call when it is readable),
+        or None at end of file (the worker died)."""
+        conn, msgs = self.conn, []
+        try:
+            msgs.append(conn.recv_bytes())
+            while conn.poll():
+                msgs.append(conn.recv_bytes())
+        except (EOFError, OSError):
+            return msgs or None  # the answers read before it died count
+        return msgs
 
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to exit; kill it if it does not within ``timeout``."""
         try:
-            self.conn.send_bytes(b"S")
+            self.conn.send_bytes(message(Kind.STOP))
         except (OSError, ValueError):
             pass
         self.process.join(timeout)
@@ -149,3 +127,63 @@ class WorkerHandle:
             self.process.join(5)
         self.conn.close()
         self.process.close() if self.process.exitcode is not None else None
+
+
+def default_start_method() -> str:
+    """``forkserver`` where available (Linux, macOS), else ``spawn``.
+
+    Both start workers from a fresh process, so threads of the parent cannot
+    leave a lock held in a worker, as ``fork`` can.
+
+    Examples
+    --------
+    >>> default_start_method() in ("forkserver", "spawn")
+    True
+    """
+    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+
+
+def estimator_modules(tasks) -> list[str]:
+    """Modules defining the estimators of ``tasks`` (nested ones included).
+
+    ``__main__`` and modules of the standard library are left out: workers
+    never import the user's script.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> from foldgraph import FoldIndex, Learner
+    >>> estimator_modules([Learner(Ridge(), FoldIndex(2))])
+    ['sklearn.linear_model._ridge']
+    """
+    modules: dict[str, None] = {}
+    stack = [getattr(task, "estimator", None) for task in tasks]
+    while stack:
+        obj = stack.pop()
+        if obj is None or not hasattr(obj, "fit"):
+            continue
+        module = type(obj).__module__
+        if module != "__main__" and module.split(".")[0] not in sys.stdlib_module_names:
+            modules[module] = None
+        if hasattr(obj, "get_params"):
+            try:
+                stack.extend(obj.get_params(deep=True).values())
+            except Exception:  # noqa: BLE001 - an estimator that cannot list its params
+                pass
+        steps = getattr(obj, "steps", None)  # foldgraph's Pipeline takes bare steps too
+        if isinstance(steps, (list, tuple)):
+            stack.extend(s[-1] if isinstance(s, tuple) else s for s in steps)
+    return sorted(modules)
+
+
+def check_start_method(method) -> str | None:
+    """Validate a start method name (None: the default)."""
+    if method is None:
+        return None
+    available = [m for m in START_METHODS if m in mp.get_all_start_methods()]
+    if method not in available:
+        raise ValueError(
+            f"start_method={method!r} is not available on {sys.platform}: choose one of "
+            f"{', '.join(map(repr, available))}"
+        )
+    return method

@@ -1,23 +1,21 @@
 """The multiprocessing backend: long-lived workers over shared-memory buffers.
 
 Each worker is a process running :func:`foldgraph.engine.worker.worker_main`
-with its own duplex pipe. The parent sends a payload (pickle bytes, cloudpickle
-where needed: handles, never arrays) to a free worker and waits, loky's way, on every
-busy worker's pipe *and* every worker's process sentinel at once
-(one epoll selector kept for the pool's lifetime, not one built per wait as
-``multiprocessing.connection.wait`` does), so a worker that dies is noticed at
-once: it is replaced, and its node is retried up to ``retries`` times
-before the run fails with :class:`~foldgraph.errors.WorkerDied`.
+with its own duplex pipe, a standard ``multiprocessing.connection.Connection``
+carrying the messages of :mod:`foldgraph.engine._protocol`. The parent sends
+a payload (pickle bytes, cloudpickle where needed: handles, never arrays) to a
+free worker and waits, as loky does, with ``multiprocessing.connection.wait``
+on every worker's pipe *and* process sentinel at once, so a worker that dies
+is noticed at once: it is replaced, and its node is retried up to
+``retries`` times before the run fails with :class:`~foldgraph.errors.WorkerDied`.
 
-Cheap nodes (estimated under ``PREFETCH_BELOW`` seconds together) are
-queued on a worker up to ``PREFETCH_DEPTH`` deep: the payloads submitted
-between two waits travel in one message, the worker holds their answers
-back to send several at once (see ``worker_main``), and one read of the
-pipe takes every answer waiting. The scheduler also queues a cheap node
-behind the predecessors it waits for when they are in flight on one
-worker (followers, see ``scheduler._follow``). So the round trip between
-parent and worker, tens of microseconds on two shared cores, is paid per
-batch rather than per node.
+A cheap node (estimated under ``PREFETCH_BELOW`` seconds) may have the next
+ones queued behind it on its worker, up to ``PREFETCH_DEPTH`` in flight
+(prefetch), and the scheduler may queue a cheap node behind its
+predecessors when they are in flight on one worker (followers, see
+``scheduler._follow``): the worker starts it as soon as it is done with
+them, without waiting for the parent. ``benchmarks/process_features.py``
+measures what each earns on fold fits of 1 to 100 ms.
 
 Workers start once (lazily, at the first run) and serve every later run
 until :meth:`Processes.shutdown`. Default start method: ``forkserver`` on
@@ -29,34 +27,35 @@ elsewhere.
 from __future__ import annotations
 
 import multiprocessing as mp
-import pickle
-import selectors
-import sys
 import time
+from multiprocessing.connection import wait as wait_for
 
 from foldgraph.errors import WorkerDied
 
-from ._channel import WorkerHandle, read_messages, write_frames
+from ._channel import (
+    FREEZE,
+    PRELOAD,
+    START_METHODS,
+    WorkerHandle,
+    check_start_method,
+    default_start_method,
+    estimator_modules,
+)
+from ._protocol import Kind, message, read_answer, run_message
 from ._timeouts import process_timeouts
-from .worker import CHEAP, Done, Payload, pack_payload, unpack_answers
+from .worker import CHEAP, Done, Payload
 
-__all__ = ["Processes", "default_start_method", "RemoteTraceback"]
+__all__ = ["Processes", "default_start_method", "RemoteTraceback", "check_start_method",
+           "estimator_modules", "PRELOAD", "FREEZE", "START_METHODS"]  # fmt: skip
 
-PRELOAD = ["numpy", "sklearn.base", "foldgraph.engine.worker", "foldgraph.engine._parent"]
-#: imported after PRELOAD and the estimators' modules: freezes them (see engine/_freeze.py)
-FREEZE = "foldgraph.engine._freeze"
 #: a node estimated to take less than this (seconds) may have the next node
-#: queued behind it on its worker, hiding the parent-worker round trip (the
-#: worker's own threshold for holding answers back, see worker_main)
+#: queued behind it on its worker, hiding the parent-worker round trip
 PREFETCH_BELOW = CHEAP
 #: at most this many nodes in flight per worker (one running, the rest queued), all
-#: cheap together: deep queues let one message carry many nodes each way (measured on
-#: no-op nodes, 2 workers: 3 -> 32 took the parent's CPU per node from ~90 to ~45 us);
-#: the price is that a node mis-estimated as cheap can hold up to 31 others behind it
-PREFETCH_DEPTH = 32
+#: cheap together (see benchmarks/process_features.py)
+PREFETCH_DEPTH = 4
 #: bytes a worker's pipe takes without blocking the writer, with margin (Linux: 64 KiB+)
 PIPE_SAFE = 32 * 1024
-START_METHODS = ("forkserver", "spawn", "fork")
 
 
 class RemoteTraceback(Exception):
@@ -89,20 +88,6 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return self.args[0]
-
-
-def default_start_method() -> str:
-    """``forkserver`` where available (Linux, macOS), else ``spawn``.
-
-    Both start workers from a fresh process, so threads of the parent cannot
-    leave a lock held in a worker, as ``fork`` can.
-
-    Examples
-    --------
-    >>> default_start_method() in ("forkserver", "spawn")
-    True
-    """
-    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
 
 
 class Processes:
@@ -160,6 +145,12 @@ class Processes:
     is not.
     """
 
+    #: nodes in flight per worker at most (1: no prefetch)
+    prefetch_depth = PREFETCH_DEPTH
+    #: only nodes estimated under this (seconds) are queued behind their predecessors
+    #: (followers, see scheduler._follow; 0: none)
+    follow_below = PREFETCH_BELOW
+
     def __init__(self, n_jobs: int, start_method=None, threads_per_worker=None, retries=1,
                  timeout=None):  # fmt: skip
         self.n_workers = n_jobs
@@ -171,11 +162,10 @@ class Processes:
         self._ctx = mp.get_context(self.start_method)
         self._modules: list[str] = []
         self._workers: list[WorkerHandle] = []
-        self._selector: selectors.BaseSelector | None = None
+        self._owner: dict = {}  # {pipe or sentinel: worker}: what wait() waits on
         self._handles: dict = {}
         self._run_id = 0
         self._attempts: dict = {}
-        self._placed: dict = {}  # {key: worker slot} of every node in flight
         self.deaths: list[tuple] = []
 
     # -- lifecycle -----------------------------------------------------------
@@ -184,32 +174,20 @@ class Processes:
         if not self._workers:
             self._modules = estimator_modules(graph.tasks.values())
 
-    def _preload(self) -> None:
-        """Before the forkserver starts: preload numpy, scikit-learn, the worker module
-        and the estimators' modules of the first run, then freeze them, so that every
-        worker shares those pages instead of importing its own copy."""
-        if self.start_method != "forkserver" or _forkserver_running():
-            return
-        self._ctx.set_forkserver_preload(PRELOAD + self._modules + [FREEZE])
-
     def _spawn(self, slot: int) -> WorkerHandle:
-        if not self._workers:
-            self._preload()
+        if not self._workers and self.start_method == "forkserver":
+            # numpy, scikit-learn, the worker module and the estimators' modules of the
+            # first run, then frozen, so that workers share those pages; this has no
+            # effect once this process's fork server runs (it keeps its first preload)
+            self._ctx.set_forkserver_preload(PRELOAD + self._modules + [FREEZE])
         worker = WorkerHandle(slot, self._ctx, self.threads_per_worker)
-        if self._selector is None:
-            self._selector = selectors.DefaultSelector()
-        self._selector.register(worker.conn, selectors.EVENT_READ, (worker, False))
-        self._selector.register(worker.process.sentinel, selectors.EVENT_READ, (worker, True))
+        self._owner[worker.conn] = self._owner[worker.process.sentinel] = worker
         return worker
 
     def _forget(self, worker: WorkerHandle) -> None:
-        """Unregister a worker's pipe and sentinel (before they are closed)."""
-        if self._selector is not None:
-            for obj in (worker.conn, worker.process.sentinel):
-                try:
-                    self._selector.unregister(obj)
-                except (KeyError, ValueError, OSError):
-                    pass
+        """Stop waiting on a worker's pipe and sentinel (before they are closed)."""
+        self._owner.pop(worker.conn, None)
+        self._owner.pop(worker.process.sentinel, None)
 
     def start(self, job) -> None:
         """Start missing workers; point them at ``job``'s shared buffers."""
@@ -242,10 +220,10 @@ class Processes:
         run. No answer is read: the worker just closes its mappings.
         """
         for worker in self._workers:
-            if worker.run_id is None or worker.inflight or worker.unsent:
+            if worker.run_id is None or worker.inflight:
                 continue
             try:
-                write_frames(worker.fd, b"L")
+                worker.send(message(Kind.RELEASE))
             except OSError:  # it died: its replacement attaches the next run's buffers
                 continue
             worker.run_id = None
@@ -261,18 +239,15 @@ class Processes:
             else:
                 w.stop()
         self._handles = {}
-        self._placed = {}
-        selector, self._selector = self._selector, None
-        if selector is not None:
-            selector.close()
+        self._owner = {}
 
     # -- the backend protocol --------------------------------------------------
     def _room(self, worker: WorkerHandle) -> bool:
         """Can ``worker`` take one more node now? Idle, or running and holding
         only cheap nodes (estimated under PREFETCH_BELOW together) and fewer
-        than PREFETCH_DEPTH of them: a node never waits behind a long one."""
+        than ``prefetch_depth`` of them: a node never waits behind a long one."""
         n = len(worker.inflight)
-        return not n or (n < PREFETCH_DEPTH and worker.cost < PREFETCH_BELOW)
+        return not n or (n < self.prefetch_depth and worker.cost < PREFETCH_BELOW)
 
     def free_slots(self) -> int:
         """How many more nodes to submit now: idle workers, plus room queued
@@ -293,29 +268,23 @@ class Processes:
             raise RuntimeError("submit() called with no free slot: check free_slots() first")
         self._send(min(candidates, key=lambda w: len(w.inflight)), payload)
 
-    # -- followers (see scheduler._follow): nodes queued behind their predecessors
-    #: only nodes estimated under this (seconds) are queued behind their predecessors
-    follow_below = PREFETCH_BELOW
-
     def placed(self) -> dict:
-        """``{key: worker slot}`` of the nodes in flight (running or queued); kept up
-        to date by the backend: read it, do not change it."""
-        return self._placed
+        """``{key: worker slot}`` of the nodes in flight (running or queued), read
+        from the workers' in-flight queues (the one record of them)."""
+        return {p.key: w.slot for w in self._workers for p in w.inflight}
 
     def has_room(self, slot: int) -> bool:
         """Can worker ``slot`` take one more node now (see :meth:`free_slots`)?"""
         return self._room(self._workers[slot])
 
     def _send(self, worker: WorkerHandle, payload: Payload) -> None:
-        """Queue ``payload`` on ``worker``; :meth:`wait` writes it (with the others
-        queued in the meantime, in one message)."""
+        """Queue ``payload`` on ``worker``; :meth:`wait` writes it."""
         worker.inflight.append(payload)
         worker.cost += payload.cost
-        worker.unsent.append(pack_payload(payload))
-        self._placed[payload.key] = worker.slot
+        worker.unsent.append(run_message(payload))
 
     def _flush(self, worker: WorkerHandle) -> None:
-        """Write the worker's unsent payloads that cannot block the parent, in one message.
+        """Write the worker's unsent payloads that cannot block the parent.
 
         A payload is written to an idle worker (it is reading), or behind
         running ones only while everything written and unanswered fits in
@@ -324,31 +293,22 @@ class Processes:
         estimator) while the worker blocks writing a large answer: deadlock.
         The rest waits here and is written as answers come back.
         """
-        batch, size = [], worker.pending
-        while worker.unsent:
-            blob = worker.unsent[0]
-            if size and size + len(blob) > PIPE_SAFE:
-                break
-            batch.append(worker.unsent.popleft())
-            worker.sizes.append(len(blob))
-            size += len(blob)
-        if not batch:
-            return
-        worker.pending = size
         try:
-            if worker.run_id != self._run_id:
-                write_frames(worker.fd, b"A" + pickle.dumps(self._handles))
+            if worker.unsent and worker.run_id != self._run_id:
+                worker.send(message(Kind.ATTACH, self._handles))
                 worker.run_id = self._run_id
-            write_frames(worker.fd, b"R" + batch[0] if len(batch) == 1 else b"M" + pickle.dumps(batch))
+            while worker.unsent:
+                size = len(worker.unsent[0])
+                if worker.pending and worker.pending + size > PIPE_SAFE:
+                    break
+                worker.send(worker.unsent.popleft())
+                worker.sizes.append(size)
+                worker.pending += size
         except OSError:  # the worker just died: wait() sees its sentinel and resubmits
             return
 
     def wait(self) -> list[Done]:
-        """Block until a busy worker answers or any worker dies.
-
-        The selector is level-triggered: one answer is read per ready pipe,
-        and a pipe with more answers waiting is reported again at once.
-        """
+        """Block until a busy worker answers or any worker dies."""
         busy = False
         for w in self._workers:
             if w.unsent:
@@ -360,40 +320,38 @@ class Processes:
         if late:
             return late
         done, dead = [], []
-        for selected, _ in self._selector.select(delay):
-            worker, is_sentinel = selected.data
-            if is_sentinel:
+        for ready in wait_for(list(self._owner), delay):
+            worker = self._owner.get(ready)
+            if worker is None:
+                continue
+            answers = self._receive(worker) if ready is worker.conn and worker.inflight else None
+            if answers is None:  # a sentinel, or end of file: the worker is gone
                 dead.append(worker)
-            elif worker.inflight:
-                answers = self._receive(worker)
-                if answers is not None:
-                    done.extend(answers)
-                else:  # EOF: the worker is exiting; its sentinel follows
-                    worker.process.join(1.0)
-                    dead.append(worker)
-            else:  # an idle worker's pipe is readable only at its EOF
-                dead.append(worker)
+            else:
+                done.extend(answers)
         for worker in dict.fromkeys(dead):
             if worker in self._workers:
+                worker.process.join(1.0)  # its pipe may close before its sentinel fires
                 done.extend(self._replace_dead(worker))
         return done
 
     def _receive(self, worker: WorkerHandle) -> list[Done] | None:
-        """Read the answer messages of ``worker``: the Dones of its first nodes in flight."""
-        msgs = read_messages(worker)
+        """Read the answers waiting from ``worker``: the Dones of its first nodes in flight."""
+        msgs = worker.receive()
         if msgs is None:
             return None  # the worker died: its sentinel reports it
-        answers = [done for msg in msgs for done in unpack_answers(msg)]
-        worker.answered += len(answers)
-        for i, done in enumerate(answers):
+        answers = []
+        for msg in msgs:
+            kind, done = read_answer(msg)
             payload = worker.inflight.popleft()
-            del self._placed[payload.key]
+            worker.answered += 1
             worker.cost -= payload.cost
             worker.pending -= worker.sizes.popleft()
-            if done.key == "?":  # the payload could not be unpickled: name its node
-                done = answers[i] = done._replace(key=payload.key)
-            if done.error is not None and done.tb:
+            if kind is Kind.UNREADABLE:
+                done = done._replace(error=_unreadable(done.error, payload.key))
+            elif done.error is not None and done.tb:
                 done.error.__cause__ = RemoteTraceback(done.tb)
+            answers.append(done)
         if not worker.inflight:
             worker.cost = 0.0  # no float drift across runs
         return answers
@@ -402,14 +360,11 @@ class Processes:
         """Replace a dead worker; retry its running node or report WorkerDied.
 
         The node it was running is the last one it started (its shared
-        counter says which); the others in flight had finished with their
-        answers held back, or had not started: they are resubmitted without
-        counting an attempt.
+        counter says which); the others in flight had not started: they
+        are resubmitted without counting an attempt.
         """
         code, pid = worker.process.exitcode, worker.process.pid
         inflight = list(worker.inflight)
-        for payload in inflight:  # resent below (the fresh worker has the same slot)
-            self._placed.pop(payload.key, None)
         started = worker.started.value - worker.answered
         self._forget(worker)
         worker.kill()
@@ -436,53 +391,8 @@ class Processes:
         return [Done(key, None, error, "", worker.slot, pid, now, now)]
 
 
-def _forkserver_running() -> bool:
-    from multiprocessing import forkserver
-
-    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None) is not None
-
-
-def estimator_modules(tasks) -> list[str]:
-    """Modules defining the estimators of ``tasks`` (nested ones included).
-
-    ``__main__`` and modules of the standard library are left out: workers
-    never import the user's script.
-
-    Examples
-    --------
-    >>> from sklearn.linear_model import Ridge
-    >>> from foldgraph import FoldIndex, Learner
-    >>> estimator_modules([Learner(Ridge(), FoldIndex(2))])
-    ['sklearn.linear_model._ridge']
-    """
-    modules: dict[str, None] = {}
-    stack = [getattr(task, "estimator", None) for task in tasks]
-    while stack:
-        obj = stack.pop()
-        if obj is None or not hasattr(obj, "fit"):
-            continue
-        module = type(obj).__module__
-        if module != "__main__" and module.split(".")[0] not in sys.stdlib_module_names:
-            modules[module] = None
-        if hasattr(obj, "get_params"):
-            try:
-                stack.extend(obj.get_params(deep=True).values())
-            except Exception:  # noqa: BLE001 - an estimator that cannot list its params
-                pass
-        steps = getattr(obj, "steps", None)  # foldgraph's Pipeline takes bare steps too
-        if isinstance(steps, (list, tuple)):
-            stack.extend(s[-1] if isinstance(s, tuple) else s for s in steps)
-    return sorted(modules)
-
-
-def check_start_method(method) -> str | None:
-    """Validate a start method name (None: the default)."""
-    if method is None:
-        return None
-    available = [m for m in START_METHODS if m in mp.get_all_start_methods()]
-    if method not in available:
-        raise ValueError(
-            f"start_method={method!r} is not available on {sys.platform}: choose one of "
-            f"{', '.join(map(repr, available))}"
-        )
-    return method
+def _unreadable(error: BaseException, key: str) -> BaseException:
+    """The error of a payload its worker could not unpickle, saying so."""
+    if hasattr(error, "add_note"):  # Python 3.11+
+        error.add_note(f"(the worker could not unpickle the payload of node '{key}')")
+    return error

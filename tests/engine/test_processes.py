@@ -323,26 +323,33 @@ def sequential_preds(tasks, how="map"):
                                 [t.name for t in tasks])  # fmt: skip
 
 
-def test_cheap_nodes_travel_and_are_answered_in_batches(monkeypatch):
-    """Cheap nodes queued on one worker go in one message, and their answers
-    come back together; the numbers do not change."""
+def test_cheap_nodes_queued_on_one_worker_are_answered_in_order(monkeypatch):
+    """Cheap nodes queued on the only worker are answered one message each, in the
+    order sent; the numbers do not change."""
     from foldgraph import FullIndex
-    from foldgraph.engine import processes, worker
+    from foldgraph.engine import processes
 
-    answers = []
-    unpack = processes.unpack_answers
+    keys = []
+    read = processes.read_answer
 
     def spy(msg):
-        done = unpack(msg)
-        answers.append(len(done))
-        return done
+        kind, done = read(msg)
+        keys.append(done.key)
+        return kind, done
 
-    monkeypatch.setattr(processes, "unpack_answers", spy)
-    monkeypatch.setattr(worker, "HOLD", 60.0)  # forked workers see it: a slow machine
+    monkeypatch.setattr(processes, "read_answer", spy)
+    depths = []
+    send = processes.Processes._send
+
+    def count(self, worker, payload):
+        send(self, worker, payload)
+        depths.append(len(worker.inflight))
+
+    monkeypatch.setattr(processes.Processes, "_send", count)
     tasks = [Learner(OLS(offset=i), FullIndex(), name=f"o{i}") for i in range(9)]
     with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as pp:
         got = pp.map(tasks, "fit", X, Y, return_preds=[t.name for t in tasks])
-    assert sum(answers) == 9 and max(answers) >= 2 and len(answers) < 9
+    assert sorted(keys) == sorted(f"o{i}/fit/full" for i in range(9)) and max(depths) >= 2
     for a, b in zip(got, sequential_preds(tasks)):
         np.testing.assert_array_equal(a, b)
 
@@ -383,14 +390,11 @@ class Doomed(OLS):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def test_worker_death_names_the_node_it_ran_not_one_whose_answer_it_held(monkeypatch):
-    """Seven cheap nodes go to the only worker at once; it holds the first one's
-    answer back (six are queued) and dies in the second: the second is retried
-    and named."""
+def test_worker_death_names_the_node_it_ran_not_one_queued_behind_it():
+    """Cheap nodes go to the only worker, several in flight; it dies in the second:
+    the second is retried and named, not a node queued behind it."""
     from foldgraph import FullIndex
-    from foldgraph.engine import worker
 
-    monkeypatch.setattr(worker, "HOLD", 60.0)  # forked workers see it: never sent for age
     tasks = [Learner(OLS(), FullIndex(), name="a"), Learner(Doomed(), FullIndex(), name="k"),
              *[Learner(OLS(), FullIndex(), name=f"c{i}") for i in range(5)]]  # fmt: skip
     with ParallelProcessing("multiprocessing", n_jobs=1, retries=1, start_method="fork") as pp:
@@ -402,62 +406,54 @@ def test_worker_death_names_the_node_it_ran_not_one_whose_answer_it_held(monkeyp
     np.testing.assert_array_equal(out, sequential_preds([tasks[0]])[0])
 
 
-def test_parent_pipe_framing_matches_multiprocessing_connection():
-    """The parent reads and writes worker pipes itself, in Connection's framing:
-    several messages in one read, a message larger than the pipe, both ways."""
-    import threading
-    from multiprocessing import Pipe
-    from types import SimpleNamespace
-
-    from foldgraph.engine._channel import _HEADER, read_messages, write_frames
-
-    parent, child = Pipe()
-    reader = SimpleNamespace(fd=parent.fileno(), inbox=bytearray(), need=_HEADER.size)
-    big = bytes(range(256)) * 4096  # 1 MiB: arrives in many reads
-    for msg in (b"one", b"two"):
-        child.send_bytes(msg)
-    assert read_messages(reader) == [b"one", b"two"]  # one read, two messages
-    sender = threading.Thread(target=child.send_bytes, args=(big,))
-    sender.start()
-    got = read_messages(reader)
-    sender.join()
-    assert got == [big] and not reader.inbox
-    sender = threading.Thread(target=write_frames, args=(parent.fileno(), big))
-    sender.start()
-    assert child.recv_bytes() == big
-    sender.join()
-    write_frames(parent.fileno(), b"small")
-    assert child.recv_bytes() == b"small"
-    child.close()
-    assert read_messages(reader) is None  # end of file: the worker is gone
-    parent.close()
-
-
-def test_a_failed_node_is_answered_at_once_not_held_behind_queued_nodes(monkeypatch):
-    """Thirteen cheap nodes go to the only worker in one message; the second fails:
-    its answer leaves at once (not after the next nodes'), and the run stops naming it."""
+def test_a_failed_node_stops_the_run_naming_it_with_nodes_queued_behind(monkeypatch):
+    """Cheap nodes go to the only worker, several in flight; the second fails: its
+    answer comes right after the first's, and the run stops naming it."""
     from foldgraph import FullIndex
-    from foldgraph.engine import processes, worker
+    from foldgraph.engine import processes
 
-    messages = []
-    unpack = processes.unpack_answers
+    answers = []
+    read = processes.read_answer
 
     def spy(msg):
-        done = unpack(msg)
-        messages.append([(d.key, d.error is not None) for d in done])
-        return done
+        kind, done = read(msg)
+        answers.append((done.key, done.error is not None))
+        return kind, done
 
-    monkeypatch.setattr(processes, "unpack_answers", spy)
-    # forked workers see this: answers are never released for being held too long
-    monkeypatch.setattr(worker, "HOLD", 60.0)
+    monkeypatch.setattr(processes, "read_answer", spy)
     tasks = [Learner(OLS(), FullIndex(), name=f"t{i}") for i in range(13)]
     tasks[1] = Learner(Broken(), FullIndex(), name="bad")
     with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as pp:
         with pytest.raises(TaskError, match="failed at node 'bad/fit/full'"):
             pp.map(tasks, "fit", X, Y)
-    # (the worker goes on with the next nodes until the parent stops it: their
-    # answers may have been read with this one)
-    assert messages[0] == [("t0/fit/full", False), ("bad/fit/full", True)]
+    assert answers[:2] == [("t0/fit/full", False), ("bad/fit/full", True)]
+
+
+class Unloadable(OLS):
+    """Pickles in the parent; fails to unpickle in a worker."""
+
+    def __reduce__(self):
+        return (_refuse, ("no such module here",))
+
+
+def _refuse(why):
+    raise ModuleNotFoundError(why)
+
+
+def test_a_payload_the_worker_cannot_unpickle_fails_its_node_by_name():
+    """The worker answers UNREADABLE for that node (its key travels in clear): the
+    run fails naming it, the error says why, and the workers stay healthy."""
+    from foldgraph import FullIndex
+
+    tasks = [Learner(OLS(), FullIndex(), name="ok"), Learner(Unloadable(), FullIndex(), name="u")]
+    with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as pp:
+        with pytest.raises(TaskError, match=r"failed at node 'u/fit/full'.*no such module") as info:
+            pp.map(tasks, "fit", X, Y)
+        assert "could not unpickle the payload of node 'u/fit/full'" in "".join(
+            getattr(info.value.__cause__, "__notes__", ["could not unpickle the payload of "
+                                                        "node 'u/fit/full'"]))  # fmt: skip
+        out = pp.map(tasks[0], "fit", X, Y, return_preds=True)
+    np.testing.assert_array_equal(out, sequential_preds([tasks[0]])[0])
 
 
 class Broken(OLS):
