@@ -1,16 +1,18 @@
 """Backends: how a node runs, never which node runs next.
 
-Every backend implements four calls (dask's ``get_async`` split):
-``start(job)``, ``submit(payload)``, ``wait() -> list[Done]`` and
-``shutdown(abort=False)``, plus ``n_workers``. The scheduler loop in
-:mod:`foldgraph.engine.scheduler` is the same for all of them, except
-``"dask"`` (:mod:`foldgraph.engine.dask_backend`), whose ``run_graph`` hands
-the whole graph to dask's own scheduler.
+Every backend subclasses :class:`Backend`, the one contract between the
+scheduler loop of :mod:`foldgraph.engine.scheduler` and the workers: four
+calls (dask's ``get_async`` split) ``start(job)``, ``submit(payload)``,
+``wait() -> list[Done]`` and ``shutdown(abort=False)``, and, with neutral
+defaults, ``prepare(graph)``, ``free_slots()``, ``release()``, ``pids``,
+``timeout`` and the followers capability (``follow_below``, ``placed()``,
+``has_room(slot)``). The loop is the same for every backend, dask's included
+(:mod:`foldgraph.engine.dask_backend`).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
 
 from ._timeouts import DaemonPool
 from .worker import Done, Payload, execute
@@ -18,27 +20,36 @@ from .worker import Done, Payload, execute
 __all__ = ["Backend", "Sequential", "Threads", "BACKENDS", "PLANNED", "make_backend"]
 
 
-class Backend(Protocol):
-    """What the scheduler needs from a backend.
+class Backend(ABC):
+    """What the scheduler needs from a backend: every name it uses is declared here.
+
+    The scheduler loop calls, per run: ``prepare(graph)``, ``start(job)``,
+    then ``submit(payload)`` while ``free_slots()`` is positive and nodes
+    are ready, ``wait()`` for completions, and ``shutdown(abort=True)`` if
+    the run fails; the manager calls ``release()`` after each run and
+    ``shutdown()`` when it is cleared. Nothing is looked up with ``getattr``:
+    a capability is a class attribute with its default here.
 
     Attributes
     ----------
     n_workers : int
         How many nodes may run at once.
-
-    Methods: ``start(job)`` (before a run: reach ``job``'s buffers),
-    ``submit(payload)`` (run one node; must not block until it ends),
-    ``wait()`` (block until at least one submitted node is done; return their
-    :class:`~foldgraph.engine.worker.Done` records) and
-    ``shutdown(abort=False)`` (stop the workers; with ``abort``, drop queued
-    nodes and do not wait for running ones). A backend with a ``timeout``
-    attribute (seconds per node, or None) makes ``wait()`` wake up in time
-    to report a node over it as a :class:`~foldgraph.errors.NodeTimeout`. A backend may also offer ``free_slots()`` (how many more nodes
-    to submit now), ``prepare(graph)`` (called once before ``start``), and
-    followers: ``placed()`` (``{key: worker slot}`` of the nodes in
-    flight), ``has_room(slot)``, ``submit(payload, slot)`` and
-    ``follow_below`` (seconds): the scheduler then queues a cheap node on
-    the worker running its last unfinished predecessors, before they end.
+    timeout : float or None
+        Seconds per node, set by the manager before a run: ``wait()`` wakes
+        up in time to report a node over it as a
+        :class:`~foldgraph.errors.NodeTimeout`. None: no limit.
+    in_flight : int
+        Nodes submitted and not yet returned by ``wait()``, for backends
+        that use the default :meth:`free_slots` (they count it in ``submit``
+        and ``wait``).
+    follow_below : float or None
+        The followers capability. None (the default): the backend takes no
+        followers. A number of seconds: the scheduler may queue a waiting
+        node cheaper than that on the worker running its last unfinished
+        predecessors, before they end (``submit(payload, slot)``, with
+        :meth:`placed` and :meth:`has_room` telling where and whether).
+    pids : list of int
+        Process ids of the workers (empty for in-process backends).
 
     Examples
     --------
@@ -55,29 +66,69 @@ class Backend(Protocol):
     >>> job = Job("fit", X, X @ [1.0, 2.0])
     >>> buffers = job.allocate(g)
     >>> state = start_state(g.nx, dict.fromkeys(g.nx, 0))
-    >>> backend: Backend = Threads(n_jobs=2)
-    >>> backend.start(job)
+    >>> backend = Threads(n_jobs=2)
+    >>> isinstance(backend, Backend), backend.follow_below, backend.placed()
+    (True, None, {})
+    >>> backend.prepare(g); backend.start(job)
+    >>> backend.free_slots()
+    2
     >>> backend.submit(make_payload(g, "ols/fit/fold-0", state))
     >>> [(done.key, done.error) for done in backend.wait()]
     [('ols/fit/fold-0', None)]
-    >>> backend.shutdown()
+    >>> backend.release(); backend.shutdown()
     >>> buffers["P:ols"].ravel().round(6)  # fold 0 predicted its held-out rows 0 and 1
     array([2., 8., 0., 0.])
     >>> job.release()
     """
 
-    n_workers: int
+    n_workers: int = 1
+    timeout: float | None = None
+    in_flight: int = 0
+    follow_below: float | None = None
 
-    def start(self, job) -> None: ...
+    def prepare(self, graph) -> None:
+        """Called once per run, before :meth:`start` (e.g. which modules workers preload)."""
+        return None  # neutral: nothing to prepare
 
-    def submit(self, payload: Payload) -> None: ...
+    @abstractmethod
+    def start(self, job) -> None:
+        """Before a run: reach ``job``'s buffers (start the workers if needed)."""
 
-    def wait(self) -> list[Done]: ...
+    @abstractmethod
+    def submit(self, payload: Payload, slot: int | None = None) -> None:
+        """Run one node; must not block until it ends. ``slot``: a follower's worker."""
 
-    def shutdown(self, abort: bool = False) -> None: ...
+    @abstractmethod
+    def wait(self) -> list[Done]:
+        """Block until at least one submitted node is done; return their records."""
+
+    @abstractmethod
+    def shutdown(self, abort: bool = False) -> None:
+        """Stop the workers; with ``abort``, drop queued nodes, do not wait for running ones."""
+
+    def free_slots(self) -> int:
+        """How many more nodes to submit now: by default one per idle worker."""
+        return self.n_workers - self.in_flight
+
+    def release(self) -> None:
+        """After a run (success or not): let go of the run's buffers."""
+        return None  # neutral: in-process backends hold no buffer of their own
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the workers (empty for in-process backends)."""
+        return []
+
+    def placed(self) -> dict:
+        """``{key: worker slot}`` of the nodes in flight (followers only)."""
+        return {}
+
+    def has_room(self, slot: int) -> bool:
+        """Can worker ``slot`` take one more node now (followers only)?"""
+        return False
 
 
-class Sequential:
+class Sequential(Backend):
     """Runs each node inline, in the calling thread, at submit time.
 
     ``wait()`` then returns what the earlier submits did; there is one
@@ -128,7 +179,8 @@ class Sequential:
     def start(self, job) -> None:
         self._buffers = job.buffers
 
-    def submit(self, payload: Payload) -> None:
+    def submit(self, payload: Payload, slot: int | None = None) -> None:
+        self.in_flight += 1
         if self.timeout is None:
             self._done.append(execute(payload, self._buffers, 0))
             return
@@ -140,18 +192,20 @@ class Sequential:
 
     def wait(self) -> list[Done]:
         if self._helper is not None and self._helper._pending:
-            return self._helper.wait()
-        done, self._done = self._done, []
+            done = self._helper.wait()
+        else:
+            done, self._done = self._done, []
+        self.in_flight -= len(done)
         return done
 
     def shutdown(self, abort: bool = False) -> None:
         helper, self._helper = self._helper, None
         if helper is not None:
             helper.abandon()
-        self._buffers, self._done = {}, []
+        self._buffers, self._done, self.in_flight = {}, [], 0
 
 
-class Threads:
+class Threads(Backend):
     """A pool of ``n_jobs`` threads over the parent's arrays, kept until shutdown.
 
     Worker ids are 0..n_jobs-1, one per thread. Threads share the parent's
@@ -210,11 +264,14 @@ class Threads:
             self._pool = DaemonPool(self.n_workers, self._run)
         self._pool.timeout = self.timeout
 
-    def submit(self, payload: Payload) -> None:
+    def submit(self, payload: Payload, slot: int | None = None) -> None:
+        self.in_flight += 1
         self._pool.submit(payload)
 
     def wait(self) -> list[Done]:
-        return self._pool.wait()
+        done = self._pool.wait()
+        self.in_flight -= len(done)
+        return done
 
     def shutdown(self, abort: bool = False) -> None:
         """Stop the threads; with ``abort``, drop queued nodes and abandon running ones.
@@ -227,7 +284,7 @@ class Threads:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.abandon()
-        self._buffers = {}
+        self._buffers, self.in_flight = {}, 0
 
 
 BACKENDS = {"sequential": Sequential, "threading": Threads, "multiprocessing": None, "dask": None}
@@ -266,7 +323,7 @@ def make_backend(name: str, n_jobs: int, **options):
         from .processes import Processes
 
         return Processes(n_jobs, **options)
-    if name == "dask":  # runs whole graphs itself: see engine/dask_backend.py
+    if name == "dask":  # imported only when asked for: distributed is optional
         from .dask_backend import Dask
 
         return Dask(n_jobs, **options)

@@ -8,7 +8,7 @@ State (plain data in one :class:`RunState`, written down before the code):
 - ``priority``   :: {key: float} the strategy's order, lower first
 - ``ready``      :: heap of (priority, order, key): nodes whose inputs are done
 - ``running``    :: {key: None}  submitted, not yet finished (a *follower*, see
-  :func:`_follow`, is submitted while still waiting for its predecessors)
+  ``engine/_follow.py``, is submitted while still waiting for its predecessors)
 - ``done``       :: {key}        finished nodes
 - ``results``    :: {key: NodeResult} fitted estimators and timings
 
@@ -24,17 +24,19 @@ propagates.
 from __future__ import annotations
 
 import heapq
-import sys
 import time
 from dataclasses import dataclass, field
 
 from foldgraph.errors import NodeTimeout, TaskError, WorkerDied, wrap_error
-from foldgraph.graph.builders import gc_paused
+from foldgraph.graph._gc import gc_paused
 
+from ._follow import follow
+from ._progress import Progress
 from .payload import make_payload
+from .strategies import selector
 from .trace import Trace, TraceEvent
 
-__all__ = ["RunState", "start_state", "finish", "pick", "run_graph"]
+__all__ = ["RunState", "start_state", "finish", "pick", "admit", "task_error", "run_graph"]
 
 
 @dataclass(slots=True)
@@ -154,7 +156,7 @@ def finish(state: RunState, key: str, result) -> list[str]:
         state.remaining[child] -= 1
         if state.remaining[child] == 0:
             del state.remaining[child]
-            if child not in running:  # a follower (see _follow) already queued on a worker
+            if child not in running:  # a follower (see _follow.py) already queued on a worker
                 _push(state, child)
             newly.append(child)
     return newly
@@ -208,98 +210,52 @@ def pick(state: RunState, n: int, graph=None, select=None) -> list[str]:
     return chosen
 
 
+def admit(state: RunState, n: int, graph=None, select=None) -> list[str]:
+    """Pick up to ``n`` ready nodes (see :func:`pick`) and mark them running.
+
+    The loop's one admission decision, shared by :func:`run_graph` and the
+    simulator (:func:`foldgraph.engine.simulate.simulate`).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> state = start_state(nx.DiGraph([("a", "c"), ("b", "c")]), {"a": 1, "b": 0, "c": 2})
+    >>> admit(state, 3), list(state.running)
+    (['b', 'a'], ['b', 'a'])
+    """
+    keys = pick(state, n, graph, select)
+    running = state.running
+    for key in keys:
+        running[key] = None
+    return keys
+
+
 def task_error(graph, done) -> TaskError:
-    """The ``TaskError[E]`` of a failed node (see :func:`foldgraph.errors.wrap_error`)."""
+    """The ``TaskError[E]`` of a failed node (see :func:`foldgraph.errors.wrap_error`).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from foldgraph.engine.worker import Done
+    >>> graph = SimpleNamespace(attrs=lambda key: {"task": "ols"})
+    >>> task_error(graph, Done("ols/fit/full", None, ValueError("bad"), "", 0, 0, 0.0, 0.0))
+    TaskError[ValueError]("task 'ols' failed at node 'ols/fit/full': ValueError: bad")
+    """
     return wrap_error(done.error, graph.attrs(done.key)["task"], done.key, done.tb)
 
 
-#: a node with more dependents than this is not scanned for followers (a wide fan-out
-#: would make every scan long; its dependents become ready together anyway)
-FOLLOW_FANOUT = 8
+def _failed(graph, done) -> TaskError:
+    """Raise the TaskError of a failed node; a death or a timeout has no cause to chain."""
+    bare = isinstance(done.error, (WorkerDied, NodeTimeout))
+    raise task_error(graph, done) from (None if bare else done.error)
 
 
-def _follow(graph, state: RunState, backend, keys: list) -> list:
-    """Queue cheap waiting dependents of ``keys`` behind their unfinished predecessors.
-
-    A waiting node whose every unfinished predecessor is in flight on one
-    worker can be sent to that worker now: a worker runs its nodes in the
-    order received, so the predecessors are done when it starts, and the
-    parent-worker round trip between the two disappears (a chain of cheap
-    nodes runs back to back in one worker). Only nodes the backend calls
-    cheap (cost under ``backend.follow_below`` seconds) follow, so the
-    strategy still orders everything that matters; a node whose payload
-    needs a predecessor's result (a ``preprocess=`` link in a fit job) does
-    not. Such a node is marked running; :func:`finish` does not make it
-    ready again when its predecessors finish.
-
-    ``keys`` are the nodes submitted or finished since the last call: only
-    their dependents can have become followers. Returns the keys to look
-    from again next time (a dependent that could follow, but its worker
-    had no room).
-    """
-    placed = backend.placed()  # {in-flight key: worker slot}, kept by the backend
-    below, pred, done = backend.follow_below, graph.nx._pred, state.done
-    remaining, running, attrs = state.remaining, state.running, graph.attrs
-    fit, later, todo = graph.job == "fit", [], list(keys)
-    while todo:  # a follower may be followed in turn: a chain fills the worker's queue
-        key = todo.pop()
-        children = state.dependents[key]
-        if len(children) > FOLLOW_FANOUT:
-            continue
-        for child in children:
-            if child not in remaining or child in running:
-                continue
-            a = attrs(child)
-            if a.get("cost", below) >= below or (fit and a.get("preprocess") is not None):
-                continue
-            slot = None
-            for p in pred[child]:  # every unfinished predecessor on one worker?
-                if p not in done:
-                    where = placed.get(p)
-                    if where is None or (slot is not None and where != slot):
-                        slot = None
-                        break
-                    slot = where
-            if slot is None:
-                continue
-            if not backend.has_room(slot):
-                later.append(key)
-                break
-            running[child] = None
-            backend.submit(make_payload(graph, child, state), slot)
-            todo.append(child)
-    return later
-
-
-class Progress:
-    """Progress of a verbose run on stderr: a tqdm bar over nodes naming the running ones,
-    or, without tqdm, one line per finished node."""
-
-    def __init__(self, total: int):
-        self.total = total
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            self.bar = None
-        else:
-            self.bar = tqdm(total=total, desc="foldgraph", unit="node", file=sys.stderr,
-                            dynamic_ncols=True)  # fmt: skip
-
-    def advance(self, key: str, running, seconds: float, done: int) -> None:
-        """One more node finished; ``running`` are the nodes still running."""
-        if self.bar is None:
-            print(f"[foldgraph] {done}/{self.total} {key} {seconds:.3f}s", file=sys.stderr)
-            return
-        names = list(running)
-        text = ", ".join(names[:2]) + (f" +{len(names) - 2}" if len(names) > 2 else "")
-        self.bar.set_postfix_str(f"running: {text}" if names else f"done: {key}", refresh=False)
-        self.bar.update(1)
-        if done >= self.total:
-            self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+def _event(done, attrs: dict, t0: float) -> TraceEvent:
+    """The trace event of a finished node (times from the run's start ``t0``)."""
+    return TraceEvent(
+        done.key, attrs["task"], done.worker, done.pid, done.start - t0, done.end - t0,
+        attrs.get("nbytes", 0), attrs.get("bytes_read", 0), attrs.get("bytes_written", 0),
+    )  # fmt: skip
 
 
 def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False,
@@ -384,51 +340,38 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
 
 
 def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
-    state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers), cached)
-    select = getattr(strategy, "select", None)
-    # a strategy with its own select() orders every node itself: nothing follows
-    follows = select is None and hasattr(backend, "placed")
-    total, t0 = len(graph.nx), time.perf_counter()
-    prepare = getattr(backend, "prepare", None)
-    if prepare is not None:  # e.g. which modules worker processes preload
-        prepare(graph)
+    t0 = time.perf_counter()
+    backend.prepare(graph)  # e.g. which modules worker processes preload
     backend.start(job)
-    n_cached = len(cached or ())
+    trace.n_workers = backend.n_workers  # a dask cluster says how many it has once started
+    state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers), cached)
+    select = selector(strategy)
+    # a strategy with its own select() orders every node itself: nothing follows
+    follows = select is None and backend.follow_below is not None
+    total, n_cached = len(graph.nx), len(cached or ())
     progress = Progress(total - n_cached) if verbose else None
     # bound once: this loop runs once per node
-    running, submit, wait, record = state.running, backend.submit, backend.wait, trace.record
-    dependents, fresh = state.dependents, []  # fresh: submitted or finished since _follow ran
-    attrs_of, free_slots = graph.attrs, getattr(backend, "free_slots", None)
-    n_workers = backend.n_workers
+    running, dependents = state.running, state.dependents
+    submit, wait, free_slots, record = backend.submit, backend.wait, backend.free_slots, trace.record
+    attrs_of, fresh = graph.attrs, []  # fresh: submitted or finished since follow() ran
     try:
         while state.ready or running:
-            while state.ready:
-                free = free_slots() if free_slots is not None else n_workers - len(running)
-                if free <= 0:
-                    break
-                for key in pick(state, free, graph, select):
-                    running[key] = None
+            while state.ready and (free := free_slots()) > 0:
+                for key in admit(state, free, graph, select):
                     submit(make_payload(graph, key, state))
                     if follows and dependents[key]:
                         fresh.append(key)
             if fresh and not state.ready:
-                fresh = _follow(graph, state, backend, fresh)
+                fresh = follow(graph, state, backend, fresh)
             for done in wait():
                 if done.error is not None:
-                    bare = isinstance(done.error, (WorkerDied, NodeTimeout))  # no cause
-                    cause = None if bare else done.error
-                    raise task_error(graph, done) from cause
+                    _failed(graph, done)
                 finish(state, done.key, done.result)
                 if follows and dependents[done.key]:
                     fresh.append(done.key)  # its dependents may follow now
-                attrs = attrs_of(done.key)
-                record(TraceEvent(
-                    done.key, attrs["task"], done.worker, done.pid,
-                    done.start - t0, done.end - t0, attrs.get("nbytes", 0),
-                    attrs.get("bytes_read", 0), attrs.get("bytes_written", 0),
-                ))  # fmt: skip
-                if verbose:
-                    progress.advance(done.key, state.running, done.end - done.start,
+                record(_event(done, attrs_of(done.key), t0))
+                if progress is not None:
+                    progress.advance(done.key, running, done.end - done.start,
                                      len(state.done) - n_cached)  # fmt: skip
     except BaseException:
         backend.shutdown(abort=True)

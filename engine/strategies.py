@@ -15,7 +15,8 @@ whose ``attrs`` carry the simulated costs without copying the graph.
 
 from __future__ import annotations
 
-__all__ = ["Strategy", "FIFO", "LPT", "CriticalPath", "Memory", "STRATEGIES", "resolve"]
+__all__ = ["Strategy", "FIFO", "LPT", "CriticalPath", "Memory", "STRATEGIES", "resolve",
+           "selector"]
 
 
 class Strategy:
@@ -205,3 +206,19 @@ def resolve(strategy) -> Strategy:
         f"strategy must be a name ({', '.join(map(repr, STRATEGIES))}), a Strategy "
         f"or a callable, got {type(strategy).__name__}"
     )
+
+
+def selector(strategy):
+    """The strategy's run-time ``select(ready, graph, state)``, or None for static priorities.
+
+    A strategy asked at run time orders every ready node itself (the loop
+    queues no follower behind its back).
+
+    Examples
+    --------
+    >>> selector(resolve("lpt")) is None
+    True
+    >>> selector(resolve(lambda ready, graph, state: ready))(["a", "b"], None, None)
+    ['a', 'b']
+    """
+    return getattr(strategy, "select", None)

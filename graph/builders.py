@@ -20,13 +20,11 @@ Nodes of one task, by job (``K`` folds, ``J`` partitions):
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
-
 import numpy as np
 
 from foldgraph.errors import GraphError
 
+from ._gc import gc_paused
 from .checks import check_data
 from .estimate import FAMILY_WEIGHTS, SIZE_WEIGHTS, estimate_cost  # noqa: F401 - moved, kept here
 from .fold_nodes import add_planned, add_task, plan_task
@@ -58,20 +56,6 @@ def _as_list(caller) -> list:
     if isinstance(caller, (list, tuple)):
         return list(caller)
     return [caller]
-
-
-@contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector while building: the many small dicts and
-    tuples of the node attributes would otherwise trigger full collections that
-    cost about 40 % of the build (nothing built here forms a reference cycle)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def map_graph(caller, job, X=None, y=None, dtype=np.float64) -> TaskGraph:
