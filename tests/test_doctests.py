@@ -43,6 +43,8 @@ MODULES = all_modules()
 CHECKED = [
     "foldgraph.engine.dask_backend",
     "foldgraph.ensembles",
+    "foldgraph.blending",
+    "foldgraph.temporal",
     "foldgraph.engine.manager",
     "foldgraph.cli",
     "foldgraph.errors",
