@@ -43,7 +43,6 @@ REFERENCES = {
 }
 
 
-
 def make_data(n_rows: int = N_ROWS):
     X = np.arange(float(n_rows)).reshape(n_rows, 1)
     y = np.zeros(n_rows)

@@ -52,9 +52,9 @@ from _common import (
     wait_for_quiet,
     write_json,
 )
+from _stacking_runs import base_layer, fit_foldgraph, make_estimators, trace_stats
 from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning
-from stacking import base_layer, fit_foldgraph, make_estimators, trace_stats
 
 from foldgraph import ParallelProcessing
 
@@ -117,7 +117,7 @@ def table(summary: dict, startup: dict) -> str:
     return markdown_table(header, rows)
 
 
-def main(argv=None) -> int:
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="2,000 rows and small estimators, 1 repetition")  # fmt: skip
@@ -130,18 +130,11 @@ def main(argv=None) -> int:
                         help="a repetition is clean when other processes used fewer CPUs "
                         "than this during its fit (medians also reported over clean ones)")
     parser.add_argument("--output", default=None)
-    args = parser.parse_args(argv)
-    repeat = args.repeat or (1 if args.quick else 3)
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    return parser.parse_args(argv)
 
-    n = 2000 if args.quick else 20000
-    X, y = make_friedman1(n_samples=n, n_features=20, noise=1.0, random_state=0)
-    estimators = make_estimators(args.quick)
-    n_warm = max(200, n // 100)
-    warm = (X[:n_warm], y[:n_warm], make_estimators(quick=True))
 
-    with make_manager("sequential", args.strategy) as manager:
-        reference = measure(manager, estimators, X, y)
+def run_all(args, repeat: int, estimators, X, y, warm) -> tuple[dict, dict]:
+    """Both backends ``repeat`` times, alternating which goes first; (startup, runs)."""
     managers = {b: make_manager(b, args.strategy) for b in BACKENDS}
     runs: dict = {b: [] for b in BACKENDS}
     try:
@@ -157,15 +150,44 @@ def main(argv=None) -> int:
     finally:
         for manager in managers.values():
             manager.clear()
+    return startup, runs
+
+
+def print_report(result: dict, startup: dict, clean: dict, path) -> None:
+    ratio, clean_ratio = result["dask_over_multiprocessing"], result["dask_over_multiprocessing_clean"]
+    print(table(result["summary"], startup))
+    print(f"\ndask / multiprocessing (medians of {result['repetitions']}, same run): layer 1 "
+          f"{ratio['layer1_wall_s']:.3f}x, pipeline {ratio['pipeline_wall_s']:.3f}x, "
+          f"makespan / ideal {ratio['makespan_over_ideal']:.3f}x; "
+          f"bit-identical to sequential: {result['bit_identical_to_sequential']}")  # fmt: skip
+    if clean_ratio is not None:
+        print(f"clean repetitions only ({', '.join(f'{b}: {len(clean[b])}' for b in BACKENDS)}): "
+              f"layer 1 {clean_ratio['layer1_wall_s']:.3f}x, pipeline "
+              f"{clean_ratio['pipeline_wall_s']:.3f}x")  # fmt: skip
+    print(f"written to {display(path)}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    repeat = args.repeat or (1 if args.quick else 3)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+    n = 2000 if args.quick else 20000
+    X, y = make_friedman1(n_samples=n, n_features=20, noise=1.0, random_state=0)
+    estimators = make_estimators(args.quick)
+    n_warm = max(200, n // 100)
+    warm = (X[:n_warm], y[:n_warm], make_estimators(quick=True))
+
+    with make_manager("sequential", args.strategy) as manager:
+        reference = measure(manager, estimators, X, y)
+    startup, runs = run_all(args, repeat, estimators, X, y, warm)
 
     identical = {b: all(np.array_equal(r["_Z"], reference["_Z"]) for r in runs[b])
                  for b in BACKENDS}  # fmt: skip
     summary = {b: summarize(runs[b]) for b in BACKENDS}
-    ratio = ratios(summary)
     clean = {b: [r for r in runs[b] if r["foreign_load_cpus"] < args.clean_threshold]
              for b in BACKENDS}  # fmt: skip
     clean_summary = {b: summarize(clean[b]) for b in BACKENDS if clean[b]}
-    clean_ratio = ratios(clean_summary) if len(clean_summary) == 2 else None
     result = {
         "benchmark": "dask_stacking",
         "n_samples": n,
@@ -176,10 +198,11 @@ def main(argv=None) -> int:
         "startup_s": {b: rnd(t, 3) for b, t in startup.items()},
         "sequential_pipeline_s": rnd(reference["pipeline_wall_s"], 3),
         "summary": summary,
-        "dask_over_multiprocessing": ratio,
+        "dask_over_multiprocessing": ratios(summary),
         "clean_threshold": args.clean_threshold,
         "summary_clean": clean_summary,
-        "dask_over_multiprocessing_clean": clean_ratio,
+        "dask_over_multiprocessing_clean": ratios(clean_summary) if len(clean_summary) == 2
+        else None,
         "bit_identical_to_sequential": identical,
         "runs": {b: [{k: rnd(v, 4) for k, v in r.items() if not k.startswith("_")}
                      for r in runs[b]] for b in BACKENDS},  # fmt: skip
@@ -188,16 +211,7 @@ def main(argv=None) -> int:
     name = "dask_stacking_quick.json" if args.quick else "dask_stacking.json"
     path = args.output or RESULTS / name
     write_json(path, result)
-    print(table(summary, startup))
-    print(f"\ndask / multiprocessing (medians of {repeat}, same run): layer 1 "
-          f"{ratio['layer1_wall_s']:.3f}x, pipeline {ratio['pipeline_wall_s']:.3f}x, "
-          f"makespan / ideal {ratio['makespan_over_ideal']:.3f}x; "
-          f"bit-identical to sequential: {identical}")  # fmt: skip
-    if clean_ratio is not None:
-        print(f"clean repetitions only ({', '.join(f'{b}: {len(clean[b])}' for b in BACKENDS)}): "
-              f"layer 1 {clean_ratio['layer1_wall_s']:.3f}x, pipeline "
-              f"{clean_ratio['pipeline_wall_s']:.3f}x")  # fmt: skip
-    print(f"written to {display(path)}")
+    print_report(result, startup, clean, path)
     return 0 if all(identical.values()) else 1
 
 

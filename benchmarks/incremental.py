@@ -43,7 +43,6 @@ with ``--quick``) and prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -62,18 +61,15 @@ from _common import (
     wait_for_quiet,
     write_json,
 )
+from _stacking_runs import make_estimators
 from sklearn.datasets import make_friedman1
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import HuberRegressor, Lasso, LinearRegression
 from sklearn.tree import DecisionTreeRegressor
-from stacking import make_estimators
 
 import foldgraph.engine.manager as manager_module
 from foldgraph import NodeCache, SuperLearner
-
-# MLPRegressor's "Stochastic Optimizer: Maximum iterations reached" (workers inherit this)
-os.environ["PYTHONWARNINGS"] = "ignore:Stochastic Optimizer"
 
 N_JOBS = 2
 META = "meta.linearregression"

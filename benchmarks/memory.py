@@ -51,192 +51,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
-from _common import (
-    RESULTS,
-    display,
-    environment,
-    markdown_table,
-    median,
-    rnd,
-    write_json,
-)
+from _common import RESULTS, display, environment, median, rnd, write_json
+from _memory_report import CONFIGS, MB, RATIOS, ratios, summarize, table
+from _memory_sampling import Sampler, baseline
 
-CONFIGS = (
-    "foldgraph-sequential",
-    "foldgraph-multiprocessing",
-    "sklearn-n_jobs=1",
-    "sklearn-n_jobs=2",
-    "foldgraph-sequential-npy",
-    "foldgraph-multiprocessing-npy",
-)
-LABELS = {
-    "foldgraph-sequential": "foldgraph sequential",
-    "foldgraph-multiprocessing": "foldgraph multiprocessing, 2 workers",
-    "sklearn-n_jobs=1": "sklearn StackingRegressor n_jobs=1",
-    "sklearn-n_jobs=2": "sklearn StackingRegressor n_jobs=2",
-    "foldgraph-sequential-npy": "foldgraph sequential, X as a .npy path (memory-mapped)",
-    "foldgraph-multiprocessing-npy": "foldgraph multiprocessing, 2 workers, X as a .npy path",
-}
 MARKER = "MEMORY-RESULT "
-_HAS_ROLLUP = os.path.exists(f"/proc/{os.getpid()}/smaps_rollup")
-MB = 1e6
-
-
-# -- sampling -------------------------------------------------------------------
-def _role(proc, parent_pid: int) -> str:
-    try:
-        cmd = " ".join(proc.cmdline())
-        ppid = proc.ppid()
-    except Exception:  # noqa: BLE001 - gone or a zombie
-        return "gone"
-    if "resource_tracker" in cmd:
-        return "resource tracker"
-    if "multiprocessing.forkserver" in cmd and ppid == parent_pid:
-        return "forkserver"
-    return "worker"
-
-
-def _shm_bytes(pid: int) -> int:
-    """Bytes in /dev/shm held by this process's segments and joblib memmap folders."""
-    total = 0
-    tag = str(pid)
-    try:
-        entries = list(os.scandir("/dev/shm"))
-    except FileNotFoundError:
-        return 0
-    for entry in entries:
-        if tag not in entry.name:
-            continue
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                for root, _, files in os.walk(entry.path):
-                    for f in files:
-                        total += os.lstat(os.path.join(root, f)).st_blocks * 512
-            else:
-                total += entry.stat(follow_symlinks=False).st_blocks * 512
-        except FileNotFoundError:
-            continue
-    return total
-
-
-def _pss(pid: int) -> tuple[int, int] | None:
-    """(PSS, Pss_Anon + Pss_Shmem) in bytes from /proc/<pid>/smaps_rollup
-    (the file psutil's memory_full_info reads)."""
-    pss = own = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
-            for line in f:
-                if line.startswith(b"Pss:"):
-                    pss = int(line.split()[1]) * 1024
-                elif line.startswith((b"Pss_Anon:", b"Pss_Shmem:")):
-                    own += int(line.split()[1]) * 1024
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return pss, own
-
-
-class Sampler:
-    """Sum of PSS over this process and its descendants, every ``interval`` seconds.
-
-    The list of descendants is refreshed every ``refresh`` seconds (listing
-    every process of the machine is the slow part); PSS is read from
-    ``/proc/<pid>/smaps_rollup``, the file psutil's ``memory_full_info().pss``
-    parses, without psutil's other fields.
-    """
-
-    def __init__(self, interval: float = 0.02, refresh: float = 0.25):
-        import psutil
-
-        self.interval = interval
-        self.refresh = refresh
-        self.me = psutil.Process()
-        # (t, total pss, {role: pss}, n procs, shm bytes, total anon+shmem pss)
-        self.samples: list[tuple] = []
-        self._stop = threading.Event()
-        self._thread = None
-        self._roles: dict = {}
-        self._procs: list = []
-        self._listed = -1e9
-
-    def _descendants(self) -> list:
-        now = time.perf_counter()
-        if now - self._listed > self.refresh:
-            self._procs = [self.me, *self.me.children(recursive=True)]
-            self._listed = now
-        return self._procs
-
-    def sample(self):
-        if not _HAS_ROLLUP:
-            return self._sample_psutil()
-        by_role: dict = {}
-        total = own = 0
-        procs = self._descendants()
-        for p in procs:
-            read = _pss(p.pid)
-            if read is None:
-                continue
-            role = self._role_of(p)
-            by_role[role] = by_role.get(role, 0) + read[0]
-            total += read[0]
-            own += read[1]
-        shm = _shm_bytes(self.me.pid)
-        return (time.perf_counter(), total, by_role, len(procs), shm, own)
-
-    def _role_of(self, p) -> str:
-        if p.pid == self.me.pid:
-            return "parent"
-        role = self._roles.get(p.pid)
-        if role is None:
-            role = self._roles[p.pid] = _role(p, self.me.pid)
-        return role
-
-    def _sample_psutil(self):
-        import psutil
-
-        by_role: dict = {}
-        total = 0
-        procs = self._descendants()
-        for p in procs:
-            try:
-                pss = p.memory_full_info().pss
-            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-                continue
-            role = self._role_of(p)
-            by_role[role] = by_role.get(role, 0) + pss
-            total += pss
-        shm = _shm_bytes(self.me.pid)
-        return (time.perf_counter(), total, by_role, len(procs), shm, None)
-
-    def _loop(self):
-        due = time.perf_counter()
-        while not self._stop.is_set():
-            self.samples.append(self.sample())
-            due = max(due + self.interval, time.perf_counter() - self.interval)
-            self._stop.wait(max(due - time.perf_counter(), 0.0))
-
-    def start(self):
-        self._thread = threading.Thread(target=self._loop, name="pss-sampler", daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join()
-        self._listed = -1e9
-        self.samples.append(self.sample())
-
-
-def baseline(n: int = 5, interval: float = 0.05):
-    s = Sampler()
-    samples = []
-    for _ in range(n):
-        samples.append(s.sample())
-        time.sleep(interval)
-    return samples
 
 
 # -- one configuration (in a fresh interpreter) -----------------------------------
@@ -367,107 +190,23 @@ def run_subprocess(config: str, n_rows: int) -> dict:
     return json.loads(lines[-1][len(MARKER) :])
 
 
-NUMERIC = (
-    "fit_s", "baseline_mb", "peak_mb", "peak_above_baseline_mb", "shm_peak_mb",
-    "shm_baseline_mb", "peak_processes", "sample_interval_median_ms",
-    "sample_interval_max_ms", "baseline_anon_shmem_mb", "peak_anon_shmem_mb",
-)  # fmt: skip
-
-
-def summarize(runs: list[dict]) -> dict:
-    out = {"repetitions": len(runs)}
-    for key in NUMERIC:
-        values = [r.get(key) for r in runs]
-        if None in values:  # no smaps_rollup: psutil gives no anon/shmem split
-            continue
-        out[key] = rnd(median(values), 1)
-        out[key + "_samples"] = [rnd(v, 1) for v in values]
-    mid = sorted(runs, key=lambda r: r["peak_mb"])[(len(runs) - 1) // 2]
-    out["peak_by_role_mb"] = {k: rnd(v, 1) for k, v in mid["peak_by_role_mb"].items()}
-    out["baseline_by_role_mb"] = {k: rnd(v, 1) for k, v in mid["baseline_by_role_mb"].items()}
-    return out
-
-
-#: (numerator, denominator, what) of the reported ratios
-RATIOS = (
-    ("foldgraph-multiprocessing", "foldgraph-sequential", "foldgraph multiprocessing / sequential"),
-    ("sklearn-n_jobs=2", "sklearn-n_jobs=1", "sklearn n_jobs=2 / n_jobs=1"),
-    (
-        "foldgraph-multiprocessing-npy",
-        "foldgraph-sequential-npy",
-        "foldgraph multiprocessing / sequential, both with X as a .npy path",
-    ),
-    (
-        "foldgraph-multiprocessing-npy",
-        "foldgraph-sequential",
-        "foldgraph multiprocessing with X as a .npy path / sequential with X in memory",
-    ),
-)
-REFERENCE = {
-    "foldgraph-multiprocessing": "foldgraph-sequential",
-    "sklearn-n_jobs=2": "sklearn-n_jobs=1",
-    "foldgraph-multiprocessing-npy": "foldgraph-sequential-npy",
+DEFINITIONS = {
+    "peak_mb": "max over samples (every ~20 ms during the fit) of the sum of PSS "
+    "of this process and all its descendants, in 1e6 bytes",
+    "baseline_mb": "median of 5 samples after a warm-up fit on 1,000 rows "
+    "(workers started, estimators imported), before the measured fit",
+    "peak_anon_shmem_mb": "max over samples of the sum of Pss_Anon + Pss_Shmem "
+    "(PSS without file-backed pages, which unrelated processes mapping the same "
+    "libraries also share)",
+    "shm_peak_mb": "bytes in /dev/shm held by this process's foldgraph segments "
+    "and joblib memmap folders (not all in PSS)",
+    "ratios": "of medians over repetitions, each configuration in a fresh interpreter",
+    "npy": "X saved to a temporary .npy file and passed as a path: the parent keeps "
+    "no in-memory copy; workers and parent memory-map the file",
 }
 
 
-def ratios(summary: dict) -> list[dict]:
-    out = []
-    for num, den, what in RATIOS:
-        if num in summary and den in summary:
-            a, b = summary[num], summary[den]
-            found = {
-                "what": what,
-                "peak": rnd(a["peak_mb"] / b["peak_mb"], 3),
-                "above_baseline": rnd(
-                    a["peak_above_baseline_mb"] / b["peak_above_baseline_mb"], 3
-                ),
-            }
-            if "peak_anon_shmem_mb" in a and "peak_anon_shmem_mb" in b:
-                found["anon_shmem"] = rnd(a["peak_anon_shmem_mb"] / b["peak_anon_shmem_mb"], 3)
-            out.append(found)
-    return out
-
-
-def table(summary: dict) -> str:
-    header = [
-        "configuration",
-        "peak PSS MB",
-        "idle baseline MB",
-        "peak above baseline MB",
-        "ratio (peak)",
-        "ratio (above baseline)",
-        "peak anon+shmem MB",
-        "ratio (anon+shmem)",
-        "/dev/shm peak MB",
-        "processes",
-        "fit s",
-    ]
-    rows = []
-    for config, s in summary.items():
-        ref = summary.get(REFERENCE.get(config, config))
-        rows.append(
-            [
-                LABELS[config],
-                f"{s['peak_mb']:.0f}",
-                f"{s['baseline_mb']:.0f}",
-                f"{s['peak_above_baseline_mb']:.0f}",
-                f"{s['peak_mb'] / ref['peak_mb']:.2f}x" if ref else "–",
-                f"{s['peak_above_baseline_mb'] / ref['peak_above_baseline_mb']:.2f}x"
-                if ref
-                else "–",
-                f"{s['peak_anon_shmem_mb']:.0f}" if "peak_anon_shmem_mb" in s else "–",
-                f"{s['peak_anon_shmem_mb'] / ref['peak_anon_shmem_mb']:.2f}x"
-                if ref and "peak_anon_shmem_mb" in s and "peak_anon_shmem_mb" in ref
-                else "–",
-                f"{s['shm_peak_mb']:.0f}",
-                f"{s['peak_processes']:.0f}",
-                f"{s['fit_s']:.1f}",
-            ]
-        )
-    return markdown_table(header, rows)
-
-
-def main(argv=None) -> int:
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--one", choices=CONFIGS, help="run one configuration, print JSON")
     parser.add_argument("--rows", type=int, default=None, help="rows of X (default 200,000)")
@@ -477,18 +216,12 @@ def main(argv=None) -> int:
         "--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS), help="default: all"
     )
     parser.add_argument("--output", default=None)
-    args = parser.parse_args(argv)
-    n_rows = args.rows or (20_000 if args.quick else 200_000)
+    return parser.parse_args(argv)
 
-    if args.one:
-        print(MARKER + json.dumps(run_one(args.one, n_rows)), flush=True)
-        return 0
 
-    repeat = args.repeat or (1 if args.quick else 3)
-    env = environment()
-    configs = [c for c in CONFIGS if c in args.configs]
+def run_all(configs, n_rows: int, repeat: int, started: float) -> dict:
+    """Each configuration ``repeat`` times, each run in a fresh interpreter."""
     runs: dict = {c: [] for c in configs}
-    started = time.perf_counter()
     for rep in range(repeat):
         for config in configs:
             runs[config].append(run_subprocess(config, n_rows))
@@ -499,46 +232,18 @@ def main(argv=None) -> int:
                 f"({time.perf_counter() - started:.0f}s elapsed)",
                 file=sys.stderr,
             )
-    summary = {c: summarize(runs[c]) for c in configs}
-    found = ratios(summary)
-    main_ratio = next((r for r in found if r["what"] == RATIOS[0][2]), None)
-    result = {
-        "benchmark": "memory",
-        "environment": env,
-        "n_rows": n_rows,
-        "n_features": 50,
-        "x_mb": rnd(n_rows * 50 * 8 / MB, 1),
-        "repeat": repeat,
-        "definitions": {
-            "peak_mb": "max over samples (every ~20 ms during the fit) of the sum of PSS "
-            "of this process and all its descendants, in 1e6 bytes",
-            "baseline_mb": "median of 5 samples after a warm-up fit on 1,000 rows "
-            "(workers started, estimators imported), before the measured fit",
-            "peak_anon_shmem_mb": "max over samples of the sum of Pss_Anon + Pss_Shmem "
-            "(PSS without file-backed pages, which unrelated processes mapping the same "
-            "libraries also share)",
-            "shm_peak_mb": "bytes in /dev/shm held by this process's foldgraph segments "
-            "and joblib memmap folders (not all in PSS)",
-            "ratios": "of medians over repetitions, each configuration in a fresh interpreter",
-            "npy": "X saved to a temporary .npy file and passed as a path: the parent keeps "
-            "no in-memory copy; workers and parent memory-map the file",
-        },
-        "ratios": found,
-        "target_ratio_le_1.4": None if main_ratio is None else main_ratio["peak"] <= 1.4,
-        "results": summary,
-        "runs": runs,
-        "total_seconds": round(time.perf_counter() - started, 1),
-    }
-    default = RESULTS / ("memory_quick.json" if args.quick else "memory.json")
-    out = Path(args.output) if args.output else default
-    write_json(out, result)
+    return runs
+
+
+def print_report(result: dict, env: dict, main_ratio, out) -> None:
     print(
-        f"\nfoldgraph memory benchmark, X {n_rows:,} x 50 float64 ({result['x_mb']:.0f} MB), "
-        f"median of {repeat} run(s), {env['cpus']} CPU(s), {env['date']}\n"
+        f"\nfoldgraph memory benchmark, X {result['n_rows']:,} x 50 float64 "
+        f"({result['x_mb']:.0f} MB), median of {result['repeat']} run(s), {env['cpus']} CPU(s), "
+        f"{env['date']}\n"
     )
-    print(table(summary))
+    print(table(result["results"]))
     print()
-    for r in found:
+    for r in result["ratios"]:
         own = f", anon+shmem {r['anon_shmem']:.2f}x" if "anon_shmem" in r else ""
         print(
             f"- {r['what']}: peak {r['peak']:.2f}x, above baseline "
@@ -551,6 +256,41 @@ def main(argv=None) -> int:
         )
     print("- reference from the issue: sklearn n_jobs=2 / n_jobs=1 = 3.0x (1007 MB vs 336 MB)")
     print(f"\nwrote {display(out)} ({result['total_seconds']}s)")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    n_rows = args.rows or (20_000 if args.quick else 200_000)
+    if args.one:
+        print(MARKER + json.dumps(run_one(args.one, n_rows)), flush=True)
+        return 0
+
+    repeat = args.repeat or (1 if args.quick else 3)
+    env = environment()
+    configs = [c for c in CONFIGS if c in args.configs]
+    started = time.perf_counter()
+    runs = run_all(configs, n_rows, repeat, started)
+    summary = {c: summarize(runs[c]) for c in configs}
+    found = ratios(summary)
+    main_ratio = next((r for r in found if r["what"] == RATIOS[0][2]), None)
+    result = {
+        "benchmark": "memory",
+        "environment": env,
+        "n_rows": n_rows,
+        "n_features": 50,
+        "x_mb": rnd(n_rows * 50 * 8 / MB, 1),
+        "repeat": repeat,
+        "definitions": DEFINITIONS,
+        "ratios": found,
+        "target_ratio_le_1.4": None if main_ratio is None else main_ratio["peak"] <= 1.4,
+        "results": summary,
+        "runs": runs,
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    default = RESULTS / ("memory_quick.json" if args.quick else "memory.json")
+    out = Path(args.output) if args.output else default
+    write_json(out, result)
+    print_report(result, env, main_ratio, out)
     return 0
 
 

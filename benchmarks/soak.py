@@ -273,13 +273,50 @@ def table(phases: list[dict], checks: list[dict]) -> str:
     return markdown_table(header, rows)
 
 
-def main(argv=None) -> int:
+DEFINITIONS = {
+    "rss_slope_kb_per_run": "least-squares slope of this process's RSS (KiB) "
+    "sampled after each run, over the run index",
+    "second_half": "the same over the second half of the phase only",
+    "processes left": "descendants other than multiprocessing's forkserver and "
+    "resource tracker, after the phase (5 s grace)",
+}
+
+
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 + 20 runs")
     parser.add_argument("--reuse-runs", type=int, default=None, help="default 1,000")
     parser.add_argument("--fresh-runs", type=int, default=None, help="default 200")
     parser.add_argument("--output", default=None)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def print_report(result: dict, env: dict, out) -> None:
+    (reuse, fresh), (reuse_check, fresh_check) = result["phases"], result["checks"]
+    print(f"\nfoldgraph soak test, {env['cpus']} CPU(s), Python {env['python']}, {env['date']}\n")
+    print(table([reuse, fresh], [reuse_check, fresh_check]))
+    for phase, check in ((reuse, reuse_check), (fresh, fresh_check)):
+        for problem in phase["problems"]:
+            print(f"- {phase['phase']}: {problem}")
+        for p in check["other_processes_left"]:
+            print(f"- {check['phase']}: process left: {p}")
+        if check["segments_left"]:
+            print(f"- {check['phase']}: segments left: {check['segments_left']}")
+    print(
+        f"- reuse: RSS of the 2 workers (sum) {reuse['workers_rss_first_last_mb'][0]} → "
+        f"{reuse['workers_rss_first_last_mb'][1]} MB, slope "
+        f"{reuse['workers_rss_slope_kb_per_run']:+.2f} KB/run "
+        f"(2nd half {reuse['workers_rss_slope_second_half_kb_per_run']:+.2f})"
+    )
+    for check in (result["before"], reuse_check, fresh_check):
+        helpers = ", ".join(f"{k}: {v} MB" for k, v in check["helper_rss_mb"].items()) or "none"
+        print(f"- RSS of multiprocessing helpers {check['phase']}: {helpers}")
+    print(f"\n{'all checks passed' if result['ok'] else 'SOME CHECKS FAILED'}")
+    print(f"wrote {display(out)} ({result['total_seconds']}s)")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     n_reuse = args.reuse_runs or (100 if args.quick else 1000)
     n_fresh = args.fresh_runs or (20 if args.quick else 200)
 
@@ -308,13 +345,7 @@ def main(argv=None) -> int:
         "quick": args.quick,
         "workload": "map of Learner(OLS(), FoldIndex(2)) and Learner(OLS(offset=1), "
         "FoldIndex(2)) on 50 x 3 float64, return_preds=True, multiprocessing n_jobs=2",
-        "definitions": {
-            "rss_slope_kb_per_run": "least-squares slope of this process's RSS (KiB) "
-            "sampled after each run, over the run index",
-            "second_half": "the same over the second half of the phase only",
-            "processes left": "descendants other than multiprocessing's forkserver and "
-            "resource tracker, after the phase (5 s grace)",
-        },
+        "definitions": DEFINITIONS,
         "before": before,
         "phases": [reuse, fresh],
         "checks": [reuse_check, fresh_check],
@@ -328,27 +359,7 @@ def main(argv=None) -> int:
     default = RESULTS / ("soak_quick.json" if args.quick else "soak.json")
     out = Path(args.output) if args.output else default
     write_json(out, result)
-
-    print(f"\nfoldgraph soak test, {env['cpus']} CPU(s), Python {env['python']}, {env['date']}\n")
-    print(table([reuse, fresh], [reuse_check, fresh_check]))
-    for phase, check in ((reuse, reuse_check), (fresh, fresh_check)):
-        for problem in phase["problems"]:
-            print(f"- {phase['phase']}: {problem}")
-        for p in check["other_processes_left"]:
-            print(f"- {check['phase']}: process left: {p}")
-        if check["segments_left"]:
-            print(f"- {check['phase']}: segments left: {check['segments_left']}")
-    print(
-        f"- reuse: RSS of the 2 workers (sum) {reuse['workers_rss_first_last_mb'][0]} → "
-        f"{reuse['workers_rss_first_last_mb'][1]} MB, slope "
-        f"{reuse['workers_rss_slope_kb_per_run']:+.2f} KB/run "
-        f"(2nd half {reuse['workers_rss_slope_second_half_kb_per_run']:+.2f})"
-    )
-    for check in (before, reuse_check, fresh_check):
-        helpers = ", ".join(f"{k}: {v} MB" for k, v in check["helper_rss_mb"].items()) or "none"
-        print(f"- RSS of multiprocessing helpers {check['phase']}: {helpers}")
-    print(f"\n{'all checks passed' if ok else 'SOME CHECKS FAILED'}")
-    print(f"wrote {display(out)} ({result['total_seconds']}s)")
+    print_report(result, env, out)
     return 0 if ok else 1
 
 
