@@ -42,8 +42,15 @@ from foldgraph.tasks.learner import Learner, Transformer
 from .builders import map_graph, stack_graph
 from .taskgraph import TaskGraph
 
-__all__ = ["graph_from_spec", "task_from_spec", "load_spec", "SPEC_KEYS", "TASK_KEYS",
-           "DATA_KEYS", "INDEXERS"]  # fmt: skip
+__all__ = [
+    "graph_from_spec",
+    "task_from_spec",
+    "load_spec",
+    "SPEC_KEYS",
+    "TASK_KEYS",
+    "DATA_KEYS",
+    "INDEXERS",
+]
 
 #: the keys a spec may have
 SPEC_KEYS = ("graph", "split", "data", "tasks", "title")
@@ -68,14 +75,18 @@ def _check_keys(where: str, given, allowed) -> None:
 
 def _import(where: str, path):
     if not isinstance(path, str) or "." not in path:
-        raise GraphError(f"{where}: give the estimator as 'module.Class', e.g. "
-                         f"'sklearn.linear_model.Ridge', not {path!r}")  # fmt: skip
+        raise GraphError(
+            f"{where}: give the estimator as 'module.Class', e.g. "
+            f"'sklearn.linear_model.Ridge', not {path!r}"
+        )
     module, _, name = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as exc:
-        raise GraphError(f"{where}: cannot import {path!r} ({exc}): check the spelling "
-                         f"and that the package is installed") from None  # fmt: skip
+        raise GraphError(
+            f"{where}: cannot import {path!r} ({exc}): check the spelling "
+            f"and that the package is installed"
+        ) from None
 
 
 def _indexer(where: str, spec):
@@ -84,15 +95,18 @@ def _indexer(where: str, spec):
     if isinstance(spec, str):
         spec = {spec: {}}
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise GraphError(f'{where}: give the indexer as "FoldIndex" or {{"FoldIndex": '
-                         f'{{"folds": 5}}}}, not {spec!r}')  # fmt: skip
+        raise GraphError(
+            f'{where}: give the indexer as "FoldIndex" or {{"FoldIndex": '
+            f'{{"folds": 5}}}}, not {spec!r}'
+        )
     ((name, params),) = spec.items()
     if name not in INDEXERS:
-        raise GraphError(f"{where}: unknown indexer {name!r} (choose one of "
-                         f"{', '.join(INDEXERS)})")  # fmt: skip
+        raise GraphError(f"{where}: unknown indexer {name!r} (choose one of {', '.join(INDEXERS)})")
     if params is not None and not isinstance(params, dict):
-        raise GraphError(f"{where}: the parameters of {name} must be a JSON object, "
-                         f"e.g. {{{name!r}: {{...}}}}, not {params!r}")  # fmt: skip
+        raise GraphError(
+            f"{where}: the parameters of {name} must be a JSON object, "
+            f"e.g. {{{name!r}: {{...}}}}, not {params!r}"
+        )
     try:
         return getattr(indexers, name)(**(params or {}))
     except TypeError as exc:
@@ -131,14 +145,17 @@ def task_from_spec(entry: dict, where: str = "task") -> Learner | Transformer:
     _check_keys(where, entry, TASK_KEYS)
     roles = [r for r in ("learner", "transformer") if r in entry]
     if len(roles) != 1:
-        raise GraphError(f"{where}: give exactly one of 'learner' or 'transformer' "
-                         f"(the estimator's import path)")  # fmt: skip
+        raise GraphError(
+            f"{where}: give exactly one of 'learner' or 'transformer' (the estimator's import path)"
+        )
     role = roles[0]
     cls = _import(f"{where}: {role}", entry[role])
     params = entry.get("params", {})
     if not isinstance(params, dict):
-        raise GraphError(f"{where}: params: give the constructor arguments as a JSON object, "
-                         f"e.g. {{\"alpha\": 1.0}}, not {params!r}")  # fmt: skip
+        raise GraphError(
+            f"{where}: params: give the constructor arguments as a JSON object, "
+            f'e.g. {{"alpha": 1.0}}, not {params!r}'
+        )
     try:
         estimator = cls(**params)
     except TypeError as exc:
@@ -147,12 +164,17 @@ def task_from_spec(entry: dict, where: str = "task") -> Learner | Transformer:
     if role == "transformer":
         extra = [k for k in ("preprocess", "proba") if k in entry]
         if extra:
-            raise GraphError(f"{where}: {extra[0]!r} is for learners only: "
-                             f"drop it or use \"learner\"")  # fmt: skip
+            raise GraphError(
+                f'{where}: {extra[0]!r} is for learners only: drop it or use "learner"'
+            )
         return Transformer(estimator, indexer, name=entry.get("name"))
-    return Learner(estimator, indexer, name=entry.get("name"),
-                   preprocess=entry.get("preprocess"),
-                   proba=bool(entry.get("proba", False)))  # fmt: skip
+    return Learner(
+        estimator,
+        indexer,
+        name=entry.get("name"),
+        preprocess=entry.get("preprocess"),
+        proba=bool(entry.get("proba", False)),
+    )
 
 
 def _data(spec: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -216,8 +238,10 @@ def graph_from_spec(spec: dict) -> TaskGraph:
     X, y = _data(spec)
     entries = spec.get("tasks")
     if not isinstance(entries, list) or not entries:
-        raise GraphError("spec: 'tasks' must be a non-empty list of task objects, "
-                         "e.g. [{\"learner\": \"sklearn.linear_model.Ridge\"}]")  # fmt: skip
+        raise GraphError(
+            "spec: 'tasks' must be a non-empty list of task objects, "
+            'e.g. [{"learner": "sklearn.linear_model.Ridge"}]'
+        )
     tasks = [task_from_spec(entry, f"spec: tasks[{i}]") for i, entry in enumerate(entries)]
     if kind == "stack":
         return stack_graph(tasks, "fit", split=bool(spec.get("split", True)), X=X, y=y)

@@ -38,8 +38,9 @@ def synthetic(rows=100, features=4, classes=0):
 def structure(graph):
     """What two graphs must share: tasks, nodes with their plain attributes, edges, buffers."""
     plain = (str, int, float, bool, tuple, type(None))
-    nodes = {key: {k: v for k, v in graph.attrs(key).items() if isinstance(v, plain)}
-             for key in graph.nx}  # fmt: skip
+    nodes = {
+        key: {k: v for k, v in graph.attrs(key).items() if isinstance(v, plain)} for key in graph.nx
+    }
     return {
         "tasks": list(graph.tasks),
         "nodes": nodes,
@@ -51,16 +52,33 @@ def structure(graph):
 
 class TestSameGraphAsTheBuilders:
     def test_map(self):
-        spec = {"data": {"rows": 30, "features": 3}, "tasks": [
-            {"learner": RIDGE, "params": {"alpha": 2.0}, "name": "ridge",
-             "indexer": {"FoldIndex": {"folds": 3}}},
-            {"learner": "foldgraph.testing.OLS", "indexer": {"SubsetIndex": {"partitions": 2}}},
-            {"learner": "sklearn.neighbors.KNeighborsRegressor", "params": {"n_neighbors": 3},
-             "name": "knn", "indexer": "BlendIndex"}]}  # fmt: skip
-        by_hand = map_graph([Learner(Ridge(alpha=2.0), FoldIndex(3), name="ridge"),
-                             Learner(OLS(), SubsetIndex(partitions=2)),
-                             Learner(KNeighborsRegressor(3), BlendIndex(), name="knn")],
-                            "fit", *synthetic(30, 3))  # fmt: skip
+        spec = {
+            "data": {"rows": 30, "features": 3},
+            "tasks": [
+                {
+                    "learner": RIDGE,
+                    "params": {"alpha": 2.0},
+                    "name": "ridge",
+                    "indexer": {"FoldIndex": {"folds": 3}},
+                },
+                {"learner": "foldgraph.testing.OLS", "indexer": {"SubsetIndex": {"partitions": 2}}},
+                {
+                    "learner": "sklearn.neighbors.KNeighborsRegressor",
+                    "params": {"n_neighbors": 3},
+                    "name": "knn",
+                    "indexer": "BlendIndex",
+                },
+            ],
+        }
+        by_hand = map_graph(
+            [
+                Learner(Ridge(alpha=2.0), FoldIndex(3), name="ridge"),
+                Learner(OLS(), SubsetIndex(partitions=2)),
+                Learner(KNeighborsRegressor(3), BlendIndex(), name="knn"),
+            ],
+            "fit",
+            *synthetic(30, 3),
+        )
         graph = graph_from_spec(spec)
         assert structure(graph) == structure(by_hand)
         assert graph.tasks["ridge"].estimator.get_params() == Ridge(alpha=2.0).get_params()
@@ -69,26 +87,52 @@ class TestSameGraphAsTheBuilders:
     def test_stack(self, split, link):
         """A stack (split=True seals tasks off, so only split=False links a preprocess)."""
         ridge = {"learner": RIDGE, "name": "ridge", "indexer": {"FoldIndex": {"folds": 2}}}
-        spec = {"graph": "stack", "split": split, "data": {"rows": 40, "features": 2},
-                "tasks": [
-                    {"transformer": "sklearn.preprocessing.StandardScaler", "name": "scale",
-                     "indexer": {"FoldIndex": {"folds": 2}}},
-                    {**ridge, **({"preprocess": link} if link else {})},
-                    {"learner": "foldgraph.testing.OLS", "name": "meta", "indexer": "FullIndex"}]}  # fmt: skip
-        by_hand = stack_graph([Transformer(StandardScaler(), FoldIndex(2), name="scale"),
-                               Learner(Ridge(), FoldIndex(2), name="ridge", preprocess=link),
-                               Learner(OLS(), FullIndex(), name="meta")],
-                              "fit", split=split, X=synthetic(40, 2)[0], y=synthetic(40, 2)[1])  # fmt: skip
+        spec = {
+            "graph": "stack",
+            "split": split,
+            "data": {"rows": 40, "features": 2},
+            "tasks": [
+                {
+                    "transformer": "sklearn.preprocessing.StandardScaler",
+                    "name": "scale",
+                    "indexer": {"FoldIndex": {"folds": 2}},
+                },
+                {**ridge, **({"preprocess": link} if link else {})},
+                {"learner": "foldgraph.testing.OLS", "name": "meta", "indexer": "FullIndex"},
+            ],
+        }
+        by_hand = stack_graph(
+            [
+                Transformer(StandardScaler(), FoldIndex(2), name="scale"),
+                Learner(Ridge(), FoldIndex(2), name="ridge", preprocess=link),
+                Learner(OLS(), FullIndex(), name="meta"),
+            ],
+            "fit",
+            split=split,
+            X=synthetic(40, 2)[0],
+            y=synthetic(40, 2)[1],
+        )
         assert structure(graph_from_spec(spec)) == structure(by_hand)
 
     def test_classes_and_proba(self):
-        spec = {"data": {"rows": 24, "features": 2, "classes": 3}, "tasks": [
-            {"learner": "sklearn.linear_model.LogisticRegression", "name": "logit",
-             "proba": True, "indexer": {"FoldIndex": {"folds": 2}}}]}  # fmt: skip
+        spec = {
+            "data": {"rows": 24, "features": 2, "classes": 3},
+            "tasks": [
+                {
+                    "learner": "sklearn.linear_model.LogisticRegression",
+                    "name": "logit",
+                    "proba": True,
+                    "indexer": {"FoldIndex": {"folds": 2}},
+                }
+            ],
+        }
         from sklearn.linear_model import LogisticRegression
 
-        by_hand = map_graph(Learner(LogisticRegression(), FoldIndex(2), name="logit", proba=True),
-                            "fit", *synthetic(24, 2, classes=3))  # fmt: skip
+        by_hand = map_graph(
+            Learner(LogisticRegression(), FoldIndex(2), name="logit", proba=True),
+            "fit",
+            *synthetic(24, 2, classes=3),
+        )
         graph = graph_from_spec(spec)
         assert structure(graph) == structure(by_hand)
         assert set(np.unique(graph.y)) == {0, 1, 2}
@@ -98,8 +142,9 @@ class TestSameGraphAsTheBuilders:
         assert title == "a stack of three learners, each behind its own scaler"
         spec = json.loads(EXAMPLE.read_text())
         tasks = [task_from_spec(entry) for entry in spec["tasks"]]
-        by_hand = stack_graph(tasks, "fit", split=False, X=synthetic(442, 10)[0],
-                              y=synthetic(442, 10)[1])  # fmt: skip
+        by_hand = stack_graph(
+            tasks, "fit", split=False, X=synthetic(442, 10)[0], y=synthetic(442, 10)[1]
+        )
         assert structure(graph) == structure(by_hand)
         assert len(graph) == 36
 
@@ -192,5 +237,9 @@ def test_spec_module_imports_no_engine():
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
     ours = {m for m in imported if m.startswith("foldgraph")}
-    assert ours <= {"foldgraph.errors", "foldgraph.tasks", "foldgraph.tasks.indexers",
-                    "foldgraph.tasks.learner"}, ours  # fmt: skip
+    assert ours <= {
+        "foldgraph.errors",
+        "foldgraph.tasks",
+        "foldgraph.tasks.indexers",
+        "foldgraph.tasks.learner",
+    }, ours
