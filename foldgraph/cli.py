@@ -54,8 +54,12 @@ def _use_agg() -> bool:
 
 
 # -- demo ------------------------------------------------------------------------
-def demo(backend: str = "threading", n_jobs: int = -1, folds: int = 5,
-         out: str | Path | None = "foldgraph-demo") -> dict:  # fmt: skip
+def demo(
+    backend: str = "threading",
+    n_jobs: int = -1,
+    folds: int = 5,
+    out: str | Path | None = "foldgraph-demo",
+) -> dict:
     """Run the demo; print a report, write the pictures to ``out`` and return its numbers.
 
     Parameters
@@ -107,9 +111,11 @@ def demo(backend: str = "threading", n_jobs: int = -1, folds: int = 5,
     names = [name for name, _ in estimators]
     ens = SuperLearner(folds=folds, backend=backend, n_jobs=n_jobs, strategy="critical_path")
     ens.add(estimators).add_meta(LinearRegression())
-    print(f"foldgraph demo: make_friedman1, {len(ytr)} training rows, {len(yho)} holdout "
-          f"rows; SuperLearner of {len(names)} base learners x {folds} folds + a meta "
-          f"learner; backend={backend!r}")  # fmt: skip
+    print(
+        f"foldgraph demo: make_friedman1, {len(ytr)} training rows, {len(yho)} holdout "
+        f"rows; SuperLearner of {len(names)} base learners x {folds} folds + a meta "
+        f"learner; backend={backend!r}"
+    )
     t0 = time.perf_counter()
     ens.fit(Xtr, ytr)
     Zho = ens.transform(Xho)
@@ -117,23 +123,36 @@ def demo(backend: str = "threading", n_jobs: int = -1, folds: int = 5,
     elapsed = time.perf_counter() - t0
     fit_graph, fit_trace = ens.graph_, ens.trace_.set_graph(ens.graph_)
     print(f"\nensemble graph: {len(fit_graph)} nodes, {fit_graph.nx.number_of_edges()} edges")
+    scores = _learner_scores(ens, names, Zho, ytr, yho)
+    best = min(scores, key=scores.get)
+    print(
+        f"\nensemble holdout rmse: {ens_rmse:.3f}   best single learner ({best}): "
+        f"{scores[best]:.3f}"
+    )
+    print(
+        f"whole demo {elapsed:.2f} s\n\nschedule of the fit "
+        f"(strategy 'critical_path'):\n{fit_trace.summary()}"
+    )
+    files = [] if out is None else _demo_pictures(fit_graph, fit_trace, Path(out))
+    return {
+        "ensemble": ens_rmse,
+        "best": scores[best],
+        "learners": scores,
+        "files": files,
+        "trace": fit_trace,
+    }
+
+
+def _learner_scores(ens, names, Zho, ytr, yho) -> dict:
+    """Print each base learner's cv and holdout RMSE and fit time; returns holdout RMSE by name."""
     print(f"{'learner':<12}{'cv rmse':>10}{'holdout rmse':>14}{'fit s/fold':>12}")
     scores = {}
     for i, name in enumerate(names):
-        task = ens.layers_[0][name]
         cv = _rmse(ens.fit_transform_[:, i], ytr)
-        ho = _rmse(Zho[:, i], yho)
-        scores[name] = ho
-        fit_s = np.mean(task.cv_results_["fit_time"])
-        print(f"{name:<12}{cv:>10.3f}{ho:>14.3f}{fit_s:>12.4f}")
-    best = min(scores, key=scores.get)
-    print(f"\nensemble holdout rmse: {ens_rmse:.3f}   best single learner ({best}): "
-          f"{scores[best]:.3f}")
-    print(f"whole demo {elapsed:.2f} s\n\nschedule of the fit "
-          f"(strategy 'critical_path'):\n{fit_trace.summary()}")
-    files = [] if out is None else _demo_pictures(fit_graph, fit_trace, Path(out))
-    return {"ensemble": ens_rmse, "best": scores[best], "learners": scores, "files": files,
-            "trace": fit_trace}  # fmt: skip
+        scores[name] = _rmse(Zho[:, i], yho)
+        fit_s = np.mean(ens.layers_[0][name].cv_results_["fit_time"])
+        print(f"{name:<12}{cv:>10.3f}{scores[name]:>14.3f}{fit_s:>12.4f}")
+    return scores
 
 
 def _demo_pictures(graph, trace, out: Path) -> list[Path]:
@@ -141,12 +160,17 @@ def _demo_pictures(graph, trace, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     if not _use_agg():
         dot = graph.save(out / "graph.dot", durations=trace)
-        print(f"\npictures skipped: they need matplotlib (pip install 'foldgraph[viz]'); "
-              f"wrote {dot} instead", file=sys.stderr)  # fmt: skip
+        print(
+            f"\npictures skipped: they need matplotlib (pip install 'foldgraph[viz]'); "
+            f"wrote {dot} instead",
+            file=sys.stderr,
+        )
         return [dot]
     title = "the demo's SuperLearner: fit graph, with each node's duration"
-    files = [graph.save(out / "graph.svg", durations=trace, title=title),
-             graph.save(out / "graph.html", durations=trace, title=title)]  # fmt: skip
+    files = [
+        graph.save(out / "graph.svg", durations=trace, title=title),
+        graph.save(out / "graph.html", durations=trace, title=title),
+    ]
     trace.gantt(out / "gantt.png")
     files.append(out / "gantt.png")
     print(f"\nwrote {', '.join(str(f) for f in files)}")
@@ -197,8 +221,10 @@ def show(spec, level: str = "node", out=None) -> str | Path:
     if out.suffix.lower() not in FORMATS:  # before any work, with the list of formats
         raise ValueError(f"cannot write {out.name!r}: use one of the suffixes {', '.join(FORMATS)}")
     if out.suffix.lower() in (".svg", ".png", ".pdf", ".html") and not _use_agg():
-        raise ValueError(f"writing {out.suffix} needs matplotlib: pip install 'foldgraph[viz]' "
-                         f"(or write .dot or .mmd)")  # fmt: skip
+        raise ValueError(
+            f"writing {out.suffix} needs matplotlib: pip install 'foldgraph[viz]' "
+            f"(or write .dot or .mmd)"
+        )
     return graph.save(out, level=level, title=title)
 
 
@@ -210,8 +236,7 @@ def _benchmarks_dir() -> Path | None:
     return None
 
 
-def bench(name: str = "overhead", full: bool = False, list_only: bool = False,
-          out=None) -> int:  # fmt: skip
+def bench(name: str = "overhead", full: bool = False, list_only: bool = False, out=None) -> int:
     """Run ``benchmarks/<name>.py`` (with ``--quick`` unless ``full``); returns its exit code.
 
     The benchmarks ship with the source tree, not the package: run it from
@@ -247,15 +272,18 @@ def bench(name: str = "overhead", full: bool = False, list_only: bool = False,
     """
     folder = _benchmarks_dir()
     if folder is None:
-        raise RuntimeError("no benchmarks/ folder: the benchmarks ship with the source tree, "
-                           "not the package; run foldgraph bench from a clone of the repository")
+        raise RuntimeError(
+            "no benchmarks/ folder: the benchmarks ship with the source tree, "
+            "not the package; run foldgraph bench from a clone of the repository"
+        )
     scripts = sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
     if list_only:
         print("\n".join(scripts))
         return 0
     if name not in scripts:
-        raise ValueError(f"no benchmark {name!r} in benchmarks/ (choose one of "
-                         f"{', '.join(scripts) or 'none'})")  # fmt: skip
+        raise ValueError(
+            f"no benchmark {name!r} in benchmarks/ (choose one of {', '.join(scripts) or 'none'})"
+        )
     out = Path(out if out is not None else Path.cwd()).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(folder / f"{name}.py")] + ([] if full else ["--quick"])
@@ -269,26 +297,42 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,bench}")
     p = sub.add_parser("demo", help="fit a stacked ensemble on a built-in data set and draw it")
-    p.add_argument("--out", default="foldgraph-demo", metavar="DIR",
-                   help="folder for graph.svg, graph.html and gantt.png (default: %(default)s)")
-    p.add_argument("--backend", default="threading",
-                   help="sequential, threading or multiprocessing (default: %(default)s)")
+    p.add_argument(
+        "--out",
+        default="foldgraph-demo",
+        metavar="DIR",
+        help="folder for graph.svg, graph.html and gantt.png (default: %(default)s)",
+    )
+    p.add_argument(
+        "--backend",
+        default="threading",
+        help="sequential, threading or multiprocessing (default: %(default)s)",
+    )
     p.add_argument("--n-jobs", type=int, default=-1, help="workers (-1: every CPU)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     p = sub.add_parser("show", help="draw the graph of an ensemble described in a JSON spec")
     p.add_argument("spec", help="JSON file describing the ensemble (see docs/visualizing.md)")
-    p.add_argument("--level", choices=("node", "task"), default="node",
-                   help="one shape per node, or one box per task (default: %(default)s)")
-    p.add_argument("--out", metavar="FILE", default=None,
-                   help="picture to write: .svg .png .pdf .dot .mmd .html "
-                        "(default: print DOT to stdout)")  # fmt: skip
+    p.add_argument(
+        "--level",
+        choices=("node", "task"),
+        default="node",
+        help="one shape per node, or one box per task (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        default=None,
+        help="picture to write: .svg .png .pdf .dot .mmd .html (default: print DOT to stdout)",
+    )
     p = sub.add_parser("bench", help="run a benchmark script of the source tree")
-    p.add_argument("name", nargs="?", default="overhead",
-                   help="script in benchmarks/ (default: %(default)s)")
+    p.add_argument(
+        "name", nargs="?", default="overhead", help="script in benchmarks/ (default: %(default)s)"
+    )
     p.add_argument("--full", action="store_true", help="full run instead of --quick")
     p.add_argument("--list", action="store_true", help="list the benchmark scripts")
-    p.add_argument("--out", default=None,
-                   help="folder for the results (default: the current directory)")
+    p.add_argument(
+        "--out", default=None, help="folder for the results (default: the current directory)"
+    )
     return parser
 
 
