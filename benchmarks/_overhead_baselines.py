@@ -223,7 +223,7 @@ def pipe_round_trip(send_size: int, answer_size: int, n: int = 2000, reps: int =
     child.close()
     message = b"R" + b"x" * max(send_size - 1, 0)
     try:
-        for _ in range(100):  # warm-up: the child imports this script first
+        for _ in range(100):  # warm-up: the child imports this module first
             parent.send_bytes(message)
             parent.recv_bytes()
         samples = []
