@@ -43,9 +43,9 @@ HOMES = dict.fromkeys(
 def moved(name: str, home: str, namespace: dict):
     """The object ``name`` of ``foldgraph.viz.<home>``, kept in ``namespace`` (a module's
     globals) so that it is looked up once."""
-    from foldgraph import viz
+    import foldgraph.viz
 
-    namespace[name] = value = getattr(getattr(viz, home), name)
+    namespace[name] = value = getattr(getattr(foldgraph.viz, home), name)
     return value
 
 
