@@ -17,7 +17,6 @@ from collections import Counter
 
 from foldgraph.errors import WorkerDied
 
-from .scheduler import task_error
 from .worker import Done
 
 __all__ = ["Deaths", "culprit", "worker_died"]
@@ -123,15 +122,16 @@ class Deaths:
         key = culprit(counts, prefer=named) or named
         return key, worker_died(key, max(counts[key], 1))
 
-    def blame(self, graph, limit: int, last: bool = False):
-        """After an attempt lost its inputs with a worker: the :class:`WorkerDied` (a
-        TaskError naming task and node) of the node that was on its worker at the most
-        deaths, at least ``limit`` (1 when ``last``: a suspect beats a node whose input
-        was lost); None if none leads, the nodes tied for the lead becoming suspects."""
+    def blame(self, limit: int, last: bool = False) -> Done | None:
+        """After an attempt lost its inputs with a worker: the failed :class:`Done` (a
+        :class:`WorkerDied`, which the scheduler loop turns into the TaskError naming task
+        and node) of the node that was on its worker at the most deaths, at least
+        ``limit`` (1 when ``last``: a suspect beats a node whose input was lost); None if
+        none leads, the nodes tied for the lead becoming suspects."""
         counts = self.counts()
         key = culprit(counts, 1 if last else limit)
         if key is None:
             top = max(counts.values(), default=0)
             self.suspects = {k for k, n in counts.items() if n == top > 0}
             return None
-        return task_error(graph, Done(key, None, worker_died(key, counts[key]), "", 0, 0, 0.0, 0.0))
+        return Done(key, None, worker_died(key, counts[key]), "", 0, 0, 0.0, 0.0)

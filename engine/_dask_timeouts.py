@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 
 from ._timeouts import POLL_SHARE, timeout_done
-from .scheduler import task_error
+from .worker import Done
 
-__all__ = ["DaskClock", "batches"]
+__all__ = ["DaskClock", "next_batch"]
 
 #: seconds between two looks at the futures while a run has a timeout
 TICK = 0.05
@@ -93,8 +93,9 @@ def stop_worker(client, address: str) -> tuple:
 
 
 class DaskClock:
-    """When the nodes of one run (a ``_Run``) started on their workers, as the
-    scheduler saw it; :meth:`check` stops the run when one is over ``timeout``."""
+    """When the nodes of one run (a :class:`~foldgraph.engine._dask_run.DaskRun`) started
+    on their workers, as the scheduler saw it; :meth:`check` stops the run when one is
+    over ``timeout``."""
 
     def __init__(self, run, timeout: float):
         self.run, self.timeout = run, timeout
@@ -116,42 +117,39 @@ class DaskClock:
                 out[key] = (address, now - elapsed)
         return out
 
-    def check(self) -> None:
-        """Ask the scheduler when due; raise the NodeTimeout of a node over the timeout."""
+    def check(self) -> Done | None:
+        """Ask the scheduler when due; the NodeTimeout (a failed Done) of a node over the
+        timeout, else None."""
         now = time.perf_counter()
         if now < self._next:
-            return
+            return None
         running = self.running()
         for key, (address, since) in running.items():
             if now - since >= self.timeout:
-                self.expire(key, address, since)
+                return self.expire(key, address, since)
         deadlines = [since + self.timeout for _, since in running.values()]
         self._next = min(deadlines + [now + self.poll])
+        return None
 
-    def expire(self, key: str, address: str, since: float):
-        """Cancel the run, restart the worker running ``key``, raise its NodeTimeout."""
+    def expire(self, key: str, address: str, since: float) -> Done:
+        """Cancel the run, restart the worker running ``key``; its NodeTimeout (a Done)."""
         run, node = self.run, self.run.names[key]
         run.cancel()  # first, so that dask does not rerun the node elsewhere
         pid, what = stop_worker(run.client, address)
-        done = timeout_done(node, self.timeout, since, run.backend.worker_id(address), pid,
+        return timeout_done(node, self.timeout, since, run.backend.worker_id(address), pid,
                             f"its dask worker {address} was {what}")  # fmt: skip
-        raise task_error(run.graph, done)
 
 
-def batches(run):
-    """The run's futures in batches as they finish (``as_completed``); with a timeout,
-    looking every :data:`TICK` seconds and asking the scheduler when due."""
-    from distributed import as_completed
-
-    done = as_completed(list(run.futures.values()), loop=run.client.loop)
-    timeout = getattr(run.backend, "timeout", None)
-    if timeout is None:
-        yield from done.batches()
-        return
-    clock = DaskClock(run, timeout)
-    while not done.is_empty():
+def next_batch(done, clock: DaskClock | None):
+    """The next futures to finish (``done`` is an ``as_completed``); with a ``clock``,
+    looking every :data:`TICK` seconds and asking the scheduler when due: then the
+    NodeTimeout (a Done) of a node over the timeout instead."""
+    if clock is None:
+        return done.next_batch(block=True)
+    while True:
         if done.has_ready():
-            yield done.next_batch(block=False)
-            continue
-        clock.check()
+            return done.next_batch(block=False)
+        late = clock.check()
+        if late is not None:
+            return late
         time.sleep(TICK)

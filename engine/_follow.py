@@ -56,14 +56,14 @@ def follow(graph, state, backend, keys: list) -> list:
     >>> g = nx.DiGraph([("a", "b")])
     >>> state = start_state(g, {"a": 0, "b": 1})
     >>> state.running["a"] = None  # a was submitted to worker 0
-    >>> graph = SimpleNamespace(nx=g, job="fit", attrs=lambda key: {"cost": 5.0})
+    >>> graph = SimpleNamespace(parents=g.pred, job="fit", attrs=lambda key: {"cost": 5.0})
     >>> backend = SimpleNamespace(placed=lambda: {"a": 0}, follow_below=1.0,
     ...                           has_room=lambda slot: True)
     >>> follow(graph, state, backend, ["a"]), list(state.running)
     ([], ['a'])
     """
     placed = backend.placed()  # {in-flight key: worker slot}, kept by the backend
-    below, parents, done = backend.follow_below, graph.nx._pred, state.done
+    below, parents, done = backend.follow_below, graph.parents, state.done
     remaining, running, attrs = state.remaining, state.running, graph.attrs
     fit, later, todo = graph.job == "fit", [], list(keys)
     while todo:  # a follower may be followed in turn: a chain fills the worker's queue

@@ -17,7 +17,8 @@ from abc import ABC, abstractmethod
 from ._timeouts import DaemonPool
 from .worker import Done, Payload, execute
 
-__all__ = ["Backend", "Sequential", "Threads", "BACKENDS", "PLANNED", "make_backend"]
+__all__ = ["Backend", "Sequential", "Threads", "BACKENDS", "PLANNED", "backend_class",
+           "make_backend"]
 
 
 class Backend(ABC):
@@ -294,6 +295,25 @@ PLANNED = ()
 SHARED = ("multiprocessing",)
 
 
+def backend_class(name: str) -> type:
+    """The class of backend ``name`` (the optional ones imported only when asked for).
+
+    Examples
+    --------
+    >>> [backend_class(name).__name__ for name in BACKENDS]
+    ['Sequential', 'Threads', 'Processes', 'Dask']
+    """
+    if name == "multiprocessing":
+        from .processes import Processes
+
+        return Processes
+    if name == "dask":  # distributed is optional: imported when a Dask backend runs
+        from .dask_backend import Dask
+
+        return Dask
+    return BACKENDS[name]
+
+
 def make_backend(name: str, n_jobs: int, **options):
     """Instantiate backend ``name`` with ``n_jobs`` workers (validated by the caller).
 
@@ -319,12 +339,4 @@ def make_backend(name: str, n_jobs: int, **options):
     >>> type(make_backend("multiprocessing", 2, retries=0)).__name__  # no process started yet
     'Processes'
     """
-    if name == "multiprocessing":
-        from .processes import Processes
-
-        return Processes(n_jobs, **options)
-    if name == "dask":  # imported only when asked for: distributed is optional
-        from .dask_backend import Dask
-
-        return Dask(n_jobs, **options)
-    return BACKENDS[name](n_jobs, **options)
+    return backend_class(name)(n_jobs, **options)

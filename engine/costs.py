@@ -69,7 +69,7 @@ class CostModel:
         for :meth:`update` and later runs of the same graph.
         """
         known, durations = 0, self.durations
-        for attrs in graph.nx._node.values():  # the raw dicts: no view per node
+        for attrs in graph.node_attrs.values():  # the raw dicts: no view per node
             seconds = durations.get(_cached_key(attrs))
             if seconds is None:
                 if "cost_source" not in attrs:
@@ -81,7 +81,7 @@ class CostModel:
 
     def update(self, graph, trace) -> None:
         """Remember the durations of ``trace``'s nodes."""
-        nodes, durations = graph.nx._node, self.durations
+        nodes, durations = graph.node_attrs, self.durations
         for event in trace.events:
             attrs = nodes.get(event.key)
             if attrs is not None:

@@ -10,17 +10,27 @@ its buffers on success, error or interrupt; ``clear()`` (or leaving a
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
 
-from foldgraph.graph.builders import gc_paused, map_graph, stack_graph
+from foldgraph.graph._gc import gc_paused
+from foldgraph.graph.builders import map_graph, stack_graph
 from foldgraph.graph.taskgraph import check_dtype
 
+from ._handle import Handle
+from ._options import (
+    available_cpus,
+    backend_options,
+    check_backend,
+    check_n_jobs,
+    check_retries,
+    check_threads,
+    return_preds_of,
+)
 from ._timeouts import check_timeout
 from .assemble import attach_fitted, check_return_preds, collect_outputs
-from .backends import BACKENDS, PLANNED, SHARED, make_backend
+from .backends import SHARED, make_backend
 from .cache import make_plan, resolve_cache, restore_hits, store_results
 from .costs import CostModel
 from .dask_backend import check_options as _check_dask
@@ -33,43 +43,7 @@ from .trace import Trace
 __all__ = ["ParallelProcessing", "available_cpus"]
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (affinity-aware): what ``n_jobs=-1`` means.
-
-    Examples
-    --------
-    >>> available_cpus() >= 1
-    True
-    """
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _is_runtime(value) -> bool:
-    """Locks and queues belong to one process's run, never to a pickle."""
-    return type(value).__module__ in ("_thread", "queue", "_queue")
-
-
-def _check_backend(backend: str) -> str:
-    if backend in BACKENDS:
-        return backend
-    valid = ", ".join(map(repr, BACKENDS))
-    if backend in PLANNED:
-        raise ValueError(f"backend {backend!r} is not available yet: choose one of {valid}")
-    raise ValueError(f"unknown backend {backend!r}: choose one of {valid}")
-
-
-def _check_n_jobs(n_jobs) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(
-            f"n_jobs={n_jobs!r}: pass a positive number of workers, or -1 for every CPU"
-        )
-    return available_cpus() if n_jobs == -1 else n_jobs
-
-
-class ParallelProcessing:
+class ParallelProcessing(Handle):
     """Run task graphs of learners and transformers on a backend.
 
     Parameters
@@ -194,22 +168,20 @@ class ParallelProcessing:
         dtype=np.float64,
         timeout=None,
     ):
-        self.backend = _check_backend(backend)
+        self.backend = check_backend(backend)
         self._dtype = check_dtype(dtype)
         self.dtype = dtype
         _check_dask(self.backend, client, address)
         self.client, self.address = client, address
         self.n_jobs = n_jobs
-        n_workers = _check_n_jobs(n_jobs)
+        n_workers = check_n_jobs(n_jobs)
         self._n_workers = 1 if backend == "sequential" else n_workers
         self.strategy = strategy
         self._strategy = resolve(strategy)
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries={retries!r}: pass a non-negative int")
-        self.retries = retries
+        self.retries = check_retries(retries)
         self.verbose = verbose
         self.start_method = check_start_method(start_method)
-        self.threads_per_worker = _check_threads(threads_per_worker)
+        self.threads_per_worker = check_threads(threads_per_worker)
         self.timeout = check_timeout(timeout)
         self.job: Job | None = None
         self.graph = None
@@ -228,31 +200,6 @@ class ParallelProcessing:
             f"ParallelProcessing(backend={self.backend!r}, n_jobs={self.n_jobs!r}, "
             f"strategy={self.strategy!r}{dtype})"
         )
-
-    def __deepcopy__(self, memo) -> ParallelProcessing:
-        """A manager is a handle on workers (a cluster): copies share it, so that
-        ``sklearn.base.clone`` keeps an ensemble's ``backend=ParallelProcessing(...)``."""
-        return self
-
-    def __getstate__(self) -> dict:
-        """Settings only: a pickled manager (say, inside a fitted ensemble) carries no
-        workers, client, buffers or last run; after loading it starts its own pool at
-        its first run (a dask manager given ``client=`` needs ``address=`` or a new
-        client then)."""
-        state = dict(self.__dict__)
-        state.update(job=None, graph=None, trace=None, _backend=None, client=None,
-                     fingerprints={})  # fmt: skip
-        return {k: v for k, v in state.items() if not _is_runtime(v)}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock, self._running = threading.RLock(), False
-
-    def __enter__(self) -> ParallelProcessing:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.clear()
 
     # -- the tutorial's API -------------------------------------------------
     def exclusive(self):
@@ -324,7 +271,7 @@ class ParallelProcessing:
                 graph = stack_graph(caller, job, split=job.split, dtype=self._dtype)
             else:
                 graph = map_graph(caller, job, dtype=self._dtype)
-            return self._execute(graph, job, _return_preds(out))
+            return self._execute(graph, job, return_preds_of(out))
 
     def run(self, graph, X, y=None, return_preds=False, sample_weight=None):
         """Run a graph built by hand (or by a builder) on ``X`` and ``y``.
@@ -419,12 +366,8 @@ class ParallelProcessing:
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
             backend = self._get_backend()
             backend.timeout = check_timeout(self.timeout)  # set since?
-            if hasattr(backend, "run_graph"):  # dask: runs the whole graph itself
-                results = backend.run_graph(graph, job, self._strategy, self.trace,
-                                            verbose=self.verbose, cached=hits)  # fmt: skip
-            else:
-                results = run_graph(graph, job, backend, self._strategy, self.trace,
-                                    verbose=self.verbose, cached=hits)  # fmt: skip
+            results = run_graph(graph, job, backend, self._strategy, self.trace,
+                                verbose=self.verbose, cached=hits)  # fmt: skip
             outputs = collect_outputs(graph, job.buffers, names, return_preds)
             attach_fitted(graph, results)
             store_results(graph, job, self._cache, self.fingerprints, results, hits)
@@ -433,47 +376,20 @@ class ParallelProcessing:
             self.clear()  # stop the workers too
             raise
         finally:
-            release = getattr(self._backend, "release", None)
-            if release is not None:  # workers close the run's buffers first (processes)
-                release()
+            if self._backend is not None:  # workers close the run's buffers first (processes)
+                self._backend.release()
             job.release()
         return outputs
 
     def _get_backend(self):
         if self._backend is None:
-            options = {}
-            if self.backend == "multiprocessing":
-                options = dict(start_method=self.start_method, retries=self.retries,
-                               threads_per_worker=self._worker_threads())  # fmt: skip
-            elif self.backend == "dask":
-                options = dict(client=self.client, address=self.address, retries=self.retries)
+            options = backend_options(self.backend, self._n_workers, self.retries,
+                                      self.start_method, self.threads_per_worker,
+                                      self.client, self.address)  # fmt: skip
             self._backend = make_backend(self.backend, self._n_workers, **options)
         return self._backend
-
-    def _worker_threads(self):
-        if self.threads_per_worker == "auto":
-            return 1 if self._n_workers > 1 else None
-        return self.threads_per_worker
 
     @property
     def worker_pids(self) -> list[int]:
         """Process ids of the running worker processes (empty for in-process backends)."""
-        return list(getattr(self._backend, "pids", []))
-
-
-def _check_threads(value):
-    if value is None or value == "auto":
-        return value
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"threads_per_worker={value!r}: pass a positive int, 'auto' or None"
-        )
-    return value
-
-
-def _return_preds(out: dict):
-    if not out:
-        return False
-    if out.get("return_final"):
-        return True
-    return list(out.get("return_names", []))
+        return [] if self._backend is None else list(self._backend.pids)

@@ -85,11 +85,15 @@ def _push(state: RunState, key: str) -> None:
     heapq.heappush(state.ready, (state.priority[key], state.order[key], key))
 
 
-def start_state(g, priority: dict, cached: dict | None = None) -> RunState:
+def start_state(g, priority: dict, cached: dict | None = None,
+                children: dict | None = None) -> RunState:  # fmt: skip
     """Initial state of a run over DiGraph ``g``: roots are ready.
 
     ``cached`` maps nodes that need not run (a cache hit) to their result:
     they start done, and a node whose predecessors are all cached is ready.
+    ``children`` is ``g``'s successor adjacency as plain dicts
+    (:attr:`TaskGraph.children <foldgraph.graph.TaskGraph.children>`, which
+    the loop iterates faster than networkx's views); default ``g.succ``.
 
     Examples
     --------
@@ -110,7 +114,7 @@ def start_state(g, priority: dict, cached: dict | None = None) -> RunState:
         remaining = dict(g.in_degree())
     state = RunState(
         remaining={k: d for k, d in remaining.items() if d},
-        dependents=g._succ,  # {key: {child: edge data}}: iterating gives the children
+        dependents=g.succ if children is None else children,  # iterating gives the children
         priority=priority,
         order=order,
         done=set(cached),
@@ -344,7 +348,8 @@ def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
     backend.prepare(graph)  # e.g. which modules worker processes preload
     backend.start(job)
     trace.n_workers = backend.n_workers  # a dask cluster says how many it has once started
-    state = start_state(graph.nx, strategy.priorities(graph, backend.n_workers), cached)
+    priority = strategy.priorities(graph, backend.n_workers)
+    state = start_state(graph.nx, priority, cached, graph.children)
     select = selector(strategy)
     # a strategy with its own select() orders every node itself: nothing follows
     follows = select is None and backend.follow_below is not None

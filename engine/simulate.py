@@ -1,10 +1,11 @@
 """simulate(): replay the scheduler loop on node costs, with no worker.
 
 A discrete-event simulation of :func:`foldgraph.engine.scheduler.run_graph`:
-the same :class:`~foldgraph.engine.scheduler.RunState`, the same
-:func:`~foldgraph.engine.scheduler.pick` and
+the same :class:`~foldgraph.engine.scheduler.RunState`, the same admission
+(:func:`~foldgraph.engine.scheduler.admit`) and
 :func:`~foldgraph.engine.scheduler.finish`, the same strategy objects; only
-time is simulated. Whenever workers are free and nodes are ready, the
+time is simulated. Followers (a process backend's prefetch behind a
+predecessor) are not modelled: a node starts when a worker is free. Whenever workers are free and nodes are ready, the
 strategy's best ready nodes start on the free workers (lowest id first); the
 clock then jumps to the next node end. The schedule is therefore a greedy
 list schedule, and obeys Graham's bounds:
@@ -24,10 +25,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from foldgraph.graph.builders import gc_paused
+from foldgraph.graph._gc import gc_paused
 
-from .scheduler import finish, pick, start_state
-from .strategies import resolve
+from .scheduler import admit, finish, start_state
+from .strategies import resolve, selector
 from .trace import Trace, TraceEvent
 
 __all__ = ["simulate", "SimResult", "Slot"]
@@ -137,7 +138,7 @@ class _Costed:
     """
 
     def __init__(self, graph, cost: dict):
-        self.nx = graph.nx
+        self.nx, self.children, self.parents = graph.nx, graph.children, graph.parents
         attrs = graph.attrs
         self._attrs = {key: {**attrs(key), "cost": seconds} for key, seconds in cost.items()}
         self.tasks, self.buffers, self.info = graph.tasks, graph.buffers, graph.info
@@ -197,17 +198,16 @@ def _simulate(graph, n_workers, strategy, costs, memory) -> SimResult:
     cost = _costs(graph, costs)
     view = _Costed(graph, cost)
     strat = resolve(strategy)
-    state = start_state(view.nx, strat.priorities(view, n_workers))
-    select = getattr(strat, "select", None)
+    state = start_state(view.nx, strat.priorities(view, n_workers), None, view.children)
+    select = selector(strat)
     live = _Live(view) if memory else None
     free = list(range(n_workers))  # a heap of idle worker ids
     events: list = []  # heap of (end, worker, key)
     now, schedule = 0.0, []
     while state.ready or events:
         if state.ready and free:
-            for key in pick(state, len(free), view, select):
+            for key in admit(state, len(free), view, select):  # the loop's own decision
                 worker = heapq.heappop(free)
-                state.running[key] = worker
                 heapq.heappush(events, (now + cost[key], worker, key))
                 schedule.append(Slot(key, worker, now, now + cost[key]))
                 if live is not None:
@@ -238,7 +238,7 @@ def _critical_path(view, cost: dict, schedule: list) -> float:
     is topological (a node starts only after its predecessors ended)."""
     if "cost" in view._levels:
         return max(view._levels["cost"].values(), default=0.0)
-    pred, top, longest = view.nx._pred, {}, 0.0
+    pred, top, longest = view.parents, {}, 0.0
     for slot in schedule:
         key = slot.node
         start = max((top[u] + cost[u] for u in pred[key]), default=0.0)

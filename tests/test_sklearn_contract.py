@@ -164,13 +164,13 @@ def test_repeated_stratified_folds_for_a_classifier_and_the_node_memory():
     np.testing.assert_allclose(again.fit_transform_, ref, rtol=1e-9, atol=1e-12)
 
 
-def test_an_irregular_overlapping_splitter_and_dask_are_refused():
+def test_an_irregular_overlapping_splitter_is_refused():
     from sklearn.model_selection import ShuffleSplit
 
     with pytest.raises(ValueError, match="different number of times|once per repeat"):
         regressor(folds=ShuffleSplit(3, test_size=0.3, random_state=0)).fit(X, Y)
-    with pytest.raises(ValueError, match="dask.? cannot average the repeats"):
-        regressor(folds=RepeatedKFold(n_splits=2, n_repeats=2)).set_params(backend="dask").fit(X, Y)
+    # dask averages the repeats too since it runs the scheduler's loop (issue 17):
+    # tests/engine/test_one_loop.py::test_repeated_splitters_average_on_dask
 
 
 def test_blend_shuffle_returns_rows_in_the_users_order():

@@ -355,13 +355,9 @@ def test_lost_input_resubmits_the_rest(client):
      r"address= is for backend='dask', not 'threading'"),
     (dict(backend="dask", client=object()), ValueError, r"client= must be a distributed.Client"),
     (dict(backend="dask", address=8786), ValueError, r"address= must be a scheduler address"),
-    (dict(backend="dask", strategy=lambda ready, g, s: ready), ValueError,
-     r"backend='dask' cannot ask .* 'fifo', 'lpt', 'critical_path'"),
-])
+])  # a strategy asked at run time works on dask too: test_one_loop.py
 def test_bad_options(kwargs, exc, match, client):
     with pytest.raises(exc, match=match):
-        if kwargs.get("strategy") is not None:
-            kwargs["client"] = client
         with ParallelProcessing(**kwargs) as pp:
             pp.map(Learner(OLS()), "fit", X, Y)
 
