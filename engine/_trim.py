@@ -46,6 +46,8 @@ def input_bytes(X, rows: tuple) -> int:
     if not shape or not shape[0]:
         return 0
     nbytes = getattr(X, "nbytes", None)
+    if hasattr(X, "memory_usage"):  # a DataFrame: its columns (strings as pointers)
+        nbytes = int(X.memory_usage(index=False).sum())
     if nbytes is None:  # scipy.sparse: its data and column indices
         nbytes = sum(getattr(getattr(X, part, None), "nbytes", 0) for part in ("data", "indices"))
     return nbytes // shape[0] * sum(b - a for a, b in rows)

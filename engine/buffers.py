@@ -155,6 +155,10 @@ def attach(handle: Handle, segments: dict):
 
         parts = tuple(attach(h, segments) for h in handle[2:])
         return csr_matrix(parts, shape=handle[1], copy=False)
+    if handle[0] == "frame":  # ("frame", layout, {part: handle}): a DataFrame on them
+        from foldgraph.tasks.frames import frame_from_parts
+
+        return frame_from_parts(handle[1], {p: attach(h, segments) for p, h in handle[2].items()})
     kind, where, shape, dtype = handle[:4]
     if kind == "npy":
         return np.load(where, mmap_mode="r")

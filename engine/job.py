@@ -17,6 +17,7 @@ import numpy as np
 from foldgraph.errors import GraphError
 from foldgraph.graph.checks import check_data, check_labels, check_sample_weight
 from foldgraph.graph.taskgraph import check_job
+from foldgraph.tasks.frames import frame_parts, is_frame
 
 __all__ = ["Job", "load_array"]
 
@@ -182,12 +183,16 @@ class Job:
     def _allocate_shared(self, inputs: dict, outputs: dict) -> None:
         from .buffers import SharedBuffer
 
-        specs = {}
+        specs, layouts, frame_arrays = {}, {}, {}
         for name, array in inputs.items():
             source = self._sources.get(name)
             if source is not None and source.endswith(".npy"):  # workers map the file
                 self.buffers[name] = array
                 self.handles[name] = ("npy", source, tuple(array.shape), array.dtype.str)
+            elif is_frame(array):  # typed columns and category codes go to shared memory
+                layouts[name], parts = frame_parts(array)
+                specs.update({f"{name}#{p}": (a.shape, a.dtype) for p, a in parts.items()})
+                frame_arrays.update({f"{name}#{p}": a for p, a in parts.items()})
             elif _is_sparse(array):  # CSR: its three arrays go to shared memory
                 array = array.tocsr()
                 for part in ("data", "indices", "indptr"):
@@ -201,10 +206,19 @@ class Job:
         for name in specs:
             if name in inputs:
                 buf.arrays[name][...] = inputs[name]
+            elif name in frame_arrays:
+                buf.arrays[name][...] = frame_arrays[name]
             elif "#" in name:
                 base, part = name.split("#")
                 buf.arrays[name][...] = getattr(inputs[base].tocsr(), part)
             # outputs: a new segment reads as zeros already (POSIX ftruncate)
+        for name, layout in layouts.items():  # the worker rebuilds the frame on the parts
+            parts = {key.split("#", 1)[1]: buf.handles.pop(key) for key in list(buf.handles)
+                     if key.startswith(f"{name}#")}
+            for key in parts:
+                buf.arrays.pop(f"{name}#{key}")
+            self.buffers[name] = inputs[name]
+            self.handles[name] = ("frame", layout, parts)
         for name, array in inputs.items():
             if _is_sparse(array):
                 parts = [buf.handles.pop(f"{name}#{p}") for p in ("data", "indices", "indptr")]

@@ -24,15 +24,19 @@ from sklearn.preprocessing import LabelEncoder
 
 from foldgraph.errors import GraphError
 from foldgraph.graph import TaskGraph, add_layer
+from foldgraph.tasks.frames import as_frame
 
 from .inputs import (
     as_numeric,
     check_fit_data,
     check_groups,
     check_predict_data,
+    check_propagated,
     check_weights,
     column_positions,
+    feature_names,
     fit_seed,
+    frame_dtypes,
     on_classes,
     take_rows,
     user_order,
@@ -59,11 +63,6 @@ __all__ = ["BaseEnsemble", "META"]
 
 META = "meta"  # the meta layer's name, as in get_params
 _PERMUTED_KINDS = ("blend", "subsemble")  # indexers that cut contiguous blocks
-
-
-def _feature_names(X):
-    names = getattr(X, "columns", None)
-    return None if names is None else np.asarray([str(c) for c in names], dtype=object)
 
 
 class BaseEnsemble(BaseEstimator):
@@ -151,7 +150,8 @@ class BaseEnsemble(BaseEstimator):
             if job == "fit" and getattr(self, "graph_", None) is not None:
                 return self.graph_
             raise GraphError(f"graph({job!r}) needs X (and y for 'fit')")
-        X = as_numeric(np.asarray(X), _feature_names(X))
+        frame = as_frame(X)
+        X = frame if frame is not None else as_numeric(np.asarray(X), feature_names(X))
         if job == "fit":
             if y is not None and self._is_classifier():
                 y = LabelEncoder().fit_transform(np.asarray(y))
@@ -176,9 +176,11 @@ class BaseEnsemble(BaseEstimator):
         for i, (spec, name) in enumerate(zip(specs, names)):
             layer_tasks = tasks[i] if tasks is not None else spec.make_tasks(
                 name, self.scorer, spec.make_indexer(self._defaults(spec), **(context or {})))
+            columns = column_positions(spec.propagate_features, i, self)
+            if i == 0:
+                check_propagated(X, columns)
             stream = add_layer(graph, name, layer_tasks, [t.name for t in layer_tasks],
-                               input=stream, propagate_features=column_positions(
-                                   spec.propagate_features, i, self))  # fmt: skip
+                               input=stream, propagate_features=columns)
             made.append(layer_tasks)
         return graph.validate(), made
 
@@ -225,8 +227,11 @@ class BaseEnsemble(BaseEstimator):
         base, meta = self._specs()
         if meta is None:
             raise GraphError(f"{type(self).__name__} has no meta learner: call add_meta(est)")
-        names = _feature_names(X)
+        names = feature_names(X)
         X, y = check_fit_data(self, X, y, names, self._is_classifier(), meta_name(self))
+        self.feature_dtypes_ = frame_dtypes(X)  # a frame's: the learners get frames at predict
+        if self.feature_dtypes_ is None:
+            del self.feature_dtypes_
         n = X.shape[0]
         sample_weight = check_weights(sample_weight, n)
         groups = check_groups(groups, n)
@@ -273,7 +278,7 @@ class BaseEnsemble(BaseEstimator):
     def _base_output(self, X) -> np.ndarray:
         """The last base layer's predictions for new rows: the meta learner's input."""
         self._check_fitted()
-        names = _feature_names(X)
+        names = feature_names(X)
         X = check_predict_data(self, X, names)
         graph, _ = self._build("predict", X, None, tasks=self._tasks, upto=-1)
         with self._manager() as pp:

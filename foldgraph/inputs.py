@@ -11,10 +11,18 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    column_or_1d,
+    validate_data,
+)
+
+from foldgraph.tasks.frames import as_frame, is_frame, numeric_block
 
 __all__ = ["as_numeric", "check_weights", "check_groups", "fit_seed", "check_folds", "to_csr",
-           "check_targets", "take_rows", "user_order", "check_fit_data", "check_predict_data", "column_positions", "on_classes"]
+           "check_targets", "take_rows", "user_order", "check_fit_data", "check_predict_data", "column_positions", "on_classes",
+           "check_propagated", "feature_names", "frame_dtypes"]
 
 
 def as_numeric(X, names=None, where: str = "X"):
@@ -71,6 +79,10 @@ def check_fit_data(estimator, X, y, names, classifier: bool, meta: str):
     >>> X.shape, y.dtype
     ((2, 1), dtype('float64'))
     """
+    frame = as_frame(X)
+    if frame is not None:  # kept as it is: the learners get the names and dtypes
+        return _check_fit_frame(estimator, frame, y), check_targets(
+            _checked_y(frame, y, estimator), classifier, type(estimator).__name__, meta)
     if not hasattr(X, "shape"):
         X = np.asarray(X)
     X, y = validate_data(estimator, X, y, reset=True, ensure_all_finite=False,
@@ -78,6 +90,24 @@ def check_fit_data(estimator, X, y, names, classifier: bool, meta: str):
                          accept_sparse=("csr", "csc", "coo"))  # fmt: skip
     X = to_csr(as_numeric(X, names))
     return X, check_targets(y, classifier, type(estimator).__name__, meta)
+
+
+def _check_fit_frame(estimator, X, y):
+    # what validate_data checks, without turning the frame into an array
+    validate_data(estimator, X, reset=True, skip_check_array=True)
+    if X.shape[0] < 2:
+        raise ValueError(f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
+                         f"minimum of 2 is required by {type(estimator).__name__}.")
+    return X
+
+
+def _checked_y(X, y, estimator):
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target "
+                         f"y is None")
+    y = check_array(y, ensure_2d=False, dtype=None, input_name="y", estimator=estimator)
+    check_consistent_length(X, y)
+    return y
 
 
 def check_predict_data(estimator, X, names):
@@ -94,9 +124,53 @@ def check_predict_data(estimator, X, names):
       ...
     ValueError: X has 2 features, but SuperLearner is expecting 1 features as input.
     """
+    frame = as_frame(X)
+    if frame is not None and hasattr(estimator, "feature_dtypes_"):  # fitted on a frame
+        validate_data(estimator, frame, reset=False, skip_check_array=True)
+        return frame
     X = validate_data(estimator, X, reset=False, ensure_all_finite=False, dtype=None,
                       accept_sparse=("csr", "csc", "coo"))  # fmt: skip
     return to_csr(as_numeric(X, names))
+
+
+def feature_names(X):
+    """A frame's column names as strings (an object array), else None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> feature_names(pd.DataFrame({"a": [1], 2: [3]})).tolist(), feature_names(np.ones((1, 1)))
+    (['a', '2'], None)
+    """
+    names = getattr(X, "columns", None)
+    return None if names is None else np.asarray([str(c) for c in names], dtype=object)
+
+
+def frame_dtypes(X):
+    """``{column: dtype}`` of a frame (what the learners see), else None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame_dtypes(pd.DataFrame({"a": [1.0], "c": pd.Categorical(["x"])})), frame_dtypes(None)
+    ({'a': 'float64', 'c': 'category'}, None)
+    """
+    return {str(c): str(t) for c, t in X.dtypes.items()} if is_frame(X) else None
+
+
+def check_propagated(X, columns) -> None:
+    """Refuse, before any node runs, to propagate a frame's non-numeric columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check_propagated(pd.DataFrame({"a": [1.0], "s": ["u"]}), "all")
+    Traceback (most recent call last):
+      ...
+    ValueError: propagate_features: column 's' (#1) has dtype str, not numbers: propagate numeric columns only, or encode this one in a learner
+    """
+    if columns is not None and is_frame(X):
+        numeric_block(X.iloc[:1], range(X.shape[1]) if columns == "all" else columns)
 
 
 def column_positions(columns, layer: int, ensemble):
@@ -191,7 +265,8 @@ def take_rows(order, *arrays) -> tuple:
     >>> take_rows(np.array([1, 0]), np.array([5, 6]), None)
     (array([6, 5]), None)
     """
-    return tuple(None if a is None else a[order] for a in arrays)
+    return tuple(None if a is None else a.iloc[order].reset_index(drop=True) if is_frame(a)
+                 else a[order] for a in arrays)  # fmt: skip
 
 
 def user_order(out, n: int, order=None) -> tuple:

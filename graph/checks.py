@@ -9,6 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from foldgraph.errors import GraphError
+from foldgraph.tasks.frames import as_frame
 from foldgraph.tasks.splitters import as_indexer
 
 __all__ = ["check_data", "check_task", "task_input", "check_sample_weight", "check_labels",
@@ -56,6 +57,9 @@ def check_data(X, y=None, job=None):
     """
     if X is None:
         raise GraphError("X is None: pass the input data (an array of shape (n_samples, n_features))")
+    frame = as_frame(X)
+    if frame is not None:  # the learners get it as it is: names, dtypes, strings
+        return _check_frame(frame), _check_y(frame, y, job)
     columns = getattr(X, "columns", None)  # a DataFrame's column names
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         try:
@@ -76,6 +80,20 @@ def check_data(X, y=None, job=None):
     if X.dtype.kind == "c":
         raise GraphError(f"X holds complex numbers (dtype {X.dtype}): estimators take real "
                          f"values; pass X.real, or split real and imaginary parts into columns")
+    return X, _check_y(X, y, job)
+
+
+def _check_frame(X):
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise GraphError(f"X is empty (shape {X.shape}): pass at least one row and one column")
+    for j, (name, dtype) in enumerate(X.dtypes.items()):
+        if getattr(dtype, "kind", "") == "c":
+            raise GraphError(f"X column {name!r} (#{j}) holds complex numbers (dtype {dtype}): "
+                             f"estimators take real values; split real and imaginary parts")
+    return X
+
+
+def _check_y(X, y, job):
     if y is not None:
         y = np.asarray(y)
         if y.ndim not in (1, 2):
@@ -90,7 +108,7 @@ def check_data(X, y=None, job=None):
                 f"y holds NaN or inf (first at row {row}): a 'fit' job needs finite "
                 f"targets; drop or impute those rows"
             )
-    return X, y
+    return y
 
 
 def _numeric_X(X, columns=None):

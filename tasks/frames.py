@@ -73,10 +73,11 @@ def _from_polars(X):
 
     columns = {}
     for name, series in zip(X.columns, X.get_columns()):
-        if isinstance(series.dtype, (pl.Categorical, pl.Enum)):
-            categories = series.cat.get_categories().to_list()
-            values = pd.Categorical(series.cast(pl.String).to_list(), categories=categories,
-                                    ordered=isinstance(series.dtype, pl.Enum))
+        if isinstance(series.dtype, pl.Enum):  # its categories are part of its dtype
+            values = pd.Categorical(series.cast(pl.String).to_list(),
+                                    categories=series.dtype.categories.to_list())
+        elif isinstance(series.dtype, pl.Categorical):  # categories: the values seen
+            values = pd.Categorical(series.cast(pl.String).to_list())
         elif series.dtype == pl.String:
             values = np.array(series.to_list(), dtype=object)
         else:
@@ -112,7 +113,7 @@ def numeric_block(X, columns) -> np.ndarray:
     Examples
     --------
     >>> import pandas as pd
-    >>> X = pd.DataFrame({"a": [1, 2], "b": [True, False], "s": ["u", "v"]})
+    >>> X = pd.DataFrame({"a": [1, 2], "b": [True, False], "s": pd.Series(["u", "v"], dtype=object)})
     >>> numeric_block(X, [1, 0]).tolist()
     [[1.0, 1.0], [0.0, 2.0]]
     >>> numeric_block(X, [2])
@@ -185,7 +186,7 @@ def frame_from_parts(layout: list, arrays: dict):
         elif kind == "category":
             categories, ordered = extra
             dtype = pd.CategoricalDtype(categories, ordered=ordered)
-            columns[j] = pd.Categorical.from_codes(arrays[f"c{j}"], dtype=dtype, validate=False)
+            columns[j] = pd.Categorical.from_codes(arrays[f"c{j}"], dtype=dtype)
         else:
             columns[j] = extra
     frame = pd.DataFrame(columns, copy=False)

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .frames import is_frame, numeric_block, take_frame
 from .pipeline import apply_transform, fit_step
 
 __all__ = [
@@ -53,6 +54,8 @@ def take(a, rows: Rows):
     >>> take(np.arange(6), ((0, 2), (4, 6))).tolist()
     [0, 1, 4, 5]
     """
+    if is_frame(a):  # rows by position: the learners get a DataFrame
+        return take_frame(a, rows)
     if len(rows) == 1:
         start, stop = rows[0]
         return a[start:stop]
@@ -314,7 +317,10 @@ def copy_columns(X, rows: Rows, columns, P, out_rows: Rows, cols: tuple[int, int
     >>> P.ravel().tolist()
     [3.0, 5.0]
     """
-    block = take(X, rows)[:, list(columns)]
+    if is_frame(X):
+        block = numeric_block(take(X, rows), columns)
+    else:
+        block = take(X, rows)[:, list(columns)]
     block = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
     if block.dtype.kind == "f" and P.dtype.itemsize < block.dtype.itemsize:
         _check_range(P, block[np.isfinite(block)])  # a nan or inf of X is copied as is

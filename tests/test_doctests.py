@@ -52,6 +52,7 @@ CHECKED = [
     "foldgraph.layerspec",
     "foldgraph.base",
     "foldgraph.inputs",
+    "foldgraph.tasks.frames",
     "foldgraph.params",
     "foldgraph.leaderboard",
     "foldgraph.managers",
