@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 from foldgraph.graph._gc import gc_paused
+from foldgraph.graph.binding import bind
 from foldgraph.graph.builders import map_graph, stack_graph
 from foldgraph.graph.taskgraph import check_dtype
 
@@ -289,6 +290,7 @@ class ParallelProcessing(Handle):
                 "with TaskGraph(job, X, y, sample_weight=w)"
             )
         job = Job(graph.job, X, y, return_preds=return_preds, sample_weight=sample_weight)
+        graph = bind(graph, job.X, job.y)  # a builder's graph, for these rows
         with self._lock:
             graph.set_dtype(self._dtype)
             self.job = job
@@ -322,6 +324,7 @@ class ParallelProcessing(Handle):
         """
         graph.validate()
         job = Job(graph.job, X, y, sample_weight=sample_weight)
+        graph = bind(graph, job.X, job.y)
         with self._lock:  # the cache is read while no run writes it
             return make_plan(graph, job, self._cache)
 

@@ -29,6 +29,7 @@ from foldgraph.tasks.frames import as_frame
 from .inputs import (
     as_numeric,
     check_fit_data,
+    check_fit_params,
     check_groups,
     check_predict_data,
     check_propagated,
@@ -50,6 +51,7 @@ from .params import (
     ensemble_tags,
     feature_names_out,
     if_meta_has,
+    keep_only,
     meta_name,
     named_layers,
     pickle_state,
@@ -58,6 +60,7 @@ from .params import (
     without_data,
 )
 from .summary import FitSummary
+from .templates import ensemble_template
 
 __all__ = ["BaseEnsemble", "META"]
 
@@ -145,11 +148,13 @@ class BaseEnsemble(BaseEstimator):
         return [f"layer-{i + 1}" for i in range(n_base)] + ([META] if meta else [])
 
     def graph(self, job: str = "fit", X=None, y=None) -> TaskGraph:
-        """The ensemble's task graph for ``job`` (after fit, X may be omitted for "fit")."""
+        """The ensemble's task graph for ``job``; for "fit" without X, the fitted graph, or
+        before fit its structure (a template: :mod:`foldgraph.templates`)."""
         if X is None:
-            if job == "fit" and getattr(self, "graph_", None) is not None:
-                return self.graph_
-            raise GraphError(f"graph({job!r}) needs X (and y for 'fit')")
+            if job == "fit":
+                fitted = getattr(self, "graph_", None)
+                return fitted if fitted is not None else ensemble_template(self)
+            raise GraphError(f"graph({job!r}) needs X")
         frame = as_frame(X)
         X = frame if frame is not None else as_numeric(np.asarray(X), feature_names(X))
         if job == "fit":
@@ -219,11 +224,7 @@ class BaseEnsemble(BaseEstimator):
         **fit_params
             Not supported: raises TypeError naming them.
         """
-        if fit_params:
-            raise TypeError(
-                f"fit() got fit parameters {sorted(fit_params)}: only sample_weight and "
-                f"groups are supported"
-            )
+        check_fit_params(fit_params)
         base, meta = self._specs()
         if meta is None:
             raise GraphError(f"{type(self).__name__} has no meta learner: call add_meta(est)")
@@ -255,10 +256,7 @@ class BaseEnsemble(BaseEstimator):
             outs = pp.run(graph, X, y, return_preds=base_names, sample_weight=sample_weight)
             self.trace_ = pp.trace
             if self.cache is None:  # remember this fit's nodes only
-                memory = self._node_memory  # in place: a kept manager holds this dict
-                kept = {fp: memory[fp] for fp in pp.fingerprints.values() if fp in memory}
-                memory.clear()
-                memory.update(kept)
+                keep_only(self._node_memory, pp.fingerprints.values())
         self.fit_transform_, self.meta_rows_ = user_order(outs[-1], n, order)
         self._oof = {"y": y, "layers": dict(zip(base_names, outs))}  # leaderboard(); no pickle
         self._tasks = tasks

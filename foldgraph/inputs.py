@@ -22,7 +22,7 @@ from foldgraph.tasks.frames import as_frame, is_frame, numeric_block
 
 __all__ = ["as_numeric", "check_weights", "check_groups", "fit_seed", "check_folds", "to_csr",
            "check_targets", "take_rows", "user_order", "check_fit_data", "check_predict_data", "column_positions", "on_classes",
-           "check_propagated", "feature_names", "frame_dtypes"]
+           "check_propagated", "feature_names", "frame_dtypes", "check_fit_params"]
 
 
 def as_numeric(X, names=None, where: str = "X"):
@@ -368,3 +368,18 @@ def check_folds(folds, name: str = "folds") -> None:
         return
     raise ValueError(f"{name}={folds!r}: pass an int >= 2, or a CV splitter such as KFold(5) "
                      f"or StratifiedKFold(5)")
+
+
+def check_fit_params(fit_params: dict) -> None:
+    """Refuse fit parameters other than ``sample_weight`` and ``groups``, naming them.
+
+    Examples
+    --------
+    >>> check_fit_params({"eval_set": None})
+    Traceback (most recent call last):
+      ...
+    TypeError: fit() got fit parameters ['eval_set']: only sample_weight and groups are supported
+    """
+    if fit_params:
+        raise TypeError(f"fit() got fit parameters {sorted(fit_params)}: only sample_weight "
+                        f"and groups are supported")

@@ -1,8 +1,9 @@
 """The notebook view of an ensemble: its layers, learners and graph, as HTML.
 
 Each layer is a collapsible ``<details>`` block (like scikit-learn's
-estimator diagram) listing its kind, preprocessing steps and learners; a
-fitted ensemble adds its task-level graph as inline SVG. Nothing is loaded
+estimator diagram) listing its kind, preprocessing steps and learners,
+followed by the task-level graph as inline SVG: the fit's, or before fit
+the graph a fit will run. Nothing is loaded
 from the network and there is no script.
 """
 
@@ -50,15 +51,7 @@ def ensemble_html(ensemble, named_layers: dict) -> str:
         body += f"<div>learners</div><ul>{_items(spec.named(name))}</ul>"
         parts.append(f"<details open><summary>{html.escape(name)}: {html.escape(kind)}{extra}"
                      f"</summary>{body}</details>")  # fmt: skip
-    graph = getattr(ensemble, "graph_", None)
-    if graph is not None:
-        try:
-            from foldgraph.graph.draw import to_svg
-
-            parts.append("<details><summary>task graph of the fit</summary>"
-                         f"{to_svg(graph, level='task')}</details>")  # fmt: skip
-        except ImportError:  # no matplotlib: the structure alone
-            pass
+    parts.append(_graph_html(ensemble))
     parts.append("</div>")
     return "".join(parts)
 
@@ -68,3 +61,18 @@ def _settings(ensemble) -> list[str]:
     params.pop("layers", None)
     defaults = type(ensemble)().get_params(deep=False)
     return [f"{k}={v!r}" for k, v in params.items() if repr(v) != repr(defaults.get(k))]
+
+
+def _graph_html(ensemble) -> str:
+    """The fit's task graph as inline SVG; before fit, the graph a fit will run."""
+    from foldgraph.errors import GraphError
+
+    graph = getattr(ensemble, "graph_", None)
+    title = "task graph of the fit"
+    try:
+        if graph is None:  # structure only: drawn before any data (foldgraph.templates)
+            graph, title = ensemble.graph("fit"), "task graph a fit will run"
+        from foldgraph.viz.export import to_svg
+    except (GraphError, ImportError):  # folds that need the data; no matplotlib
+        return ""
+    return f"<details><summary>{title}</summary>{to_svg(graph, level='task')}</details>"

@@ -17,7 +17,7 @@ from sklearn.utils import ClassifierTags, RegressorTags, TransformerTags
 from .layerspec import LayerSpec
 
 __all__ = ["named_layers", "set_layer_params", "if_meta_has", "without_data", "pickle_state",
-           "unpickle_state", "feature_names_out", "check_meta_has", "ensemble_tags", "meta_name", "drop_full_fits"]
+           "unpickle_state", "feature_names_out", "check_meta_has", "ensemble_tags", "meta_name", "drop_full_fits", "keep_only"]
 
 
 def named_layers(ensemble) -> dict:
@@ -254,3 +254,18 @@ def unpickle_state(state: dict) -> dict:
     if isinstance(state.get("meta_rows_"), range):
         state["meta_rows_"] = np.arange(state["meta_rows_"].start, state["meta_rows_"].stop)
     return state
+
+
+def keep_only(memory: dict, fingerprints) -> None:
+    """Drop, in place, the entries of the node ``memory`` not in ``fingerprints`` (this fit's):
+    a manager kept across fits holds the same dict.
+
+    Examples
+    --------
+    >>> memory = {"a": 1, "b": 2}
+    >>> keep_only(memory, ["b"]); memory
+    {'b': 2}
+    """
+    kept = {fp: memory[fp] for fp in fingerprints if fp in memory}
+    memory.clear()
+    memory.update(kept)

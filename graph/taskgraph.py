@@ -65,6 +65,13 @@ class TaskGraph:
         output buffer, tasks and propagated columns.
     info : dict of str to dict
         Per task: its input buffer, folds, output columns and classes.
+    template : bool
+        Built without data (``map_graph(tasks, "fit")``): nodes and edges
+        are real, row ranges and buffer shapes placeholders until a run
+        binds it to its data (:mod:`foldgraph.graph.binding`).
+    recipe : tuple or None
+        How a builder made the graph, so that a run on data of another
+        length rebuilds it; None for a graph built by hand.
 
     Examples
     --------
@@ -90,6 +97,7 @@ class TaskGraph:
         self.layers: dict[str, dict] = {}
         self._task_nodes: dict[str, list] = {}
         self._suffixes: dict[str, int] = {}  # automatic names: last suffix used per base
+        self.template, self.recipe = False, None
         self.X = None if X is None else np.asarray(X) if not hasattr(X, "shape") else as_csr(X)
         self.y = None if y is None else np.asarray(y)
         if self.X is not None:

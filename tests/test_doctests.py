@@ -53,6 +53,8 @@ CHECKED = [
     "foldgraph.base",
     "foldgraph.inputs",
     "foldgraph.tasks.frames",
+    "foldgraph.templates",
+    "foldgraph.graph.binding",
     "foldgraph.params",
     "foldgraph.leaderboard",
     "foldgraph.managers",
