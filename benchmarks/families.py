@@ -42,20 +42,17 @@ families of a preset (nodes, edges, work, critical path).
 
 from __future__ import annotations
 
-import math
-import time
-
 import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
 import numpy as np
 from _common import markdown_table
-from _family_costs import COSTS_PATH, DEFAULT_COSTS, load_costs, measure_costs
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
-
-from foldgraph.graph.builders import gc_paused
+from _families_base import Sleep, SleepTransformer, finish, make_data, node_seconds, sleep_for
+from _families_costs import COSTS_PATH, DEFAULT_COSTS, load_costs, measure_costs
+from _families_random import RANDOM_KINDS, independent_stacks, random_layered
 
 __all__ = [
     "Sleep",
     "SleepTransformer",
+    "node_seconds",
     "FAMILIES",
     "PRESETS",
     "make",
@@ -70,100 +67,8 @@ __all__ = [
     "selection_grid",
     "random_layered",
     "independent_stacks",
+    "RANDOM_KINDS",
 ]
-
-
-# -- estimators whose fit takes a known time -----------------------------------------
-class Sleep(RegressorMixin, BaseEstimator):
-    """A regressor whose ``fit`` sleeps ``seconds x len(X) / rows``; predicts zeros.
-
-    Module-level, so that worker processes unpickle it by reference.
-
-    Parameters
-    ----------
-    seconds : float
-        Seconds a fit on ``rows`` rows takes.
-    rows : int or None
-        Rows of a full fit; ``None``: every fit takes ``seconds``.
-    """
-
-    def __init__(self, seconds: float = 0.01, rows: int | None = None):
-        self.seconds = seconds
-        self.rows = rows
-
-    def duration(self, n_rows: int) -> float:
-        """Seconds a fit on ``n_rows`` rows sleeps."""
-        return self.seconds * (n_rows / self.rows if self.rows else 1.0)
-
-    def fit(self, X, y=None):
-        """Sleep, then return self."""
-        time.sleep(self.duration(X.shape[0]))
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def predict(self, X):
-        """Zeros, one per row."""
-        return np.zeros(X.shape[0])
-
-
-class SleepTransformer(TransformerMixin, BaseEstimator):
-    """A transformer whose ``fit`` sleeps like :class:`Sleep`; ``transform`` is the identity."""
-
-    def __init__(self, seconds: float = 0.01, rows: int | None = None):
-        self.seconds = seconds
-        self.rows = rows
-
-    def duration(self, n_rows: int) -> float:
-        """Seconds a fit on ``n_rows`` rows sleeps."""
-        return self.seconds * (n_rows / self.rows if self.rows else 1.0)
-
-    def fit(self, X, y=None):
-        """Sleep, then return self."""
-        time.sleep(self.duration(X.shape[0]))
-        return self
-
-    def transform(self, X):
-        """Return ``X`` unchanged."""
-        return X
-
-
-# -- helpers -------------------------------------------------------------------------
-def _data(rows: int, features: int = 4, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((rows, features)), rng.standard_normal(rows)
-
-
-def _skew(rng, sigma: float) -> float:
-    return float(math.exp(rng.normal(0.0, sigma))) if sigma > 0 else 1.0
-
-
-def _sleep(kind: str, costs: dict, rng, sigma: float, rows: int, cls=Sleep):
-    return cls(seconds=costs[kind] * _skew(rng, sigma), rows=rows)
-
-
-def node_seconds(graph, key: str) -> float:
-    """The intended seconds of node ``key``: its task's Sleep duration on its train rows."""
-    attrs = graph.attrs(key)
-    if attrs.get("kind") == "propagate":
-        return 1e-4
-    est = graph.tasks[attrs["task"]].estimator
-    rows = sum(b - a for a, b in attrs.get("train") or attrs.get("test") or ())
-    return est.duration(rows)
-
-
-def _finish(graph, work: float | None, name: str, params: dict):
-    """Scale the Sleep estimators so the total node time is ``work``; set node costs."""
-    if work is not None:
-        total = sum(node_seconds(graph, k) for k in graph.nx)
-        factor = work / total
-        for task in graph.tasks.values():
-            task.estimator.set_params(seconds=task.estimator.seconds * factor)
-    for key in graph.nx:
-        attrs = graph.attrs(key)
-        attrs["cost"] = node_seconds(graph, key)
-        attrs["cost_source"] = "family"
-    graph.family = {"name": name, **params}
-    return graph
 
 
 # -- the families ----------------------------------------------------------------------
@@ -181,12 +86,12 @@ def wide_super_learner(n_learners: int = 48, folds: int = 10, rows: int = 400,
 
     costs = costs or load_costs()
     rng = np.random.default_rng(seed)
-    ests = [(f"l{i:02d}", _sleep(WIDE_KINDS[i % len(WIDE_KINDS)], costs, rng, skew, rows))
+    ests = [(f"l{i:02d}", sleep_for(WIDE_KINDS[i % len(WIDE_KINDS)], costs, rng, skew, rows))
             for i in range(n_learners)]  # fmt: skip
     ens = SuperLearner(folds=folds).add(ests).add_meta(Sleep(costs["ridge"], rows))
-    X, y = _data(rows, seed=seed)
+    X, y = make_data(rows, seed=seed)
     graph = ens.graph("fit", X, y)
-    return _finish(graph, work, "wide", dict(n_learners=n_learners, folds=folds, rows=rows,
+    return finish(graph, work, "wide", dict(n_learners=n_learners, folds=folds, rows=rows,
                                              skew=skew, seed=seed))  # fmt: skip
 
 
@@ -208,12 +113,12 @@ def deep_ensemble(n_layers: int = 16, width: int = 4, folds: int = 5, rows: int 
     rng = np.random.default_rng(seed)
     ens = SuperLearner(folds=folds)
     for layer in range(n_layers):
-        ens.add([(f"d{j}", _sleep(DEEP_KINDS[(layer + j) % len(DEEP_KINDS)], costs, rng, skew,
+        ens.add([(f"d{j}", sleep_for(DEEP_KINDS[(layer + j) % len(DEEP_KINDS)], costs, rng, skew,
                                   rows)) for j in range(width)])  # fmt: skip
     ens.add_meta(Sleep(costs["ridge"], rows))
-    X, y = _data(rows, seed=seed)
+    X, y = make_data(rows, seed=seed)
     graph = ens.graph("fit", X, y)
-    return _finish(graph, work, "deep", dict(n_layers=n_layers, width=width, folds=folds,
+    return finish(graph, work, "deep", dict(n_layers=n_layers, width=width, folds=folds,
                                              rows=rows, skew=skew, seed=seed))  # fmt: skip
 
 
@@ -232,13 +137,13 @@ def subsemble(n_learners: int = 8, partitions: int = 8, folds: int = 5, rows: in
 
     costs = costs or load_costs()
     rng = np.random.default_rng(seed)
-    ests = [(f"s{i}", _sleep(SUB_KINDS[i % len(SUB_KINDS)], costs, rng, skew, rows))
+    ests = [(f"s{i}", sleep_for(SUB_KINDS[i % len(SUB_KINDS)], costs, rng, skew, rows))
             for i in range(n_learners)]  # fmt: skip
     ens = Subsemble(partitions=partitions, folds=folds).add(ests)
     ens.add_meta(Sleep(costs["ridge"], rows))
-    X, y = _data(rows, seed=seed)
+    X, y = make_data(rows, seed=seed)
     graph = ens.graph("fit", X, y)
-    return _finish(graph, work, "subsemble", dict(n_learners=n_learners, partitions=partitions,
+    return finish(graph, work, "subsemble", dict(n_learners=n_learners, partitions=partitions,
                                                   folds=folds, rows=rows, skew=skew,
                                                   seed=seed))  # fmt: skip
 
@@ -260,14 +165,14 @@ def heterogeneous(n_fast: int = 40, n_slow: int = 4, folds: int = 10, rows: int 
 
     costs = costs or load_costs()
     rng = np.random.default_rng(seed)
-    ests = [(f"f{i:02d}", _sleep(FAST_KINDS[i % len(FAST_KINDS)], costs, rng, skew, rows))
+    ests = [(f"f{i:02d}", sleep_for(FAST_KINDS[i % len(FAST_KINDS)], costs, rng, skew, rows))
             for i in range(n_fast)]  # fmt: skip
-    ests += [(f"slow{i}", _sleep(SLOW_KINDS[i % len(SLOW_KINDS)], costs, rng, skew, rows))
+    ests += [(f"slow{i}", sleep_for(SLOW_KINDS[i % len(SLOW_KINDS)], costs, rng, skew, rows))
              for i in range(n_slow)]  # fmt: skip
     ens = SuperLearner(folds=folds).add(ests).add_meta(Sleep(costs["ridge"], rows))
-    X, y = _data(rows, seed=seed)
+    X, y = make_data(rows, seed=seed)
     graph = ens.graph("fit", X, y)
-    return _finish(graph, work, "hetero", dict(n_fast=n_fast, n_slow=n_slow, folds=folds,
+    return finish(graph, work, "hetero", dict(n_fast=n_fast, n_slow=n_slow, folds=folds,
                                                rows=rows, skew=skew, seed=seed))  # fmt: skip
 
 
@@ -290,137 +195,22 @@ def selection_grid(n_cases: int = 3, n_candidates: int = 40, folds: int = 5, row
 
     costs = costs or load_costs()
     rng = np.random.default_rng(seed)
-    X, y = _data(rows, seed=seed)
+    X, y = make_data(rows, seed=seed)
     graph = TaskGraph("fit", X=X, y=y)
     for c in range(n_cases):
         case = f"case{c}"
-        pre = _sleep(CASE_KINDS[c % len(CASE_KINDS)], costs, rng, 0.0, rows, SleepTransformer)
+        pre = sleep_for(CASE_KINDS[c % len(CASE_KINDS)], costs, rng, 0.0, rows, SleepTransformer)
         graph.add_task(Transformer(pre, FoldIndex(folds), name=case))
         for i in range(n_candidates):
-            est = _sleep(GRID_KINDS[i % len(GRID_KINDS)], costs, rng, skew, rows)
+            est = sleep_for(GRID_KINDS[i % len(GRID_KINDS)], costs, rng, skew, rows)
             graph.add_task(Learner(est, FoldIndex(folds), name=f"{case}.m{i:02d}",
                                    preprocess=case))  # fmt: skip
     for key in [k for k, d in graph.nx.nodes(data=True) if d["fold"] == "full"]:
         graph.remove_node(key)  # evaluation needs the fold fits only
     graph.validate()
-    return _finish(graph, work, "grid", dict(n_cases=n_cases, n_candidates=n_candidates,
+    return finish(graph, work, "grid", dict(n_cases=n_cases, n_candidates=n_candidates,
                                              folds=folds, rows=rows, skew=skew,
                                              seed=seed))  # fmt: skip
-
-
-RANDOM_KINDS = ("ridge", "lasso", "knn", "tree", "svr", "mlp", "hgb", "forest", "gbm")
-
-
-def _random_structure(n_layers, width, p_edge, skew, seed, costs):
-    """Layers of task names, each task's parents and its kind-and-skew seconds."""
-    rng = np.random.default_rng(seed)
-    table = np.array([costs[k] for k in RANDOM_KINDS])
-    layers, parents, seconds = [], {}, {}
-    for i in range(n_layers):
-        names = [f"r{i:02d}-{j:03d}" for j in range(width)]
-        secs = table[rng.integers(len(RANDOM_KINDS), size=width)]
-        if skew > 0:
-            secs = secs * np.exp(rng.normal(0.0, skew, size=width))
-        seconds.update(zip(names, secs.tolist()))
-        if i == 0:
-            parents.update((name, []) for name in names)
-            layers.append(names)
-            continue
-        prev = layers[-1]
-        perm = rng.permutation(width)  # every buffer of layer i - 1 is read once
-        n_extra = rng.binomial(width - 1, p_edge, size=width) if p_edge > 0 else [0] * width
-        for j, name in enumerate(names):
-            extra = []
-            if n_extra[j]:  # each other task of layer i - 1 with probability p_edge
-                others = rng.choice(width - 1, size=n_extra[j], replace=False)
-                extra = [prev[k if k < perm[j] else k + 1] for k in sorted(others.tolist())]
-            parents[name] = [prev[perm[j]]] + extra
-        layers.append(names)
-    return layers, parents, seconds
-
-
-def random_layered(n_layers: int = 10, width: int = 48, p_edge: float = 0.02, rows: int = 400,
-                   skew: float = 1.0, work: float | None = 100.0, seed: int = 0,
-                   costs: dict | None = None, runnable: bool = True,
-                   name: str = "random"):  # fmt: skip
-    """A random layered DAG of one-node tasks (``Learner(Sleep, FullIndex())``).
-
-    Layer 0 reads X; the tasks of layer ``i`` read the output buffers of
-    layer ``i - 1`` in a random permutation (an edge each; a buffer is live
-    from its writer's start to its reader's end, the last layer's until the
-    end) and also wait for each other task of layer ``i - 1`` with
-    probability ``p_edge`` (an ordering edge, no data). The last layer's
-    tasks are sinks that write nothing (Transformers: like the full fits of
-    an ensemble), so the live bytes are those of intermediate buffers.
-    Costs: a random estimator kind per task times a lognormal factor.
-    Nodes: ``n_layers x width``.
-
-    ``runnable=False`` adds the same nodes with ``TaskGraph.add_node`` (reads,
-    writes and buffers included, so memory is tracked): about 20x faster to
-    build, for simulation only (the scale check).
-    """
-    costs = costs or load_costs()
-    layers, parents, seconds = _random_structure(n_layers, width, p_edge, skew, seed, costs)
-    X, y = _data(rows, seed=seed)
-    params = dict(n_layers=n_layers, width=width, p_edge=p_edge, rows=rows, skew=skew,
-                  seed=seed)  # fmt: skip
-    factor = 1.0 if work is None else work / sum(seconds.values())
-    full = ((0, rows),)
-    sinks = set(layers[-1]) if n_layers > 1 else set()
-    with gc_paused():  # as the builders do: no cycles, and full collections cost
-        return _build_random(layers, parents, seconds, sinks, factor, full, X, y, rows, work,
-                             name, params, runnable)  # fmt: skip
-
-
-def _build_random(layers, parents, seconds, sinks, factor, full, X, y, rows, work, name,
-                  params, runnable):  # fmt: skip
-    from foldgraph import FullIndex, Learner, Transformer
-    from foldgraph.graph import TaskGraph
-    from foldgraph.graph.nodes import BufferSpec
-
-    if not runnable:
-        graph = TaskGraph("fit")
-        for layer in layers:
-            for task in layer:
-                out, src = f"P:{task}", parents[task][:1]
-                writes = ()
-                if task not in sinks:
-                    graph.buffers[out] = BufferSpec(out, (rows, 1), "float64")
-                    writes = ((out, full, (0, 1)),)
-                reads = ((f"P:{src[0]}" if src else "X", full, None),)
-                graph.add_node(f"{task}/fit/full", task=task,
-                               kind="transformer" if task in sinks else "learner", op="fit",
-                               fold="full", train=full, test=full, reads=reads, writes=writes,
-                               cost=seconds[task] * factor, cost_source="family")  # fmt: skip
-                for p in parents[task]:
-                    graph.add_edge(f"{p}/fit/full", f"{task}/fit/full")
-        graph.family = {"name": name, **params}
-        return graph
-    graph = TaskGraph("fit", X=X, y=y)
-    for layer in layers:
-        for task in layer:
-            src = parents[task][:1]
-            if task in sinks:
-                node = Transformer(SleepTransformer(seconds[task], rows), FullIndex(), name=task)
-            else:
-                node = Learner(Sleep(seconds[task], rows), FullIndex(), name=task)
-            graph.add_task(node, input=f"P:{src[0]}" if src else "X")
-            for p in parents[task][1:]:
-                graph.add_edge(f"{p}/fit/full", f"{task}/fit/full", via="order")
-    graph.validate()
-    return _finish(graph, work, name, params)
-
-
-def independent_stacks(n_stacks: int = 48, depth: int = 10, rows: int = 400, skew: float = 1.0,
-                       work: float | None = 100.0, seed: int = 0, costs: dict | None = None,
-                       runnable: bool = True):  # fmt: skip
-    """``n_stacks`` independent chains of ``depth`` one-node tasks (a random layered DAG
-    with no cross edges): many small stacks in one graph, where the order of the
-    ready nodes decides how many intermediate buffers are live at once.
-    """
-    return random_layered(n_layers=depth, width=n_stacks, p_edge=0.0, rows=rows, skew=skew,
-                          work=work, seed=seed, costs=costs, runnable=runnable,
-                          name="stacks")  # fmt: skip
 
 
 # -- registry ------------------------------------------------------------------------
