@@ -137,15 +137,15 @@ class NodeAttrs(_Always, total=False):
     """Attributes of one node of a :class:`~foldgraph.graph.TaskGraph`.
 
     The keys a builder gives every node are required
-    (``NodeAttrs.__required_keys__``); the others belong to some nodes only,
-    or are added by the engine. A node added by hand with
+    (``NodeAttrs.__required_keys__``); the optional ones belong to some
+    nodes only, or are added by the engine. A node added by hand with
     :meth:`~foldgraph.graph.TaskGraph.add_node` gets ``order``, ``cost``,
     ``reads`` and ``writes`` by default and may omit the rest: the engine
     reads those with defaults. ``tests/graph/test_nodes.py`` checks this
     schema against the nodes the builders write, for every kind of graph.
 
-    Keys of every node a builder adds
-    ---------------------------------
+    Attributes
+    ----------
     task : str
         Name of the task the node belongs to (of the layer, for ``"propagate"``).
     kind : {"learner", "transformer", "propagate"}
@@ -185,26 +185,21 @@ class NodeAttrs(_Always, total=False):
         Input and target bytes read; prediction bytes written.
     order : int
         Position in build order (FIFO priority, deterministic ties).
-
-    Keys of some nodes
-    ------------------
-    w : str or None
+    w : str or None, optional
         Learner and transformer nodes: the buffer of the sample weights
         (``"w"``) when the graph has them, else None.
-    repeat : int
+    repeat : int, optional
         Learner and transformer nodes: the repeat of a repeated splitter
         (``RepeatedKFold``) the fold belongs to; 0 otherwise. A fold of a later
         repeat runs after the earlier ones writing its rows (edge ``via="repeat"``).
-    columns : tuple of int
+    columns : tuple of int, optional
         ``"propagate"`` nodes: the input columns copied into ``cols`` of ``out``.
-
-    Keys the engine adds
-    --------------------
-    cost_key : tuple
-        ``(task, op, rows)``: what measured durations are remembered by
-        (:func:`~foldgraph.engine.costs.cost_key`).
-    cost_source : {"model", "trace"}
-        Whether ``cost`` is the builders' estimate or a measured duration.
+    cost_key : tuple, optional
+        Added by the engine: ``(task, op, rows)``, what measured durations are
+        remembered by (:func:`~foldgraph.engine.costs.cost_key`).
+    cost_source : {"model", "trace"}, optional
+        Added by the engine: whether ``cost`` is the builders' estimate or a
+        measured duration.
 
     Examples
     --------

@@ -34,8 +34,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: cycles known today and who removes them; each entry is a set of module names.
-#: (empty: the drawing refactor moving pictures to foldgraph.viz ended the
-#: graph.draw <-> graph.layout cycle)
+#: Empty: graph.builders <-> graph.taskgraph was split (graph.fold_nodes), and
+#: graph.draw <-> graph.layout went with the drawing refactor (foldgraph.viz).
 KNOWN_CYCLES: list[frozenset[str]] = []
 
 
