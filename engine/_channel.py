@@ -9,16 +9,18 @@ standard ``multiprocessing.connection.Connection`` (``send_bytes`` /
 from __future__ import annotations
 
 import multiprocessing as mp
+import select
 import sys
 import threading
 import types
 from collections import deque
+from collections.abc import Mapping
 from contextlib import contextmanager
 
 from ._parent import worker_process
 from ._protocol import Kind, Payload, message
 
-__all__ = ["WorkerHandle", "without_main_script", "default_start_method", "check_start_method",
+__all__ = ["WorkerHandle", "Placement", "without_main_script", "default_start_method", "check_start_method",
            "estimator_modules", "PRELOAD", "FREEZE", "START_METHODS"]  # fmt: skip
 
 #: what the fork server imports before it forks workers (then the estimators' modules)
@@ -69,7 +71,7 @@ class WorkerHandle:
     """
 
     __slots__ = ("slot", "process", "conn", "inflight", "cost", "run_id", "sizes",
-                 "pending", "unsent", "started", "answered")  # fmt: skip
+                 "pending", "unsent", "started", "answered", "_more")  # fmt: skip
 
     def __init__(self, slot: int, ctx, n_threads):
         parent, child = ctx.Pipe(duplex=True)
@@ -90,6 +92,11 @@ class WorkerHandle:
             self.process.start()
         child.close()
         self.conn = parent
+        # is an answer waiting? One poll() system call, where Connection.poll() and
+        # connection.wait() build a selector per call (answers come one after another)
+        self._more = select.poll() if hasattr(select, "poll") else None
+        if self._more is not None:
+            self._more.register(parent.fileno(), select.POLLIN)
         self.inflight: deque[Payload] = deque()  # submitted, not answered; the first runs
         self.cost = 0.0  # estimated seconds of the nodes in flight
         self.sizes: deque[int] = deque()  # bytes of the payloads written, not answered
@@ -100,13 +107,18 @@ class WorkerHandle:
     def send(self, msg: bytes) -> None:
         self.conn.send_bytes(msg)
 
+    def readable(self) -> bool:
+        """Is an answer (or end of file) waiting? False where poll() is missing."""
+        return self._more is not None and bool(self._more.poll(0))
+
     def receive(self) -> list[bytes] | None:
         """Every answer waiting on the pipe (at least one: call when it is readable),
         or None at end of file (the worker died)."""
         conn, msgs = self.conn, []
+        more = conn.poll if self._more is None else lambda: self._more.poll(0)
         try:
             msgs.append(conn.recv_bytes())
-            while conn.poll():
+            while len(msgs) < len(self.inflight) and more():
                 msgs.append(conn.recv_bytes())
         except (EOFError, OSError):
             return msgs or None  # the answers read before it died count
@@ -127,6 +139,38 @@ class WorkerHandle:
             self.process.join(5)
         self.conn.close()
         self.process.close() if self.process.exitcode is not None else None
+
+
+class Placement(Mapping):
+    """``{key: worker slot}`` of the nodes in flight, read live from the workers'
+    in-flight queues (the one record of them): what followers are placed by.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> workers = [SimpleNamespace(slot=0, inflight=[SimpleNamespace(key="a")])]
+    >>> placed = Placement(lambda: workers)
+    >>> placed.get("a"), placed.get("b"), dict(placed)
+    (0, None, {'a': 0})
+    >>> workers[0].inflight.append(SimpleNamespace(key="b")); placed.get("b")
+    0
+    """
+
+    def __init__(self, workers):
+        self._workers = workers  # () -> the backend's current workers
+
+    def __getitem__(self, key: str) -> int:
+        for worker in self._workers():
+            for payload in worker.inflight:
+                if payload.key == key:
+                    return worker.slot
+        raise KeyError(key)
+
+    def __iter__(self):
+        return (p.key for w in self._workers() for p in w.inflight)
+
+    def __len__(self) -> int:
+        return sum(len(w.inflight) for w in self._workers())
 
 
 def default_start_method() -> str:

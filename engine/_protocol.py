@@ -275,13 +275,18 @@ def read_answer(msg: bytes) -> tuple[Kind, Done]:
     >>> kind, back = read_answer(answer_message(done))
     >>> kind.name, back == done
     ('DONE', True)
-    >>> read_answer(answer_message(done, unreadable=True))[0].name
-    'UNREADABLE'
+    >>> failed = done._replace(error=ModuleNotFoundError("no module named 'mine'"))
+    >>> kind, back = read_answer(answer_message(failed, unreadable=True))
+    >>> kind.name, back.error
+    ('UNREADABLE', ModuleNotFoundError("no module named 'mine'"))
     """
     kind = Kind(msg[0])
     if kind not in (Kind.DONE, Kind.UNREADABLE):
         raise ValueError(f"not an answer: {kind.name}")
-    return kind, unpack_done(msg[1:])
+    done = unpack_done(msg[1:])
+    if kind is Kind.UNREADABLE and hasattr(done.error, "add_note"):  # Python 3.11+
+        done.error.add_note(f"(the worker could not unpickle the payload of node '{done.key}')")
+    return kind, done
 
 
 def unpack_answers(msg: bytes) -> list[Done]:

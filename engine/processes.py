@@ -13,9 +13,12 @@ A cheap node (estimated under ``PREFETCH_BELOW`` seconds) may have the next
 ones queued behind it on its worker, up to ``PREFETCH_DEPTH`` in flight
 (prefetch), and the scheduler may queue a cheap node behind its
 predecessors when they are in flight on one worker (followers, see
-``scheduler._follow``): the worker starts it as soon as it is done with
-them, without waiting for the parent. ``benchmarks/process_features.py``
-measures what each earns on fold fits of 1 to 100 ms.
+:mod:`foldgraph.engine._follow`): the worker starts it as soon as it is done
+with them, without waiting for the parent. Every node and every answer is
+a message of its own. ``benchmarks/process_features.py`` measures what
+prefetch and followers earn on fold fits of 1 to 100 ms; prefetch also
+keeps the per-node overhead on tiny nodes below ProcessPoolExecutor's
+(``benchmarks/overhead.py``).
 
 Workers start once (lazily, at the first run) and serve every later run
 until :meth:`Processes.shutdown`. Default start method: ``forkserver`` on
@@ -36,6 +39,7 @@ from ._channel import (
     FREEZE,
     PRELOAD,
     START_METHODS,
+    Placement,
     WorkerHandle,
     check_start_method,
     default_start_method,
@@ -43,6 +47,7 @@ from ._channel import (
 )
 from ._protocol import Kind, message, read_answer, run_message
 from ._timeouts import process_timeouts
+from .backends import Backend
 from .worker import CHEAP, Done, Payload
 
 __all__ = ["Processes", "default_start_method", "RemoteTraceback", "check_start_method",
@@ -53,7 +58,7 @@ __all__ = ["Processes", "default_start_method", "RemoteTraceback", "check_start_
 PREFETCH_BELOW = CHEAP
 #: at most this many nodes in flight per worker (one running, the rest queued), all
 #: cheap together (see benchmarks/process_features.py)
-PREFETCH_DEPTH = 4
+PREFETCH_DEPTH = 16
 #: bytes a worker's pipe takes without blocking the writer, with margin (Linux: 64 KiB+)
 PIPE_SAFE = 32 * 1024
 
@@ -90,7 +95,7 @@ class RemoteTraceback(Exception):
         return self.args[0]
 
 
-class Processes:
+class Processes(Backend):
     """Run nodes in ``n_jobs`` worker processes attached to shared buffers.
 
     Parameters
@@ -148,7 +153,7 @@ class Processes:
     #: nodes in flight per worker at most (1: no prefetch)
     prefetch_depth = PREFETCH_DEPTH
     #: only nodes estimated under this (seconds) are queued behind their predecessors
-    #: (followers, see scheduler._follow; 0: none)
+    #: (followers, see engine/_follow.py; 0: none)
     follow_below = PREFETCH_BELOW
 
     def __init__(self, n_jobs: int, start_method=None, threads_per_worker=None, retries=1,
@@ -162,6 +167,7 @@ class Processes:
         self._ctx = mp.get_context(self.start_method)
         self._modules: list[str] = []
         self._workers: list[WorkerHandle] = []
+        self._placed = Placement(lambda: self._workers)
         self._owner: dict = {}  # {pipe or sentinel: worker}: what wait() waits on
         self._handles: dict = {}
         self._run_id = 0
@@ -268,10 +274,10 @@ class Processes:
             raise RuntimeError("submit() called with no free slot: check free_slots() first")
         self._send(min(candidates, key=lambda w: len(w.inflight)), payload)
 
-    def placed(self) -> dict:
-        """``{key: worker slot}`` of the nodes in flight (running or queued), read
-        from the workers' in-flight queues (the one record of them)."""
-        return {p.key: w.slot for w in self._workers for p in w.inflight}
+    def placed(self) -> Placement:
+        """``{key: worker slot}`` of the nodes in flight (running or queued), a live
+        view of the workers' in-flight queues: read it, do not change it."""
+        return self._placed
 
     def has_room(self, slot: int) -> bool:
         """Can worker ``slot`` take one more node now (see :meth:`free_slots`)?"""
@@ -320,7 +326,10 @@ class Processes:
         if late:
             return late
         done, dead = [], []
-        for ready in wait_for(list(self._owner), delay):
+        # answers already waiting are read without building a selector; the sentinels
+        # are looked at whenever the parent has to block
+        waiting = [w.conn for w in self._workers if w.inflight and w.readable()]
+        for ready in waiting or wait_for(list(self._owner), delay):
             worker = self._owner.get(ready)
             if worker is None:
                 continue
@@ -342,14 +351,12 @@ class Processes:
             return None  # the worker died: its sentinel reports it
         answers = []
         for msg in msgs:
-            kind, done = read_answer(msg)
+            _, done = read_answer(msg)  # DONE, or UNREADABLE: the payload failed to load
             payload = worker.inflight.popleft()
             worker.answered += 1
             worker.cost -= payload.cost
             worker.pending -= worker.sizes.popleft()
-            if kind is Kind.UNREADABLE:
-                done = done._replace(error=_unreadable(done.error, payload.key))
-            elif done.error is not None and done.tb:
+            if done.error is not None and done.tb:
                 done.error.__cause__ = RemoteTraceback(done.tb)
             answers.append(done)
         if not worker.inflight:
@@ -390,9 +397,3 @@ class Processes:
         )
         return [Done(key, None, error, "", worker.slot, pid, now, now)]
 
-
-def _unreadable(error: BaseException, key: str) -> BaseException:
-    """The error of a payload its worker could not unpickle, saying so."""
-    if hasattr(error, "add_note"):  # Python 3.11+
-        error.add_note(f"(the worker could not unpickle the payload of node '{key}')")
-    return error
