@@ -111,8 +111,9 @@ def template(build, tasks, job: str, **kwargs):
 
 
 def bind(graph, X, y=None):
-    """``graph`` for the data ``X``, ``y``: itself if it was built for data of this shape,
-    else rebuilt from its recipe (a builder's graph), else a GraphError.
+    """``graph`` for the data ``X``, ``y``: a template or a builder's graph (it has a recipe)
+    is rebuilt for rows of another length; any other graph is returned as it is, and a run
+    refuses data of a shape it was not built for (so are other columns: likely a mistake).
 
     Examples
     --------
@@ -129,8 +130,9 @@ def bind(graph, X, y=None):
     if recipe is None or X is None:
         return graph
     shape = tuple(np.shape(X)) if not hasattr(X, "shape") else tuple(X.shape)
-    if not getattr(graph, "template", False) and spec is not None and spec.shape == shape:
-        return graph
+    if not getattr(graph, "template", False) and spec is not None and (
+            spec.shape == shape or spec.shape[1:] != shape[1:]):
+        return graph  # the same rows; or other columns: refused by the run, not rebuilt
     build, tasks, job, kwargs = recipe
     bound = build(tasks, job, X=X, y=y, **kwargs)
     bound.recipe = recipe

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from foldgraph import FoldIndex, GraphError, Job, Learner, ParallelProcessing
+from foldgraph import FoldIndex, GraphError, Job, Learner, ParallelProcessing, TaskGraph
 from foldgraph.engine.buffers import SharedBuffer, segment_names
 from foldgraph.graph import map_graph
 from foldgraph.testing import OLS
@@ -80,8 +80,17 @@ def test_release_happens_even_if_allocation_fails(monkeypatch):
     assert job.buffers == {} and not segment_names(os.getpid())
 
 
-def test_graph_built_for_other_data_is_refused():
+def test_a_builders_graph_is_rebound_to_fewer_rows_but_other_columns_are_refused():
     graph = map_graph(Learner(OLS(), FoldIndex(2), name="o"), "fit", X=X, y=Y)
     with ParallelProcessing("sequential") as pp:
+        got = pp.run(graph, X[:10], Y[:10], return_preds=True)  # graphs before data (#20)
+        expected = pp.map(Learner(OLS(), FoldIndex(2), name="o"), "fit", X[:10], Y[:10],
+                          return_preds=True)
+        np.testing.assert_array_equal(got, expected)
+        with pytest.raises(GraphError, match=r"built for X of shape \(20, 2\), got \(20, 3\)"):
+            pp.run(graph, np.c_[X, X[:, :1]], Y)
+    hand = TaskGraph("fit", X=X, y=Y)
+    hand.add_task(Learner(OLS(), FoldIndex(2), name="o"))
+    with ParallelProcessing("sequential") as pp:
         with pytest.raises(GraphError, match=r"built for X of shape \(20, 2\), got \(10, 2\)"):
-            pp.run(graph, X[:10], Y[:10])
+            pp.run(hand.validate(), X[:10], Y[:10])
