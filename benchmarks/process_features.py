@@ -2,8 +2,9 @@
 
 The process backend may queue cheap *ready* nodes behind the one its worker
 runs (*prefetch*, up to ``Processes.prefetch_depth`` nodes in flight per
-worker) and queue a cheap node behind its predecessors on their worker
-(*followers*, ``Processes.follow_below`` seconds). Commit 556bf13 also sent
+worker). Up to commit bf32065 it could also queue a cheap node behind its
+predecessors on their worker (*followers*, ``Processes.follow_below``
+seconds), dropped since for lack of gain. Commit 556bf13 also sent
 several queued nodes, and their answers, in one message (*batching*; its
 prefetch depth is the module constant ``PREFETCH_DEPTH``, so there the
 ``prefetch`` configuration is prefetch and batching together). This script
@@ -26,7 +27,8 @@ durations) before the timer:
 - ``none``: one node in flight per worker (no prefetch, no followers);
 - ``prefetch``: prefetch on (with batching at 556bf13), no followers
   (only where the tree has prefetch);
-- ``all``: the tree's defaults (followers on).
+- ``all``: the tree's defaults with followers on (only where the tree has
+  followers: 556bf13 and 3046255; the backend dropped them at the next commit).
 
 Repetitions interleave the configurations; the table gives the median wall
 time of each and the gains ``none / prefetch`` (what prefetch earns) and
@@ -71,6 +73,12 @@ def has_prefetch() -> bool:
     return hasattr(processes.Processes, "prefetch_depth") or hasattr(processes, "PREFETCH_DEPTH")
 
 
+def has_followers() -> bool:
+    from foldgraph.engine import processes
+
+    return getattr(processes.Processes, "follow_below", None) is not None
+
+
 def configure(pp: ParallelProcessing, prefetch: bool, follow: bool) -> None:
     """Switch the features of ``pp``'s backend (started by its first run)."""
     from foldgraph.engine import processes
@@ -80,7 +88,8 @@ def configure(pp: ParallelProcessing, prefetch: bool, follow: bool) -> None:
         backend.prefetch_depth = type(backend).prefetch_depth if prefetch else 1
     elif hasattr(processes, "PREFETCH_DEPTH"):  # 556bf13: read by the parent only
         processes.PREFETCH_DEPTH = 32 if prefetch else 1
-    backend.follow_below = type(backend).follow_below if follow else 0.0
+    if has_followers():
+        backend.follow_below = type(backend).follow_below if follow else 0.0
 
 
 def fit(pp, shape: str, factory, n_learners: int, X, y) -> float:
@@ -94,7 +103,8 @@ def measure(name: str, shape: str, repeat: int, quick: bool) -> dict:
     factory, rows, n_learners = WORKLOADS[name]
     n_learners = max(2, n_learners // 2) if quick else n_learners
     X, y = make_friedman1(n_samples=rows, n_features=20, noise=1.0, random_state=0)
-    configs = {c: v for c, v in CONFIGS.items() if c != "prefetch" or has_prefetch()}
+    have = {"none": True, "prefetch": has_prefetch(), "all": has_followers()}
+    configs = {c: v for c, v in CONFIGS.items() if have[c]}
     managers, times = {}, {c: [] for c in configs}
     try:
         for config in configs:  # start the workers; the cost model learns the durations
@@ -110,12 +120,14 @@ def measure(name: str, shape: str, repeat: int, quick: bool) -> dict:
             pp.clear()
     med = {c: median(t) for c, t in times.items()}
     base = med.get("prefetch", med["none"])
+    gain = {"prefetch": med["none"] / base - 1 if "prefetch" in med else None,
+            "followers": base / med["all"] - 1 if "all" in med else None}  # fmt: skip
     return {
         "workload": name, "shape": shape, "nodes": 6 * n_learners, "node_ms": rnd(node * 1e3, 2),
         "median_s": {c: rnd(v, 4) for c, v in med.items()},
         "times_s": {c: [rnd(t, 4) for t in v] for c, v in times.items()},
-        "prefetch_gain": rnd(med["none"] / base - 1, 3) if "prefetch" in med else None,
-        "followers_gain": rnd(base / med["all"] - 1, 3),
+        "prefetch_gain": rnd(gain["prefetch"], 3),
+        "followers_gain": rnd(gain["followers"], 3),
     }  # fmt: skip
 
 
@@ -139,7 +151,7 @@ def main(argv=None) -> int:
               "prefetch gain", "followers gain"]  # fmt: skip
     print(markdown_table(header, [[
         r["workload"], r["shape"], r["nodes"], r["node_ms"], r["median_s"]["none"],
-        r["median_s"].get("prefetch", "-"), r["median_s"]["all"], _pct(r["prefetch_gain"]),
+        r["median_s"].get("prefetch", "-"), r["median_s"].get("all", "-"), _pct(r["prefetch_gain"]),
         _pct(r["followers_gain"]),
     ] for r in rows], align="llrrrrrrr"))  # fmt: skip
     write_json(RESULTS / "process_features.json",
