@@ -94,7 +94,9 @@ def dask_priorities(graph, strategy, n_workers: int = 1) -> dict[str, int]:
     Nodes are ranked by the strategy's priority, ties by build order; the
     first gets ``len(graph)``, the last 1. So ``critical_path`` favours
     large bottom levels (upward rank), ``lpt`` large costs, ``fifo`` early
-    build order (a topological order).
+    build order (a topological order). For a whole graph handed to dask's
+    own scheduler (say, ``client.compute`` of tasks of your own); the
+    backend does not need it: the loop submits in the strategy's order.
 
     Examples
     --------
