@@ -2,9 +2,8 @@
 
 The process backend may queue cheap *ready* nodes behind the one its worker
 runs (*prefetch*, up to ``Processes.prefetch_depth`` nodes in flight per
-worker). Up to commit bf32065 it could also queue a cheap node behind its
-predecessors on their worker (*followers*, ``Processes.follow_below``
-seconds), dropped since for lack of gain. Commit 556bf13 also sent
+worker) and queue a cheap node behind its predecessors on their worker
+(*followers*, ``Processes.follow_below`` seconds). Commit 556bf13 also sent
 several queued nodes, and their answers, in one message (*batching*; its
 prefetch depth is the module constant ``PREFETCH_DEPTH``, so there the
 ``prefetch`` configuration is prefetch and batching together). This script
@@ -27,8 +26,8 @@ durations) before the timer:
 - ``none``: one node in flight per worker (no prefetch, no followers);
 - ``prefetch``: prefetch on (with batching at 556bf13), no followers
   (only where the tree has prefetch);
-- ``all``: the tree's defaults with followers on (only where the tree has
-  followers: 556bf13 and 3046255; the backend dropped them at the next commit).
+- ``all``: the tree's defaults, followers on (only where the backend has
+  followers; 8735256 had none).
 
 Repetitions interleave the configurations; the table gives the median wall
 time of each and the gains ``none / prefetch`` (what prefetch earns) and

@@ -14,12 +14,13 @@ import sys
 import threading
 import types
 from collections import deque
+from collections.abc import Mapping
 from contextlib import contextmanager
 
 from ._parent import worker_process
 from ._protocol import Kind, Payload, message
 
-__all__ = ["WorkerHandle", "without_main_script", "default_start_method", "check_start_method",
+__all__ = ["WorkerHandle", "Placement", "without_main_script", "default_start_method", "check_start_method",
            "estimator_modules", "PRELOAD", "FREEZE", "START_METHODS"]  # fmt: skip
 
 #: what the fork server imports before it forks workers (then the estimators' modules)
@@ -138,6 +139,38 @@ class WorkerHandle:
             self.process.join(5)
         self.conn.close()
         self.process.close() if self.process.exitcode is not None else None
+
+
+class Placement(Mapping):
+    """``{key: worker slot}`` of the nodes in flight, read live from the workers'
+    in-flight queues (the one record of them): what followers are placed by.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> workers = [SimpleNamespace(slot=0, inflight=[SimpleNamespace(key="a")])]
+    >>> placed = Placement(lambda: workers)
+    >>> placed.get("a"), placed.get("b"), dict(placed)
+    (0, None, {'a': 0})
+    >>> workers[0].inflight.append(SimpleNamespace(key="b")); placed.get("b")
+    0
+    """
+
+    def __init__(self, workers):
+        self._workers = workers  # () -> the backend's current workers
+
+    def __getitem__(self, key: str) -> int:
+        for worker in self._workers():
+            for payload in worker.inflight:
+                if payload.key == key:
+                    return worker.slot
+        raise KeyError(key)
+
+    def __iter__(self):
+        return (p.key for w in self._workers() for p in w.inflight)
+
+    def __len__(self) -> int:
+        return sum(len(w.inflight) for w in self._workers())
 
 
 def default_start_method() -> str:

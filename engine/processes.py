@@ -10,15 +10,14 @@ is noticed at once: it is replaced, and its node is retried up to
 ``retries`` times before the run fails with :class:`~foldgraph.errors.WorkerDied`.
 
 A cheap node (estimated under ``PREFETCH_BELOW`` seconds) may have the next
-ready ones queued behind it on its worker, up to ``PREFETCH_DEPTH`` in flight
-(prefetch): the worker starts them without waiting for the parent. Every
-node and every answer is a message of its own. ``benchmarks/process_features.py``
-measures what this earns on fold fits of 1 to 100 ms; it also keeps the
-per-node overhead on tiny nodes near ProcessPoolExecutor's
-(``benchmarks/overhead.py``). Batching several nodes or answers per message
-and *followers* (a node queued behind its unfinished predecessors) showed no
-consistent gain over 10 % there and were dropped: this backend declares no
-followers capability (``follow_below`` is None).
+ones queued behind it on its worker, up to ``PREFETCH_DEPTH`` in flight
+(prefetch), and the scheduler may queue a cheap node behind its
+predecessors when they are in flight on one worker (followers, see
+:mod:`foldgraph.engine._follow`): the worker starts it as soon as it is done
+with them, without waiting for the parent. Every node and every answer is
+a message of its own. Both stay for tiny nodes: without them the per-node
+overhead rises above ProcessPoolExecutor's (``benchmarks/overhead.py``); on
+fold fits of 1-100 ms neither gains steadily (``benchmarks/process_features.py``).
 
 Workers start once (lazily, at the first run) and serve every later run
 until :meth:`Processes.shutdown`. Default start method: ``forkserver`` on
@@ -39,6 +38,7 @@ from ._channel import (
     FREEZE,
     PRELOAD,
     START_METHODS,
+    Placement,
     WorkerHandle,
     check_start_method,
     default_start_method,
@@ -151,6 +151,9 @@ class Processes(Backend):
 
     #: nodes in flight per worker at most (1: no prefetch)
     prefetch_depth = PREFETCH_DEPTH
+    #: only nodes estimated under this (seconds) are queued behind their predecessors
+    #: (followers, see engine/_follow.py; 0: none)
+    follow_below = PREFETCH_BELOW
 
     def __init__(self, n_jobs: int, start_method=None, threads_per_worker=None, retries=1,
                  timeout=None):  # fmt: skip
@@ -163,6 +166,7 @@ class Processes(Backend):
         self._ctx = mp.get_context(self.start_method)
         self._modules: list[str] = []
         self._workers: list[WorkerHandle] = []
+        self._placed = Placement(lambda: self._workers)
         self._owner: dict = {}  # {pipe or sentinel: worker}: what wait() waits on
         self._handles: dict = {}
         self._run_id = 0
@@ -256,12 +260,27 @@ class Processes(Backend):
         return sum(1 for w in self._workers if self._room(w))
 
     def submit(self, payload: Payload, slot: int | None = None) -> None:
-        """Send to the worker with the fewest nodes in flight that has room (``slot``
-        is for followers, which this backend does not take)."""
+        """Send to worker ``slot``, or to the worker with the fewest nodes in flight
+        that has room."""
+        if slot is not None:
+            worker = self._workers[slot]
+            if not self._room(worker):
+                raise RuntimeError(f"submit() to worker {slot}, which has no room: check has_room()")
+            self._send(worker, payload)
+            return
         candidates = [w for w in self._workers if self._room(w)]
         if not candidates:  # never queue behind a long node
             raise RuntimeError("submit() called with no free slot: check free_slots() first")
         self._send(min(candidates, key=lambda w: len(w.inflight)), payload)
+
+    def placed(self) -> Placement:
+        """``{key: worker slot}`` of the nodes in flight (running or queued), a live
+        view of the workers' in-flight queues: read it, do not change it."""
+        return self._placed
+
+    def has_room(self, slot: int) -> bool:
+        """Can worker ``slot`` take one more node now (see :meth:`free_slots`)?"""
+        return self._room(self._workers[slot])
 
     def _send(self, worker: WorkerHandle, payload: Payload) -> None:
         """Queue ``payload`` on ``worker``; :meth:`wait` writes it."""
