@@ -56,6 +56,7 @@ from .params import (
     named_layers,
     pickle_state,
     set_layer_params,
+    set_or_drop,
     unpickle_state,
     without_data,
 )
@@ -187,6 +188,8 @@ class BaseEnsemble(BaseEstimator):
             stream = add_layer(graph, name, layer_tasks, [t.name for t in layer_tasks],
                                input=stream, propagate_features=columns)
             made.append(layer_tasks)
+        if job == "fit" and not getattr(self, "refit", True):
+            drop_full_fits(graph, META)  # bagged: the fold models predict, no full-data fits
         return graph.validate(), made
 
     # -- fitting and predicting ------------------------------------------------
@@ -230,9 +233,7 @@ class BaseEnsemble(BaseEstimator):
             raise GraphError(f"{type(self).__name__} has no meta learner: call add_meta(est)")
         names = feature_names(X)
         X, y = check_fit_data(self, X, y, names, self._is_classifier(), meta_name(self))
-        self.feature_dtypes_ = frame_dtypes(X)  # a frame's: the learners get frames at predict
-        if self.feature_dtypes_ is None:
-            del self.feature_dtypes_
+        set_or_drop(self, "feature_dtypes_", frame_dtypes(X))  # a frame's: frames at predict
         n = X.shape[0]
         sample_weight = check_weights(sample_weight, n)
         groups = check_groups(groups, n)
@@ -249,8 +250,6 @@ class BaseEnsemble(BaseEstimator):
             X, y, sample_weight, groups = take_rows(order, X, y, sample_weight, groups)
         graph, tasks = self._build("fit", X, y, sample_weight=sample_weight,
                                    context=self._context(y, groups, seed))  # fmt: skip
-        if not getattr(self, "refit", True):
-            drop_full_fits(graph, META)
         base_names = self._layer_names(len(base), True)[:-1]
         with self._manager() as pp, pp.exclusive():  # this run's trace, not another thread's
             outs = pp.run(graph, X, y, return_preds=base_names, sample_weight=sample_weight)
@@ -264,8 +263,8 @@ class BaseEnsemble(BaseEstimator):
         self.layer_names_ = self._layer_names(len(base), True)
         self.meta_ = next(iter(self.layers_[-1].values()))
         self.graph_ = without_data(graph)
-        if names is None and hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        if names is None:
+            set_or_drop(self, "feature_names_in_", None)
         return self
 
     def _check_fitted(self):

@@ -17,6 +17,7 @@ from foldgraph.engine import ParallelProcessing
 from foldgraph.errors import GraphError
 from foldgraph.graph import TaskGraph
 from foldgraph.tasks import Learner, Pipeline, Transformer
+from foldgraph.tasks.frames import as_frame
 
 from .inputs import fit_seed
 from .layerspec import named_estimators, stack_indexer
@@ -87,7 +88,8 @@ class Evaluator:
         if self.response_method not in ("predict", "predict_proba"):
             raise ValueError(f"response_method={self.response_method!r}: choose 'predict' or "
                              f"'predict_proba'")
-        X, y = np.asarray(X), np.asarray(y)
+        frame = as_frame(X)  # a DataFrame reaches the learners as it is
+        X, y = (np.asarray(X) if frame is None else frame), np.asarray(y)
         cases = self._cases(estimators, preprocessing)
         flat = [e for _, ests in cases.values() for _, e in named_estimators(ests, "estimators")]
         stratify = y.ndim == 1 and bool(flat) and all(is_classifier(e) for e in flat)

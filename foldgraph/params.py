@@ -17,7 +17,8 @@ from sklearn.utils import ClassifierTags, RegressorTags, TransformerTags
 from .layerspec import LayerSpec
 
 __all__ = ["named_layers", "set_layer_params", "if_meta_has", "without_data", "pickle_state",
-           "unpickle_state", "feature_names_out", "check_meta_has", "ensemble_tags", "meta_name", "drop_full_fits", "keep_only"]
+           "unpickle_state", "feature_names_out", "check_meta_has", "ensemble_tags", "meta_name", "drop_full_fits", "keep_only",
+           "set_or_drop"]
 
 
 def named_layers(ensemble) -> dict:
@@ -269,3 +270,20 @@ def keep_only(memory: dict, fingerprints) -> None:
     kept = {fp: memory[fp] for fp in fingerprints if fp in memory}
     memory.clear()
     memory.update(kept)
+
+
+def set_or_drop(obj, name: str, value) -> None:
+    """Set the fitted attribute ``name``, or remove it (from an earlier fit) when ``value``
+    is None: ``hasattr`` then says whether this fit has it.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> obj = SimpleNamespace(a=1)
+    >>> set_or_drop(obj, "a", None); set_or_drop(obj, "b", 2); vars(obj)
+    {'b': 2}
+    """
+    if value is not None:
+        setattr(obj, name, value)
+    elif hasattr(obj, name):
+        delattr(obj, name)

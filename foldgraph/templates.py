@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 
 from foldgraph.errors import GraphError
-from foldgraph.graph.binding import check_dataless, placeholder_data
+from foldgraph.graph.binding import check_dataless, explain, placeholder_data
 
 __all__ = ["ensemble_template"]
 
@@ -46,8 +46,8 @@ def ensemble_template(ensemble):
             warnings.simplefilter("ignore")
             graph = ensemble.graph("fit", X, y)
     except (TypeError, ValueError) as exc:
-        raise GraphError(f"{type(ensemble).__name__}'s graph cannot be built without data "
-                         f"({exc}): pass X (and y) to graph('fit', X, y)") from exc
+        raise GraphError(f"{type(ensemble).__name__}'s graph cannot be built without data: "
+                         f"{explain(exc)}") from exc
     check_dataless(graph.tasks.values())
     graph.X = graph.y = None  # placeholders, not data
     graph.template = True

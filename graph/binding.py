@@ -16,16 +16,20 @@ error names it.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from foldgraph.errors import GraphError
 from foldgraph.tasks.indexers import ClusteredSubsetIndex, TemporalIndex
 from foldgraph.tasks.splitters import SplitIndex, as_indexer
 
-__all__ = ["PLACEHOLDER_ROWS", "check_dataless", "placeholder_data", "template", "bind"]
+__all__ = ["PLACEHOLDER_ROWS", "check_dataless", "placeholder_rows", "placeholder_data",
+           "template", "bind", "explain"]
 
 #: rows of a template graph; its row ranges are placeholders until bound
 PLACEHOLDER_ROWS = 1000
+_BINDING = threading.Lock()
 
 
 def _indexer_of(task):
@@ -70,6 +74,28 @@ def check_dataless(tasks, job: str = "fit") -> None:
                              f"({reason}): pass X (and y) to build the graph")
 
 
+def placeholder_rows(tasks) -> int:
+    """Rows enough for the tasks' folds: :data:`PLACEHOLDER_ROWS`, or 4 rows per fold.
+
+    Examples
+    --------
+    >>> from foldgraph import FoldIndex, Learner
+    >>> from foldgraph.testing import OLS
+    >>> placeholder_rows([Learner(OLS(), FoldIndex(3))]), placeholder_rows([Learner(OLS(), FoldIndex(5000))])
+    (1000, 20000)
+    """
+    folds = [1]
+    for task in tasks:
+        indexer = _indexer_of(task)
+        splitter = getattr(indexer, "splitter", None)
+        for owner, name in ((indexer, "folds"), (indexer, "partitions"),
+                            (splitter, "n_splits"), (splitter, "n_repeats")):
+            value = getattr(owner, name, None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                folds.append(value)
+    return max(PLACEHOLDER_ROWS, 4 * int(np.prod(folds[-3:], dtype=np.int64)), 4 * max(folds))
+
+
 def placeholder_data(job: str, n_features: int = 1, n_rows: int = PLACEHOLDER_ROWS):
     """Placeholder ``(X, y)`` of a template graph: zeros, and two classes for a fit.
 
@@ -98,12 +124,11 @@ def template(build, tasks, job: str, **kwargs):
     """
     tasks = list(tasks) if isinstance(tasks, (list, tuple)) else [tasks]
     check_dataless(tasks, job)
-    X, y = placeholder_data(job)
+    X, y = placeholder_data(job, n_rows=placeholder_rows(tasks))
     try:
         graph = build(tasks, job, X=X, y=y, **kwargs)
-    except (TypeError, ValueError) as exc:  # an indexer that needs more rows, ...
-        raise GraphError(f"the graph cannot be built without data ({exc}): pass X (and y)") \
-            from exc
+    except (TypeError, ValueError) as exc:  # an indexer that needs groups, ...
+        raise GraphError(f"the graph cannot be built without data: {explain(exc)}") from exc
     graph.X = graph.y = None  # placeholders: not data
     graph.template = True
     graph.recipe = (build, tasks, job, kwargs)
@@ -117,7 +142,9 @@ def bind(graph, X, y=None):
 
     Examples
     --------
-    >>> import numpy as np
+    >>> import threading
+
+import numpy as np
     >>> from foldgraph import FoldIndex, Learner, map_graph
     >>> from foldgraph.testing import OLS
     >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="a"), "fit")
@@ -134,6 +161,21 @@ def bind(graph, X, y=None):
             spec.shape == shape or spec.shape[1:] != shape[1:]):
         return graph  # the same rows; or other columns: refused by the run, not rebuilt
     build, tasks, job, kwargs = recipe
-    bound = build(tasks, job, X=X, y=y, **kwargs)
+    with _BINDING:  # building fits the tasks' indexers: one graph at a time
+        bound = build(tasks, job, X=X, y=y, **kwargs)
     bound.recipe = recipe
     return bound
+
+
+def explain(exc: Exception) -> str:
+    """Why a graph could not be built without data, and the fix.
+
+    Examples
+    --------
+    >>> explain(ValueError("The 'groups' parameter should not be None."))
+    "a splitter needs groups (The 'groups' parameter should not be None.): build the graph with its data, e.g. an ensemble's fit(X, y, groups=groups)"
+    """
+    if "groups" in str(exc):
+        return (f"a splitter needs groups ({exc}): build the graph with its data, e.g. an "
+                f"ensemble's fit(X, y, groups=groups)")
+    return f"{exc}: pass X (and y)"

@@ -30,7 +30,7 @@ from .checks import check_data
 from .estimate import FAMILY_WEIGHTS, SIZE_WEIGHTS, estimate_cost  # noqa: F401 - moved, kept here
 from .fold_nodes import add_planned, add_task, plan_task
 from .naming import assign_names, checked_names
-from .nodes import JOBS, check_job
+from .nodes import check_job
 from .taskgraph import TaskGraph
 
 __all__ = [
@@ -92,7 +92,7 @@ def map_graph(caller, job, X=None, y=None, dtype=np.float64) -> TaskGraph:
     (['ols-1', 'ols-2'], 6)
     """
     job, X, y = _unpack_job(job, X, y)
-    if X is None and job in JOBS:  # the structure only: rows are bound at run time
+    if X is None and job == "fit":  # the structure only: rows are bound at run time
         return template(map_graph, caller, job, dtype=dtype)
     graph = _new_graph(job, X, y, dtype)
     tasks = _as_list(caller)
@@ -148,7 +148,7 @@ def stack_graph(tasks, job, split: bool = True, X=None, y=None, dtype=np.float64
     ('P:base', ['base/fit/fold-0', 'base/fit/fold-1'])
     """
     job, X, y = _unpack_job(job, X, y)
-    if X is None and job in JOBS:  # the structure only: rows are bound at run time
+    if X is None and job == "fit":  # the structure only: rows are bound at run time
         return template(stack_graph, tasks, job, split=split, dtype=dtype)
     graph = _new_graph(job, X, y, dtype)
     tasks = _as_list(tasks)

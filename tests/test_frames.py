@@ -249,3 +249,18 @@ def test_polars_frames_are_read_as_pandas_frames():
     ens = _ensemble("multiprocessing").fit(X_pl, y)
     np.testing.assert_array_equal(ens.fit_transform_, ref.fit_transform_)
     np.testing.assert_array_equal(ens.predict(X_pl[:9]), ref.predict(X.iloc[:9]))
+
+
+def test_the_evaluator_gives_learners_the_frame():
+    """Its scores equal cross_val_score's on a frame with a category column."""
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import cross_val_score
+
+    from foldgraph import Evaluator
+
+    X, y = _frame()
+    hgb = _hgb()
+    ev = Evaluator(r2_score, cv=KFold(3), shuffle=False, backend="multiprocessing", n_jobs=2)
+    ev.fit(X, y, [("hgb", hgb)])
+    expected = cross_val_score(clone(hgb), X, y, cv=KFold(3), scoring="r2").mean()
+    assert ev.results["hgb"]["test_score-m"] == pytest.approx(expected, abs=1e-9)

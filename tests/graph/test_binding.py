@@ -1,5 +1,7 @@
 """Graphs before data: structure first, rows bound when a run gets its data."""
 
+import threading
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
@@ -20,6 +22,7 @@ from foldgraph import (
     stack_graph,
 )
 from foldgraph.errors import GraphError
+from foldgraph.graph.binding import bind
 from foldgraph.testing import OLS
 
 rng = np.random.RandomState(0)
@@ -91,8 +94,46 @@ def test_folds_that_depend_on_the_data_are_named(indexer, reason):
 
 
 def test_a_splitter_needing_groups_is_named():
-    with pytest.raises(GraphError, match=r"GroupKFold.*'groups' parameter should not be None"):
+    with pytest.raises(GraphError, match=r"needs groups.*GroupKFold.*fit\(X, y, groups=groups\)"):
         map_graph(Learner(OLS(), GroupKFold(3), name="x"), "fit")
+
+
+def test_many_folds_need_no_data_either():
+    template = map_graph(Learner(OLS(), FoldIndex(2500), name="x"), "fit")
+    assert len(template) == 2501
+
+
+def test_a_predict_graph_is_built_for_its_data():
+    with pytest.raises(GraphError, match="X is None: pass the input data"):
+        map_graph(Learner(OLS(), FoldIndex(2), name="x"), "predict")
+
+
+def test_templates_bound_from_several_threads_get_their_own_rows():
+    template = stack_graph([Learner(OLS(), FoldIndex(3), name="a"),
+                            Learner(OLS(), FoldIndex(2), name="b")], "fit")
+    sizes, wrong = (20, 200), []
+
+    def work(n):
+        X, y = _data(n)
+        for _ in range(30):
+            bound = bind(template, X, y)
+            if bound.buffers["X"].shape != (n, 3) or bound.buffers["P:b"].shape[0] != n:
+                wrong.append(n)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in sizes * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+
+
+def test_a_bagged_ensembles_template_has_no_full_fits():
+    ens = SuperLearner(folds=3, refit=False).add([Ridge()]).add_meta(LinearRegression())
+    before = ens.graph("fit")
+    assert "layer-1.ridge/fit/full" not in before and "meta.linearregression/fit/full" in before
+    X, y = _data(40)
+    assert _structure(before) == _structure(ens.fit(X, y).graph_)
 
 
 def test_plan_of_a_template_lists_every_node():
@@ -123,13 +164,13 @@ def test_an_ensembles_graph_before_fit_is_the_graph_its_fit_runs(make):
 
 
 @pytest.mark.parametrize("ens, culprit", [
-    (TemporalEnsemble(step_size=5), "TemporalIndex"),
-    (Subsemble(partition_estimator=KMeans(2, n_init=1)), "ClusteredSubsetIndex"),
-    (SuperLearner(folds=GroupKFold(3)), "GroupKFold"),
+    (TemporalEnsemble(step_size=5), "TemporalIndex.*pass X"),
+    (Subsemble(partition_estimator=KMeans(2, n_init=1)), "ClusteredSubsetIndex.*pass X"),
+    (SuperLearner(folds=GroupKFold(3)), r"needs groups.*GroupKFold.*groups=groups\)"),
 ])
 def test_an_ensemble_whose_folds_need_the_data_says_so(ens, culprit):
     ens.add([Ridge()]).add_meta(LinearRegression())
-    with pytest.raises(GraphError, match=rf"{culprit}.*pass X"):
+    with pytest.raises(GraphError, match=culprit):
         ens.graph("fit")
     page = ens._repr_html_()  # the notebook view shows the layers, without a graph
     assert "layer-1" in page and "task graph" not in page
