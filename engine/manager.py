@@ -58,7 +58,7 @@ class ParallelProcessing(Handle):
         first run and closed by :meth:`clear`; ``pip install 'foldgraph[dask]'``).
     n_jobs : int, default=-1
         Workers; -1 means every CPU this process may use.
-    strategy : str, Strategy or callable, default="fifo"
+    strategy : str, Strategy or callable, default="critical_path"
         Order of the ready nodes: ``"fifo"``, ``"lpt"``, ``"critical_path"``
         or ``fn(ready, graph, state) -> ordered keys``.
     retries : int, default=1
@@ -158,7 +158,7 @@ class ParallelProcessing(Handle):
         self,
         backend: str = "threading",
         n_jobs: int = -1,
-        strategy="fifo",
+        strategy="critical_path",
         retries: int = 1,
         verbose: bool = False,
         start_method: str | None = None,

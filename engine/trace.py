@@ -42,7 +42,7 @@ class TraceEvent(NamedTuple):
     ...                 np.ones((4, 2)), np.ones(4))
     >>> event = manager.trace.events[0]
     >>> event.key, event.task, event.worker, event.duration >= 0
-    ('ols/fit/fold-0', 'ols', 0, True)
+    ('ols/fit/full', 'ols', 0, True)
     """
 
     key: str

@@ -46,7 +46,7 @@ class BlendEnsemble(BaseEnsemble):
         ``clear()``.
     n_jobs : int, default=-1
         Workers of a named ``backend``; -1 means every CPU this process may use.
-    strategy : str or callable, default="fifo"
+    strategy : str or callable, default="critical_path"
         Order of the ready nodes on a named ``backend``: ``"fifo"``,
         ``"lpt"``, ``"critical_path"`` or ``fn(ready, graph, state) -> keys``.
     verbose : bool, default=False
@@ -133,7 +133,7 @@ class BlendEnsemble(BaseEnsemble):
         scorer=None,
         backend="threading",
         n_jobs=-1,
-        strategy="fifo",
+        strategy="critical_path",
         verbose=False,
         layers=None,
         cache=None,
@@ -194,7 +194,7 @@ class Subsemble(BaseEnsemble):
         ``clear()``.
     n_jobs : int, default=-1
         Workers of a named ``backend``; -1 means every CPU this process may use.
-    strategy : str or callable, default="fifo"
+    strategy : str or callable, default="critical_path"
         Order of the ready nodes on a named ``backend``: ``"fifo"``,
         ``"lpt"``, ``"critical_path"`` or ``fn(ready, graph, state) -> keys``.
     verbose : bool, default=False
@@ -283,7 +283,7 @@ class Subsemble(BaseEnsemble):
         scorer=None,
         backend="threading",
         n_jobs=-1,
-        strategy="fifo",
+        strategy="critical_path",
         verbose=False,
         layers=None,
         cache=None,

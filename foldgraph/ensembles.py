@@ -67,7 +67,7 @@ class SuperLearner(BaseEnsemble):
         ``clear()``.
     n_jobs : int, default=-1
         Workers of a named ``backend``; -1 means every CPU this process may use.
-    strategy : str or callable, default="fifo"
+    strategy : str or callable, default="critical_path"
         Order of the ready nodes on a named ``backend``: ``"fifo"``,
         ``"lpt"``, ``"critical_path"`` or ``fn(ready, graph, state) -> keys``.
     verbose : bool, default=False
@@ -157,7 +157,7 @@ class SuperLearner(BaseEnsemble):
         scorer=None,
         backend="threading",
         n_jobs=-1,
-        strategy="fifo",
+        strategy="critical_path",
         verbose=False,
         layers=None,
         cache=None,
@@ -213,7 +213,7 @@ class SequentialEnsemble(BaseEnsemble):
         ``clear()``.
     n_jobs : int, default=-1
         Workers of a named ``backend``; -1 means every CPU this process may use.
-    strategy : str or callable, default="fifo"
+    strategy : str or callable, default="critical_path"
         Order of the ready nodes on a named ``backend``: ``"fifo"``,
         ``"lpt"``, ``"critical_path"`` or ``fn(ready, graph, state) -> keys``.
     verbose : bool, default=False
@@ -301,7 +301,7 @@ class SequentialEnsemble(BaseEnsemble):
         scorer=None,
         backend="threading",
         n_jobs=-1,
-        strategy="fifo",
+        strategy="critical_path",
         verbose=False,
         layers=None,
         cache=None,

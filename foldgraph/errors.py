@@ -75,7 +75,7 @@ class TaskError(FoldgraphError, RuntimeError):
     ...         manager.map(Learner(Broken(), FoldIndex(2), name="b"), "fit", X, y)
     ...     except TaskError as error:
     ...         print(error.task, error.node, type(error.__cause__).__name__)
-    b b/fit/fold-0 ValueError
+    b b/fit/full ValueError
 
     The same error is a ``ValueError``, as the estimator raised it:
 
@@ -86,7 +86,7 @@ class TaskError(FoldgraphError, RuntimeError):
     ...         print(type(error).__name__, isinstance(error, TaskError))
     ...         print(error)
     TaskError[ValueError] True
-    task 'b' failed at node 'b/fit/fold-0': ValueError: no convergence
+    task 'b' failed at node 'b/fit/full': ValueError: no convergence
     """
 
     def __init__(self, message: str, task: str | None = None, node: str | None = None):

@@ -71,7 +71,7 @@ class Evaluator:
     """
 
     def __init__(self, scorer, cv=2, shuffle=True, random_state=None, backend="threading",
-                 n_jobs=-1, strategy="fifo", response_method="predict"):  # fmt: skip
+                 n_jobs=-1, strategy="critical_path", response_method="predict"):  # fmt: skip
         self.scorer = scorer
         self.response_method = response_method
         self.cv = cv

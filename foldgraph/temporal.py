@@ -43,7 +43,7 @@ class TemporalEnsemble(BaseEnsemble):
         ``clear()``.
     n_jobs : int, default=-1
         Workers of a named ``backend``; -1 means every CPU this process may use.
-    strategy : str or callable, default="fifo"
+    strategy : str or callable, default="critical_path"
         Order of the ready nodes on a named ``backend``: ``"fifo"``,
         ``"lpt"``, ``"critical_path"`` or ``fn(ready, graph, state) -> keys``.
     verbose : bool, default=False
@@ -131,7 +131,7 @@ class TemporalEnsemble(BaseEnsemble):
         scorer=None,
         backend="threading",
         n_jobs=-1,
-        strategy="fifo",
+        strategy="critical_path",
         verbose=False,
         layers=None,
         cache=None,

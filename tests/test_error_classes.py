@@ -129,7 +129,8 @@ def test_except_task_error_catches_it_too():
             err = caught
         else:
             pytest.fail("the run did not fail")
-    assert isinstance(err, ValueError) and err.node == "bad/fit/fold-0"
+    assert isinstance(err, ValueError)
+    assert err.node in ("bad/fit/fold-0", "bad/fit/full")  # the first to run (strategy)
 
 
 @pytest.mark.parametrize("dumps, loads", [(pickle.dumps, pickle.loads),

@@ -423,7 +423,8 @@ def test_a_failed_node_stops_the_run_naming_it_with_nodes_queued_behind(monkeypa
     monkeypatch.setattr(processes, "read_answer", spy)
     tasks = [Learner(OLS(), FullIndex(), name=f"t{i}") for i in range(13)]
     tasks[1] = Learner(Broken(), FullIndex(), name="bad")
-    with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as pp:
+    with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork",
+                            strategy="fifo") as pp:  # submission order: t0, then bad
         with pytest.raises(TaskError, match="failed at node 'bad/fit/full'"):
             pp.map(tasks, "fit", X, Y)
     assert answers[:2] == [("t0/fit/full", False), ("bad/fit/full", True)]

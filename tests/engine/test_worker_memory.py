@@ -18,6 +18,11 @@ glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's ma
 _PINNED = []
 
 
+class Plain(OLS):
+    """OLS defined here: its unpickling imports this module (and what it imports) in the
+    worker, so the warm-up loads every module the hog's node needs."""
+
+
 class HeapHog(OLS):
     """OLS whose fit leaves 48 MB of freed blocks inside the worker's heap.
 
@@ -80,7 +85,7 @@ def test_worker_trims_its_heap_after_a_large_node():
     X[:, 0] = np.arange(len(X))
     y = 2.0 * X[:, 0]
     with ParallelProcessing("multiprocessing", n_jobs=1) as pp:
-        pp.map(Learner(OLS(), FullIndex(), name="warm-up"), "fit", X, y)
+        pp.map(Learner(Plain(), FullIndex(), name="warm-up"), "fit", X, y)
         pid = pp.worker_pids[0]
         before = anonymous_bytes(pid)
         hog = Learner(HeapHog(), FullIndex(), name="hog")
