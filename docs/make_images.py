@@ -86,6 +86,63 @@ def strategy_figure(images: Path) -> Path:
     return path
 
 
+ROOT = Path(__file__).resolve().parent.parent
+#: package, folder, where its box goes (x, y): the facade on top, the layers below
+PACKAGES = {"foldgraph": ("foldgraph", 0.5, 0.92), "engine": ("engine", 0.22, 0.64),
+            "viz": ("viz", 0.8, 0.64), "graph": ("graph", 0.5, 0.38),
+            "tasks": ("tasks", 0.5, 0.12)}
+#: how an arrow bends, so that it goes around the boxes between its ends
+BENDS = {("foldgraph", "tasks"): -0.45, ("engine", "tasks"): 0.3}
+
+
+def _package_imports() -> dict:
+    """``{(importer, imported): n}``: module-level imports between the packages."""
+    import ast
+
+    edges: dict = {}
+    for name, (folder, _, _) in PACKAGES.items():
+        for path in sorted((ROOT / folder).glob("*.py")):
+            for node in ast.parse(path.read_text()).body:  # module level only
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    parts = node.module.split(".")
+                    target = parts[1] if parts[0] == "foldgraph" and len(parts) > 1 else None
+                    if target in PACKAGES and target != name:
+                        edges[name, target] = edges.get((name, target), 0) + 1
+    return edges
+
+
+def architecture_figure(images: Path) -> Path:
+    """The packages, their modules and their module-level imports (docs/concepts.md)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 7.5))
+    ax.set_axis_off()
+    boxes, titles = {}, {}
+    for name, (folder, x, y) in PACKAGES.items():
+        modules = sorted(p.stem for p in (ROOT / folder).glob("*.py") if p.stem != "__init__")
+        rows = [" ".join(modules[i:i + 4]) for i in range(0, len(modules), 4)]
+        titles[name] = ax.text(x, y, f"foldgraph.{name}" if name != "foldgraph"
+                               else "foldgraph (facade)", ha="center", va="bottom",
+                               fontsize=11, weight="bold")
+        boxes[name] = ax.text(x, y - 0.01, "\n".join(rows), ha="center", va="top", fontsize=7,
+                              family="monospace",
+                              bbox={"boxstyle": "round", "fc": "#eef4fb", "ec": "#5b7da8"})
+    for (src, dst), n in _package_imports().items():  # n: import statements
+        bend = BENDS.get((src, dst), 0.0)
+        ax.annotate("", xy=(0.5, 1.0), xycoords=titles[dst], xytext=(0.5, 0.0),
+                    textcoords=boxes[src],
+                    arrowprops={"arrowstyle": "->", "color": "#555", "lw": 0.8 + 0.08 * n,
+                                "shrinkA": 6, "shrinkB": 4,
+                                "connectionstyle": f"arc3,rad={bend}"})  # width: import statements
+    ax.set_title("packages and modules; an arrow: module-level imports (wider: more import "
+                 "statements). viz is imported\nlazily, inside the drawing methods; nothing "
+                 "imports upward", fontsize=9)
+    path = images / "architecture.png"
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def main(images: Path = IMAGES) -> list[Path]:
     """Write every picture into ``images`` and return their paths."""
     images = Path(images)
@@ -107,6 +164,7 @@ def main(images: Path = IMAGES) -> list[Path]:
         trace.gantt(images / "gantt.png", dpi=DPI)
         written.append(images / "gantt.png")
     written.append(strategy_figure(images))
+    written.append(architecture_figure(images))
     return [Path(path) for path in written]
 
 
