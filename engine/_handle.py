@@ -11,7 +11,8 @@ __all__ = ["Handle"]
 
 
 class Handle:
-    """Copies share the workers; a pickle carries settings only; ``with`` clears.
+    """``sklearn.base.clone`` shares the workers; a copy or a pickle carries the settings
+    only; ``with`` clears.
 
     A subclass has ``clear()``, a ``_lock`` and a ``_running`` flag, and the
     run attributes reset on pickling (``job``, ``graph``, ``trace``,
@@ -22,13 +23,17 @@ class Handle:
     >>> import copy, pickle
     >>> from foldgraph.engine import ParallelProcessing
     >>> pp = ParallelProcessing("sequential")
-    >>> copy.deepcopy(pp) is pp, pickle.loads(pickle.dumps(pp)).backend
-    (True, 'sequential')
+    >>> from sklearn.base import clone
+    >>> clone(pp) is pp, copy.deepcopy(pp) is pp, copy.deepcopy(pp).backend
+    (True, False, 'sequential')
+    >>> pickle.loads(pickle.dumps(pp)).backend
+    'sequential'
     """
 
-    def __deepcopy__(self, memo):
-        """A manager is a handle on workers (a cluster): copies share it, so that
-        ``sklearn.base.clone`` keeps an ensemble's ``backend=ParallelProcessing(...)``."""
+    def __sklearn_clone__(self):
+        """A manager is a handle on workers (a cluster): scikit-learn's clone protocol
+        keeps it, so a cloned ensemble with ``backend=ParallelProcessing(...)`` shares it
+        (GridSearchCV's candidates run on the user's pool or cluster)."""
         return self
 
     def __getstate__(self) -> dict:
