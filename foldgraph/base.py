@@ -209,9 +209,9 @@ class BaseEnsemble(BaseEstimator):
             return None
         if self.cache is not None:
             return self.cache
-        if getattr(self, "_node_memory", None) is None:
-            self._node_memory = {}
-        return self._node_memory
+        if getattr(self, "node_memory_", None) is None:
+            self.node_memory_ = {}  # the fitted nodes, by fingerprint: see the docstring
+        return self.node_memory_
 
     def fit(self, X, y, sample_weight=None, groups=None, **fit_params):
         """Fit every layer as one task graph; returns self.
@@ -255,7 +255,7 @@ class BaseEnsemble(BaseEstimator):
             outs = pp.run(graph, X, y, return_preds=base_names, sample_weight=sample_weight)
             self.trace_ = pp.trace
             if self.cache is None:  # remember this fit's nodes only
-                keep_only(self._node_memory, pp.fingerprints.values())
+                keep_only(self.node_memory_, pp.fingerprints.values())
         self.fit_transform_, self.meta_rows_ = user_order(outs[-1], n, order)
         self._oof = {"y": y, "layers": dict(zip(base_names, outs))}  # leaderboard(); no pickle
         self._tasks = tasks

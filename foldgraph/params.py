@@ -235,7 +235,7 @@ def pickle_state(state: dict) -> dict:
     {'meta_rows_': range(2, 5)}
     """
     state = dict(state)
-    for key in ("_node_memory", "fit_transform_", "_oof", "_dask_manager"):
+    for key in ("node_memory_", "fit_transform_", "_oof", "_dask_manager"):
         state.pop(key, None)
     rows = state.get("meta_rows_")
     if rows is not None and len(rows) and rows[-1] - rows[0] == len(rows) - 1:

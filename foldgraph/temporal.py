@@ -106,6 +106,10 @@ class TemporalEnsemble(BaseEnsemble):
     trace_ : Trace
         What the last fit ran: one event per node that ran, and the nodes
         restored from the cache.
+    node_memory_ : dict
+        With ``cache=None``: the last fit's fitted nodes by content
+        fingerprint (the node cache of the ensemble itself); the next fit
+        reuses those whose estimator and inputs did not change. Not pickled.
     data : FitSummary
         Per learner: fold score, fit and predict time (mean and std).
 

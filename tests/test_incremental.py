@@ -67,7 +67,7 @@ def test_the_memory_keeps_the_last_fit_only(data):
     ens = super_learner().fit(X, y)
     ens.fit(X[:60], y[:60])  # new data: every node runs
     assert ran(ens) == set(ens.graph_.nx)
-    assert len(ens._node_memory) == len(ens.graph_.nx)
+    assert len(ens.node_memory_) == len(ens.graph_.nx)
     ens.fit(X, y)  # the first data again: forgotten, every node runs
     assert ran(ens) == set(ens.graph_.nx)
     ens.set_params(**{"layer-1__indexer_args": {"folds": 4}}).fit(X, y)  # all but full fits
@@ -81,7 +81,7 @@ def test_cache_false_and_clone_start_from_nothing(data):
     assert ran(ens) == set(ens.graph_.nx) and ens.trace_.cached == []
     warm = super_learner().fit(X, y)
     twin = clone(warm)
-    assert twin.get_params()["cache"] is None and not hasattr(twin, "_node_memory")
+    assert twin.get_params()["cache"] is None and not hasattr(twin, "node_memory_")
     twin.fit(X, y)
     assert ran(twin) == set(twin.graph_.nx)
 
