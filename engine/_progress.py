@@ -23,7 +23,7 @@ class Progress:
     def __init__(self, total: int):
         self.total = total
         try:
-            from tqdm import tqdm
+            from tqdm.auto import tqdm  # a widget in a notebook, text elsewhere
         except ImportError:
             self.bar = None
         else:

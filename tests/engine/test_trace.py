@@ -149,6 +149,7 @@ class TestProgress:
 
     def test_lines_without_tqdm(self, capsys, monkeypatch):
         monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now raises ImportError
+        monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # and the notebook-aware one
         self.run(verbose=True)
         out, err = capsys.readouterr()
         assert out == ""
