@@ -84,16 +84,14 @@ def placeholder_rows(tasks) -> int:
     >>> placeholder_rows([Learner(OLS(), FoldIndex(3))]), placeholder_rows([Learner(OLS(), FoldIndex(5000))])
     (1000, 20000)
     """
-    folds = [1]
-    for task in tasks:
+    need = [1]
+    for task in tasks:  # a task's folds times its partitions, each of at least 4 rows
         indexer = _indexer_of(task)
-        splitter = getattr(indexer, "splitter", None)
-        for owner, name in ((indexer, "folds"), (indexer, "partitions"),
-                            (splitter, "n_splits"), (splitter, "n_repeats")):
-            value = getattr(owner, name, None)
-            if isinstance(value, int) and not isinstance(value, bool):
-                folds.append(value)
-    return max(PLACEHOLDER_ROWS, 4 * int(np.prod(folds[-3:], dtype=np.int64)), 4 * max(folds))
+        counts = (getattr(indexer, "folds", None), getattr(indexer, "partitions", None),
+                  getattr(getattr(indexer, "splitter", None), "n_splits", None))
+        need.append(int(np.prod([c for c in counts
+                                 if isinstance(c, int) and not isinstance(c, bool)])))
+    return max(PLACEHOLDER_ROWS, 4 * max(need))
 
 
 def placeholder_data(job: str, n_features: int = 1, n_rows: int = PLACEHOLDER_ROWS):

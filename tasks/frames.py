@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["is_frame", "as_frame", "take_frame", "numeric_block", "frame_parts",
-           "frame_from_parts", "frame_nbytes", "data_dtype"]
+           "frame_from_parts", "data_dtype"]
 
 
 def _module(X) -> str:
@@ -192,18 +192,6 @@ def frame_from_parts(layout: list, arrays: dict):
     frame = pd.DataFrame(columns, copy=False)
     frame.columns = layout[0]
     return frame
-
-
-def frame_nbytes(X) -> int:
-    """Bytes of the frame's columns (strings counted as the size of their pointers).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> frame_nbytes(pd.DataFrame({"a": np.zeros(4), "b": np.zeros(4, dtype=np.int32)}))
-    48
-    """
-    return int(X.memory_usage(index=False, deep=False).sum())
 
 
 def data_dtype(X) -> str:
