@@ -16,7 +16,7 @@ class Handle:
 
     A subclass has ``clear()``, a ``_lock`` and a ``_running`` flag, and the
     run attributes reset on pickling (``job``, ``graph``, ``trace``,
-    ``_backend``, ``client``, ``fingerprints``).
+    ``client``, ``fingerprints``; ``_backends`` pickles its settings only).
 
     Examples
     --------
@@ -42,8 +42,7 @@ class Handle:
         its first run (a dask manager given ``client=`` needs ``address=`` or a new
         client then)."""
         state = dict(self.__dict__)
-        state.update(job=None, graph=None, trace=None, _backend=None, client=None,
-                     fingerprints={})  # fmt: skip
+        state.update(job=None, graph=None, trace=None, client=None, fingerprints={})
         return {k: v for k, v in state.items() if not is_runtime(v)}
 
     def __setstate__(self, state: dict) -> None:

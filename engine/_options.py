@@ -45,11 +45,11 @@ def check_backend(backend: str) -> str:
     >>> check_backend("loky")
     Traceback (most recent call last):
     ...
-    ValueError: unknown backend 'loky': choose one of 'sequential', 'threading', 'multiprocessing', 'dask'
+    ValueError: unknown backend 'loky': choose one of 'auto', 'sequential', 'threading', 'multiprocessing', 'dask'
     """
-    if backend in BACKENDS:
+    if backend in BACKENDS or backend == "auto":
         return backend
-    valid = ", ".join(map(repr, BACKENDS))
+    valid = ", ".join(map(repr, ("auto", *BACKENDS)))
     if backend in PLANNED:
         raise ValueError(f"backend {backend!r} is not available yet: choose one of {valid}")
     raise ValueError(f"unknown backend {backend!r}: choose one of {valid}")

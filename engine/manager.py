@@ -10,6 +10,7 @@ its buffers on success, error or interrupt; ``clear()`` (or leaving a
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -19,10 +20,10 @@ from foldgraph.graph.binding import bind
 from foldgraph.graph.builders import map_graph, stack_graph
 from foldgraph.graph.taskgraph import check_dtype
 
+from ._backend_set import BackendSet
 from ._handle import Handle
 from ._options import (
     available_cpus,
-    backend_options,
     check_backend,
     check_n_jobs,
     check_retries,
@@ -31,7 +32,7 @@ from ._options import (
 )
 from ._timeouts import check_timeout
 from .assemble import attach_fitted, check_return_preds, collect_outputs
-from .backends import SHARED, make_backend
+from .backends import SHARED
 from .cache import make_plan, resolve_cache, restore_hits, store_results
 from .costs import CostModel
 from .dask_backend import check_options as _check_dask
@@ -49,13 +50,18 @@ class ParallelProcessing(Handle):
 
     Parameters
     ----------
-    backend : {"threading", "sequential", "multiprocessing", "dask"}, default="threading"
-        How nodes run: a pool of threads over the parent's arrays, one by
-        one in the calling thread, long-lived worker processes attached
-        to shared-memory buffers (started at the first run, reused until
-        :meth:`clear`), or a dask.distributed cluster (``client=``,
-        ``address=``, or a LocalCluster of ``n_jobs`` workers started at the
-        first run and closed by :meth:`clear`; ``pip install 'foldgraph[dask]'``).
+    backend : {"auto", "sequential", "threading", "multiprocessing", "dask"}, default="auto"
+        How nodes run. ``"auto"`` picks, run by run, ``"sequential"`` or
+        ``"multiprocessing"`` from the estimated work and what starting or
+        waking worker processes costs (:mod:`foldgraph.engine.auto`; the
+        choice is on ``trace.backend`` and ``trace.reason``). Otherwise: one
+        by one in the calling thread, a pool of threads over the parent's
+        arrays, worker processes attached to shared-memory buffers (taken
+        from this process's pool of idle workers at the first run, given
+        back by :meth:`clear`: :mod:`foldgraph.engine.pool`), or a
+        dask.distributed cluster (``client=``, ``address=``, or a LocalCluster
+        of ``n_jobs`` workers started at the first run and closed by
+        :meth:`clear`; ``pip install 'foldgraph[dask]'``).
     n_jobs : int, default=-1
         Workers; -1 means every CPU this process may use.
     strategy : str, Strategy or callable, default="critical_path"
@@ -156,7 +162,7 @@ class ParallelProcessing(Handle):
 
     def __init__(
         self,
-        backend: str = "threading",
+        backend: str = "auto",
         n_jobs: int = -1,
         strategy="critical_path",
         retries: int = 1,
@@ -170,25 +176,23 @@ class ParallelProcessing(Handle):
         timeout=None,
     ):
         self.backend = check_backend(backend)
-        self._dtype = check_dtype(dtype)
-        self.dtype = dtype
+        self._dtype, self.dtype = check_dtype(dtype), dtype
         _check_dask(self.backend, client, address)
         self.client, self.address = client, address
-        self.n_jobs = n_jobs
-        n_workers = check_n_jobs(n_jobs)
+        self.n_jobs, n_workers = n_jobs, check_n_jobs(n_jobs)
         self._n_workers = 1 if backend == "sequential" else n_workers
-        self.strategy = strategy
-        self._strategy = resolve(strategy)
+        self.strategy, self._strategy = strategy, resolve(strategy)
         self.retries = check_retries(retries)
         self.verbose = verbose
         self.start_method = check_start_method(start_method)
         self.threads_per_worker = check_threads(threads_per_worker)
         self.timeout = check_timeout(timeout)
         self.job: Job | None = None
-        self.graph = None
-        self.trace: Trace | None = None
+        self.graph, self.trace = None, None
         self.costs = CostModel()
-        self._backend = None
+        self._backends = BackendSet(self.backend, self._n_workers, retries=self.retries,
+                                    start_method=self.start_method, client=client,
+                                    threads_per_worker=self.threads_per_worker, address=address)  # fmt: skip
         self.cache = cache
         self._cache = resolve_cache(cache)
         self.fingerprints: dict = {}
@@ -338,9 +342,7 @@ class ParallelProcessing(Handle):
             if self.job is not None:
                 self.job.release()
             self.job = None
-            backend, self._backend = self._backend, None
-            if backend is not None:
-                backend.shutdown()
+            self._backends.shutdown()
 
     # -- internals ----------------------------------------------------------
     def _execute(self, graph, job: Job, return_preds):
@@ -362,12 +364,16 @@ class ParallelProcessing(Handle):
     def _execute_paused(self, graph, job: Job, return_preds):
         names = check_return_preds(graph, return_preds)
         self.graph = graph
-        self.trace = Trace(self._n_workers, graph=graph)
+        choice = self._backends.choose(graph)
+        self.trace = trace = Trace(self._n_workers, graph=graph)
+        trace.backend, trace.reason = choice
+        if self.verbose and choice.reason:
+            print(f"foldgraph: backend {choice.backend!r} ({choice.reason})", file=sys.stderr)
         try:
-            job.allocate(graph, shared=self.backend in SHARED)
+            job.allocate(graph, shared=choice.backend in SHARED)
             self.costs.apply(graph)
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
-            backend = self._get_backend()
+            backend = self._backends.get(choice.backend)
             backend.timeout = check_timeout(self.timeout)  # set since?
             results = run_graph(graph, job, backend, self._strategy, self.trace,
                                 verbose=self.verbose, cached=hits)  # fmt: skip
@@ -375,24 +381,20 @@ class ParallelProcessing(Handle):
             attach_fitted(graph, results)
             store_results(graph, job, self._cache, self.fingerprints, results, hits)
             self.costs.update(graph, self.trace)
+            self._backends.learn(graph, self.trace)
         except (KeyboardInterrupt, SystemExit):
             self.clear()  # stop the workers too
             raise
         finally:
-            if self._backend is not None:  # workers close the run's buffers first (processes)
-                self._backend.release()
+            self._backends.release()  # workers close the run's buffers first (processes)
             job.release()
         return outputs
 
-    def _get_backend(self):
-        if self._backend is None:
-            options = backend_options(self.backend, self._n_workers, self.retries,
-                                      self.start_method, self.threads_per_worker,
-                                      self.client, self.address)  # fmt: skip
-            self._backend = make_backend(self.backend, self._n_workers, **options)
-        return self._backend
+    @property
+    def _backend(self):  # the backend of the last run
+        return self._backends.current
 
     @property
     def worker_pids(self) -> list[int]:
-        """Process ids of the running worker processes (empty for in-process backends)."""
-        return [] if self._backend is None else list(self._backend.pids)
+        """Process ids of the last run's worker processes (empty for in-process backends)."""
+        return self._backends.pids

@@ -19,8 +19,9 @@ a message of its own. Both stay for tiny nodes: without them the per-node
 overhead rises above ProcessPoolExecutor's (``benchmarks/overhead.py``); on
 fold fits of 1-100 ms neither gains steadily (``benchmarks/process_features.py``).
 
-Workers start once (lazily, at the first run) and serve every later run
-until :meth:`Processes.shutdown`. Default start method: ``forkserver`` on
+Workers start lazily, at the first run, and serve every later run until
+:meth:`Processes.shutdown`, which gives the idle ones back to this
+process's pool (:mod:`foldgraph.engine.pool`) for the next manager. Default start method: ``forkserver`` on
 Linux (safe with threads in the parent; it preloads numpy, scikit-learn
 and the worker module so that workers share those pages), ``spawn``
 elsewhere.
@@ -28,11 +29,12 @@ elsewhere.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import time
 from multiprocessing.connection import wait as wait_for
 
-from foldgraph.errors import WorkerDied
+from foldgraph.errors import RemoteTraceback, WorkerDied
 
 from ._channel import (
     FREEZE,
@@ -47,6 +49,7 @@ from ._channel import (
 from ._protocol import Kind, message, read_answer, run_message
 from ._timeouts import process_timeouts
 from .backends import Backend
+from .pool import worker_pool
 from .worker import CHEAP, Done, Payload
 
 __all__ = ["Processes", "default_start_method", "RemoteTraceback", "check_start_method",
@@ -60,38 +63,9 @@ PREFETCH_BELOW = CHEAP
 PREFETCH_DEPTH = 16
 #: bytes a worker's pipe takes without blocking the writer, with margin (Linux: 64 KiB+)
 PIPE_SAFE = 32 * 1024
-
-
-class RemoteTraceback(Exception):
-    """The traceback text of an exception raised in a worker (set as its cause).
-
-    The exception itself keeps its type; its ``__cause__`` shows where in
-    the worker it was raised.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from foldgraph import FoldIndex, Learner, ParallelProcessing
-    >>> from foldgraph.errors import TaskError
-    >>> from foldgraph.testing import OLS
-    >>> class Broken(OLS):
-    ...     def fit(self, X, y):
-    ...         return 1 / 0
-    >>> with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as manager:
-    ...     try:
-    ...         manager.map(Learner(Broken(), FoldIndex(2)), "fit", np.ones((4, 2)), np.ones(4))
-    ...     except TaskError as err:
-    ...         error = err.__cause__
-    >>> error, type(error.__cause__).__name__
-    (ZeroDivisionError('division by zero'), 'RemoteTraceback')
-    >>> print(error.__cause__)
-    Traceback (most recent call last):
-      ...
-    ZeroDivisionError: division by zero
-    """
-
-    def __str__(self) -> str:
-        return self.args[0]
+#: run ids, unique in this process: a worker from the pool (see engine/pool.py) has
+#: served other managers, whose runs must not pass for this one's
+_RUN_IDS = itertools.count(1)
 
 
 class Processes(Backend):
@@ -172,6 +146,9 @@ class Processes(Backend):
         self._run_id = 0
         self._attempts: dict = {}
         self.deaths: list[tuple] = []
+        # starts of worker processes (not taken from the pool) since the manager last
+        # looked: seconds, count, and whether the first of this process was among them
+        self.start_seconds, self.n_started, self.first_start = 0.0, 0, False
 
     # -- lifecycle -----------------------------------------------------------
     def prepare(self, graph) -> None:
@@ -179,15 +156,30 @@ class Processes(Backend):
         if not self._workers:
             self._modules = estimator_modules(graph.tasks.values())
 
+    @property
+    def _pool_key(self) -> tuple:
+        return self.start_method, self.threads_per_worker
+
     def _spawn(self, slot: int) -> WorkerHandle:
+        pool = worker_pool()
+        worker = pool.take(self._pool_key, slot)
+        if worker is None:
+            t0 = time.perf_counter()
+            worker = self._start_worker(slot)
+            self.start_seconds += time.perf_counter() - t0
+            self.first_start = self.first_start or pool.started == 0
+            self.n_started += 1
+            pool.started += 1
+        self._owner[worker.conn] = self._owner[worker.process.sentinel] = worker
+        return worker
+
+    def _start_worker(self, slot: int) -> WorkerHandle:
         if not self._workers and self.start_method == "forkserver":
             # numpy, scikit-learn, the worker module and the estimators' modules of the
             # first run, then frozen, so that workers share those pages; this has no
             # effect once this process's fork server runs (it keeps its first preload)
             self._ctx.set_forkserver_preload(PRELOAD + self._modules + [FREEZE])
-        worker = WorkerHandle(slot, self._ctx, self.threads_per_worker)
-        self._owner[worker.conn] = self._owner[worker.process.sentinel] = worker
-        return worker
+        return WorkerHandle(slot, self._ctx, self.threads_per_worker)
 
     def _forget(self, worker: WorkerHandle) -> None:
         """Stop waiting on a worker's pipe and sentinel (before they are closed)."""
@@ -206,7 +198,7 @@ class Processes(Backend):
                 self._workers[slot].kill()
                 self._workers[slot] = self._spawn(slot)
         self._handles = dict(job.handles)
-        self._run_id += 1
+        self._run_id = next(_RUN_IDS)
         self._attempts = {}
 
     @property
@@ -235,14 +227,24 @@ class Processes(Backend):
         self._handles = {}
 
     def shutdown(self, abort: bool = False) -> None:
-        """Stop every worker (killing busy ones at once when ``abort``)."""
+        """Give idle workers back to the pool; stop the others.
+
+        With ``abort`` (a failed or interrupted run) nothing goes back:
+        busy workers are killed at once, idle ones stopped.
+        """
+        self.release()
         workers, self._workers = self._workers, []
+        pool = worker_pool()
         for w in workers:
             self._forget(w)
             if abort and w.inflight:
                 w.kill()
-            else:
+            elif abort or w.inflight or w.unsent or w.run_id is not None:
                 w.stop()
+            elif w.process.is_alive():
+                pool.give(self._pool_key, w)
+            else:
+                w.kill()
         self._handles = {}
         self._owner = {}
 

@@ -36,8 +36,10 @@ class BlendEnsemble(BaseEnsemble):
     scorer : callable, optional
         ``scorer(y_true, y_pred)`` applied to every fold's out-of-fold
         predictions; see :attr:`data`.
-    backend : str or ParallelProcessing, default="threading"
-        A backend name (``"threading"``, ``"sequential"``,
+    backend : str or ParallelProcessing, default="auto"
+        A backend name (``"auto"``: sequential or worker processes, picked
+        per fit and predict from the estimated work, see
+        :mod:`foldgraph.engine.auto`; ``"threading"``, ``"sequential"``,
         ``"multiprocessing"`` or ``"dask"``): each fit and predict runs on a
         new manager with ``n_jobs``, ``strategy`` and ``verbose``, cleared
         afterwards. Or a :class:`~foldgraph.ParallelProcessing`, used as is
@@ -135,7 +137,7 @@ class BlendEnsemble(BaseEnsemble):
         shuffle=False,
         random_state=None,
         scorer=None,
-        backend="threading",
+        backend="auto",
         n_jobs=-1,
         strategy="critical_path",
         verbose=False,
@@ -188,8 +190,10 @@ class Subsemble(BaseEnsemble):
     scorer : callable, optional
         ``scorer(y_true, y_pred)`` applied to every fold's out-of-fold
         predictions; see :attr:`data`.
-    backend : str or ParallelProcessing, default="threading"
-        A backend name (``"threading"``, ``"sequential"``,
+    backend : str or ParallelProcessing, default="auto"
+        A backend name (``"auto"``: sequential or worker processes, picked
+        per fit and predict from the estimated work, see
+        :mod:`foldgraph.engine.auto`; ``"threading"``, ``"sequential"``,
         ``"multiprocessing"`` or ``"dask"``): each fit and predict runs on a
         new manager with ``n_jobs``, ``strategy`` and ``verbose``, cleared
         afterwards. Or a :class:`~foldgraph.ParallelProcessing`, used as is
@@ -289,7 +293,7 @@ class Subsemble(BaseEnsemble):
         shuffle=False,
         random_state=None,
         scorer=None,
-        backend="threading",
+        backend="auto",
         n_jobs=-1,
         strategy="critical_path",
         verbose=False,

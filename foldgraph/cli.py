@@ -55,7 +55,7 @@ def _use_agg() -> bool:
 
 # -- demo ------------------------------------------------------------------------
 def demo(
-    backend: str = "threading",
+    backend: str = "auto",
     n_jobs: int = -1,
     folds: int = 5,
     out: str | Path | None = "foldgraph-demo",
@@ -64,7 +64,7 @@ def demo(
 
     Parameters
     ----------
-    backend : str, default="threading"
+    backend : str, default="auto"
     n_jobs : int, default=-1
     folds : int, default=5
     out : str or Path or None, default="foldgraph-demo"
@@ -305,8 +305,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--backend",
-        default="threading",
-        help="sequential, threading or multiprocessing (default: %(default)s)",
+        default="auto",
+        help="auto, sequential, threading or multiprocessing (default: %(default)s)",
     )
     p.add_argument("--n-jobs", type=int, default=-1, help="workers (-1: every CPU)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")

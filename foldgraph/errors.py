@@ -12,7 +12,8 @@ foldgraph: every layer may use it.
 
 from __future__ import annotations
 
-__all__ = ["FoldgraphError", "GraphError", "TaskError", "WorkerDied", "NodeTimeout", "wrap_error"]
+__all__ = ["FoldgraphError", "GraphError", "TaskError", "WorkerDied", "NodeTimeout", "RemoteTraceback",
+           "wrap_error"]
 
 
 class FoldgraphError(Exception):
@@ -229,3 +230,35 @@ def wrap_error(cause: BaseException, task: str | None, node: str | None,
     if not isinstance(cause, (WorkerDied, NodeTimeout)):
         error.__cause__ = cause
     return error
+
+
+class RemoteTraceback(Exception):
+    """The traceback text of an exception raised in a worker (set as its cause).
+
+    The exception itself keeps its type; its ``__cause__`` shows where in
+    the worker it was raised.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Learner, ParallelProcessing
+    >>> from foldgraph.errors import TaskError
+    >>> from foldgraph.testing import OLS
+    >>> class Broken(OLS):
+    ...     def fit(self, X, y):
+    ...         return 1 / 0
+    >>> with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as manager:
+    ...     try:
+    ...         manager.map(Learner(Broken(), FoldIndex(2)), "fit", np.ones((4, 2)), np.ones(4))
+    ...     except TaskError as err:
+    ...         error = err.__cause__
+    >>> error, type(error.__cause__).__name__
+    (ZeroDivisionError('division by zero'), 'RemoteTraceback')
+    >>> print(error.__cause__)
+    Traceback (most recent call last):
+      ...
+    ZeroDivisionError: division by zero
+    """
+
+    def __str__(self) -> str:
+        return self.args[0]

@@ -70,7 +70,7 @@ class Evaluator:
     (['ridge'], ['fit_time-m', 'fit_time-s'])
     """
 
-    def __init__(self, scorer, cv=2, shuffle=True, random_state=None, backend="threading",
+    def __init__(self, scorer, cv=2, shuffle=True, random_state=None, backend="auto",
                  n_jobs=-1, strategy="critical_path", response_method="predict"):  # fmt: skip
         self.scorer = scorer
         self.response_method = response_method

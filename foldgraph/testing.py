@@ -9,10 +9,12 @@ and scikit-learn.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 
-__all__ = ["OLS", "Scale", "Noop"]
+__all__ = ["OLS", "Scale", "Noop", "Sleepy"]
 
 
 class OLS(RegressorMixin, BaseEstimator):
@@ -100,3 +102,30 @@ class Noop(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """Return zeros, one per row."""
         return np.zeros(len(X))
+
+
+class Sleepy(RegressorMixin, BaseEstimator):
+    """Sleeps ``seconds`` in fit, then predicts the mean of y.
+
+    Work a cost model cannot see (its modelled cost is that of a tiny fit),
+    which never competes for a core: for timeouts and for scheduling tests.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Sleepy(0.01).fit(np.ones((2, 1)), [1.0, 3.0]).predict(np.ones((3, 1)))
+    array([2., 2., 2.])
+    """
+
+    def __init__(self, seconds=30.0):
+        self.seconds = seconds
+
+    def fit(self, X, y):
+        """Sleep ``seconds``; remember the mean of ``y``."""
+        time.sleep(self.seconds)
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        """The mean of the training ``y``, one per row."""
+        return np.full(len(X), self.mean_)

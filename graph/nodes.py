@@ -200,6 +200,10 @@ class NodeAttrs(_Always, total=False):
     cost_source : {"model", "trace"}, optional
         Added by the engine: whether ``cost`` is the builders' estimate or a
         measured duration.
+    model_cost : float, optional
+        Added by ``backend="auto"``: the builders' estimate, kept when a
+        measured duration replaces ``cost`` (part of what
+        :mod:`foldgraph.engine.auto` remembers durations by).
 
     Examples
     --------
@@ -212,7 +216,7 @@ class NodeAttrs(_Always, total=False):
     >>> attrs["task"], attrs["op"], attrs["fold"], attrs["train"], attrs["out_rows"]
     ('a', 'fit', 0, ((2, 4),), ((0, 2),))
     >>> sorted(NodeAttrs.__optional_keys__)
-    ['columns', 'cost_key', 'cost_source', 'repeat', 'w']
+    ['columns', 'cost_key', 'cost_source', 'model_cost', 'repeat', 'w']
     """
 
     w: str | None
@@ -220,6 +224,7 @@ class NodeAttrs(_Always, total=False):
     columns: tuple[int, ...]
     cost_key: tuple
     cost_source: Literal["model", "trace"]
+    model_cost: float
 
 
 def node_key(task: str, op: str, fold: int | str, partition: int | None = None) -> str:

@@ -8,6 +8,7 @@ import psutil
 import pytest
 
 from foldgraph.engine.buffers import segment_names
+from foldgraph.engine.pool import worker_pool
 
 # The node cache signs entries with a per-user key; the suite keeps its own key
 # (and its workers inherit it) instead of writing one into the home directory.
@@ -32,8 +33,9 @@ def _is_infrastructure(proc) -> bool:
 
 
 def leftover_children(before=()):
-    """Child processes of this test process, except multiprocessing's helpers."""
-    known = {p.pid for p in before}
+    """Child processes of this test process, except multiprocessing's helpers and the idle
+    workers of the pool (kept for the next manager on purpose: tests/engine/test_pool.py)."""
+    known = {p.pid for p in before} | set(worker_pool().pids)
     return [p for p in psutil.Process().children(recursive=True)
             if p.pid not in known and not _is_infrastructure(p)]  # fmt: skip
 

@@ -41,6 +41,8 @@ MODULES = all_modules()
 
 #: modules whose every public class and function has a docstring example
 CHECKED = [
+    "foldgraph.engine.auto",
+    "foldgraph.engine.pool",
     "foldgraph.engine.dask_backend",
     "foldgraph.ensembles",
     "foldgraph.blending",

@@ -152,7 +152,9 @@ def all_of(*parts: str) -> str:
 
 def foldgraph_threads() -> list[str]:
     return [
-        t.name for t in threading.enumerate() if t.name.startswith("foldgraph") and t.is_alive()
+        t.name for t in threading.enumerate()
+        if t.name.startswith("foldgraph") and t.is_alive()
+        and t.name != "foldgraph-pool-timer"  # idle workers wait for the next manager on purpose
     ]
 
 

@@ -36,6 +36,7 @@ from foldgraph import (
     Transformer,
     WorkerDied,
 )
+from foldgraph.engine.backends import Sequential
 from foldgraph.engine.dask_backend import Dask, dask_priorities
 from foldgraph.engine.job import Job
 from foldgraph.engine.scheduler import run_graph
@@ -229,7 +230,7 @@ def test_cached_nodes_are_not_submitted(client):
     graph = stack_graph(stack_tasks(), "fit", X=X, y=Y)
     ref_job = Job("fit", X, Y)
     ref_job.allocate(graph)
-    ref = run_graph(graph, ref_job, ParallelProcessing("sequential")._get_backend(),
+    ref = run_graph(graph, ref_job, Sequential(),
                     resolve("fifo"), Trace())
     hits = {k: ref[k] for k in graph.nodes_of("l1")}
     job = Job("fit", X, Y)

@@ -10,10 +10,9 @@ import time
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, RegressorMixin
 
 from foldgraph import FoldIndex, FullIndex, Learner, NodeTimeout, ParallelProcessing, TaskError
-from foldgraph.testing import OLS
+from foldgraph.testing import OLS, Sleepy
 
 distributed = pytest.importorskip("distributed")
 
@@ -21,21 +20,6 @@ pytestmark = pytest.mark.slow
 
 X = np.arange(40.0).reshape(20, 2)
 y = X @ [1.0, 2.0]
-
-
-class Sleepy(RegressorMixin, BaseEstimator):
-    """Sleeps ``seconds`` in fit, then predicts the mean of y."""
-
-    def __init__(self, seconds=30.0):
-        self.seconds = seconds
-
-    def fit(self, X, y):
-        time.sleep(self.seconds)
-        self.mean_ = float(np.mean(y))
-        return self
-
-    def predict(self, X):
-        return np.full(len(X), self.mean_)
 
 
 def worker_pids(client) -> set:

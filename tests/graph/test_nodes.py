@@ -86,8 +86,8 @@ def check_nodes(graph) -> set[str]:
     return seen
 
 
-def fitted(graph):
-    with ParallelProcessing("sequential") as pp:
+def fitted(graph, backend="sequential"):
+    with ParallelProcessing(backend) as pp:
         pp.run(graph, graph.X, graph.y, sample_weight=graph.sample_weight)
     return graph
 
@@ -125,7 +125,7 @@ def graphs():
              Learner(Ridge(), FoldIndex(3), name="meta")]
     fit = stack_graph(stack, "fit", split=False, X=X, y=Y)
     yield "stack fit (preprocess)", fit
-    fitted(fit)
+    fitted(fit, "auto")
     yield "stack predict", stack_graph(stack, "predict", split=False, X=X)
     yield "stack transform", stack_graph(stack, "transform", split=False, X=X, y=Y)
     ensembles = [
@@ -171,9 +171,11 @@ def test_every_key_of_the_schema_is_written():
 
 def test_the_engine_keys_follow_the_schema():
     graph = weighted_map([Learner(Ridge(), FoldIndex(2), name="a")])
-    assert not {"cost_key", "cost_source"} & check_nodes(graph)
+    assert not {"cost_key", "cost_source", "model_cost"} & check_nodes(graph)
     fitted(graph)
     assert {"cost_key", "cost_source"} <= check_nodes(graph)
+    fitted(graph, "auto")
+    assert "model_cost" in check_nodes(graph)
 
 
 def test_conforms():

@@ -156,7 +156,7 @@ KINDS = list(ENSEMBLES)
 CASES = [
     # -- ParallelProcessing(...) ---------------------------------------------------------
     case("pp-backend-unknown", lambda: ParallelProcessing("gpu"), ValueError,
-         r"unknown backend 'gpu': choose one of 'sequential', 'threading'"),
+         r"unknown backend 'gpu': choose one of 'auto', 'sequential', 'threading'"),
     *[case(f"pp-n_jobs-{n!r}", lambda n=n: ParallelProcessing(n_jobs=n), ValueError,
            rf"n_jobs={n!r}: pass a positive number of workers, or -1 for every CPU")
       for n in (0, -2, 1.5, "2")],
@@ -171,7 +171,7 @@ CASES = [
     case("pp-client-without-dask", lambda: ParallelProcessing("threading", client=object()),
          ValueError, r"client= is for backend='dask', not 'threading': pass backend='dask'"),
     case("pp-address-without-dask", lambda: ParallelProcessing(address="tcp://127.0.0.1:1"),
-         ValueError, r"address= is for backend='dask', not 'threading'"),
+         ValueError, r"address= is for backend='dask', not 'auto'"),
     case("pp-retries--1", lambda: ParallelProcessing(retries=-1), ValueError,
          r"retries=-1: pass a non-negative int"),
     case("pp-start_method", lambda: ParallelProcessing("multiprocessing", start_method="thread"),

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from foldgraph import FoldIndex, Learner, ParallelProcessing, WorkerDied
 from foldgraph.engine.buffers import segment_names
+from foldgraph.engine.pool import worker_pool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -80,7 +81,18 @@ class Killer(threading.Thread):
             os.kill(self.victim, signal.SIGKILL)
 
 
-def test_worker_killed_at_a_random_moment():
+@pytest.fixture
+def no_pool():
+    """Each run starts its own workers and clear() stops them (the pool's reuse is
+    tested in tests/engine/test_pool.py): a run's workers are exactly the new processes."""
+    pool = worker_pool()
+    timeout, pool.idle_timeout = pool.idle_timeout, 0
+    pool.shutdown()
+    yield
+    pool.idle_timeout = timeout
+
+
+def test_worker_killed_at_a_random_moment(no_pool):
     with ParallelProcessing("sequential") as pp:
         want = pp.map(learners(), "fit", X, Y, return_preds=["a", "b"])
     rng = random.Random(SEED)
