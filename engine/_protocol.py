@@ -24,9 +24,10 @@ import enum
 import pickle
 from typing import NamedTuple
 
+from foldgraph.tasks.deferred import Pickled
 from foldgraph.tasks.ops import NodeResult
 
-__all__ = ["Kind", "Payload", "Done", "dumps", "pack_done", "unpack_done", "pack_payload",
+__all__ = ["Kind", "Payload", "Done", "dumps", "defer", "pack_done", "unpack_done", "pack_payload",
            "message", "read_body", "run_message", "read_run", "answer_message", "read_answer",
            "unpack_answers"]  # fmt: skip
 
@@ -93,6 +94,7 @@ class Payload(NamedTuple):
     clone: bool = False  # fit a clone of ``estimator`` (the task's template), made by the worker
     repeat: int = 0  # > 0: a later repeat's fold, which leaves the running mean (splitters)
     drop_binary: bool = False  # proba with two classes: the second class's column only
+    defer: bool = False  # a learner's fold fit: its estimator goes back pickled (tasks/deferred.py)
 
 
 class Done(NamedTuple):
@@ -145,6 +147,26 @@ def dumps(obj) -> bytes:
 
         blob = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     return blob
+
+
+def defer(estimator):
+    """A fold fit's estimator pickled on its own, for the parent to load only if read
+    (:mod:`foldgraph.tasks.deferred`); as is if it cannot be pickled (then
+    :func:`pack_done` reports that).
+
+    Examples
+    --------
+    >>> from foldgraph.tasks.deferred import loaded
+    >>> from foldgraph.testing import OLS
+    >>> d = defer(OLS(offset=1.0))
+    >>> type(d).__name__, loaded(unpack_done(pack_done(Done("k", NodeResult(d), None, "",
+    ...                                                           0, 1, 0.0, 1.0))).result.estimator)
+    ('Pickled', OLS(offset=1.0))
+    """
+    try:
+        return Pickled(dumps(estimator))
+    except Exception:  # noqa: BLE001 - pack_done says what failed
+        return estimator
 
 
 def _wire(done: Done) -> tuple:

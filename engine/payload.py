@@ -91,4 +91,5 @@ def make_payload(graph, key: str, state) -> Payload:
         preprocess, bool(getattr(task, "proba", False)), graph.info[name].get("classes"),
         getattr(task, "scorer", None), float(attrs.get("cost", 0.0)), (), attrs.get("w"), fresh,
         attrs.get("repeat", 0), bool(getattr(task, "drop_binary", False)),
+        fresh and kind == "learner" and attrs["fold"] != "full",
     ))  # fmt: skip

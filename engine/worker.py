@@ -33,6 +33,7 @@ from ._protocol import (
     Kind,
     Payload,
     answer_message,
+    defer,
     dumps,
     pack_done,
     pack_payload,
@@ -201,6 +202,8 @@ def _run_one(conn, body: bytes, buffers: _Buffers, worker_id: int, trim) -> None
         conn.send_bytes(answer_message(done, unreadable=True))
         return
     done = execute(payload, buffers.arrays, worker_id, CAUGHT)
+    if payload.defer and done.result is not None:  # loaded in the parent only if read
+        done = done._replace(result=done.result._replace(estimator=defer(done.result.estimator)))
     x, rows = payload.x, (*payload.train, *payload.test)
     del payload
     conn.send_bytes(answer_message(done))

@@ -25,6 +25,8 @@ from typing import Any
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from .deferred import Pickled, loaded
+
 __all__ = ["Learner", "Transformer", "default_name", "check_fitted"]
 
 #: attributes set by :meth:`Learner.set_fitted`; cleared before a new fit.
@@ -96,6 +98,22 @@ class _Task(BaseEstimator):
         if len(partition) == 1:
             fitted["estimator_"] = partition[0]
         fitted.update(extra)
+
+    @property
+    def fold_estimators_(self) -> list:
+        """Fitted estimators of the fold fits, in ``folds_`` order.
+
+        Those fitted in a worker process arrive pickled and are loaded here,
+        at the first access (see :mod:`foldgraph.tasks.deferred`).
+        """
+        try:
+            items = self.__dict__["fold_estimators_"]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute 'fold_estimators_'") from None
+        if any(type(e) is Pickled for e in items):
+            items[:] = [loaded(e) for e in items]
+        return items
 
     def reset(self) -> None:
         """Drop every fitted attribute."""

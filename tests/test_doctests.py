@@ -41,6 +41,7 @@ MODULES = all_modules()
 
 #: modules whose every public class and function has a docstring example
 CHECKED = [
+    "foldgraph.tasks.deferred",
     "foldgraph.engine.auto",
     "foldgraph.engine.pool",
     "foldgraph.engine.dask_backend",
