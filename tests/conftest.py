@@ -17,8 +17,9 @@ os.environ.setdefault(
     os.path.join(tempfile.mkdtemp(prefix="foldgraph-test-key-"), "node-cache.key"),
 )
 
-#: multiprocessing's own helper processes, shared by every pool of the parent
-INFRASTRUCTURE = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
+#: multiprocessing's (and joblib's loky's) own helper processes, shared by every pool
+INFRASTRUCTURE = ("multiprocessing.forkserver", "multiprocessing.resource_tracker",
+                  "loky.backend.resource_tracker")
 
 
 def _is_infrastructure(proc) -> bool:

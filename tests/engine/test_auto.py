@@ -83,14 +83,23 @@ def test_an_unpicklable_estimator_runs_sequential_naming_its_task():
         "sequential", "the estimator of task 'locked' cannot be pickled (TypeError)")
 
 
-def test_inside_a_joblib_worker_nested_ensembles_run_sequential():
+@pytest.fixture
+def loky():
+    """joblib's reusable executor, stopped after the test (its workers are children too)."""
+    yield
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
+def test_inside_a_joblib_worker_nested_ensembles_run_sequential(loky):
     found = Parallel(n_jobs=2)(delayed(auto.nested_in)() for _ in range(2))
     assert found == ["a joblib worker (ThreadingBackend)"] * 2
     assert auto.nested_in() is None
 
 
 @pytest.mark.slow
-def test_grid_search_over_an_ensemble_never_nests_processes(tmp_path):
+def test_grid_search_over_an_ensemble_never_nests_processes(tmp_path, loky):
     log = tmp_path / "where.log"
     search = GridSearchCV(Where(log=str(log)), {"seconds": [0.0, 0.001]}, cv=KFold(2), n_jobs=2)
     search.fit(X, y)
