@@ -51,6 +51,11 @@ class MemoryBudgetWarning(RuntimeWarning):
 
     A RuntimeWarning (shown by default, unlike ResourceWarning): filter it
     with ``warnings.filterwarnings("ignore", category=MemoryBudgetWarning)``.
+
+    Examples
+    --------
+    >>> issubclass(MemoryBudgetWarning, RuntimeWarning)
+    True
     """
 
 
@@ -103,6 +108,9 @@ class Budget:
     ``need`` maps each node to its ``(bytes, cores)``; ``release`` is what
     the loop calls when a buffer's last reader finished (None: nothing is
     released); ``policy`` is the admission rule, :func:`first_fit` by default.
+    ``gates`` is False when the budget only counts (no limit, one core per
+    node, the default policy): then every free worker takes the best ready
+    node, as without a budget.
 
     Examples
     --------
@@ -127,6 +135,7 @@ class Budget:
     liveness: object = None
     release: object = None
     policy: object = None
+    gates: bool = True
 
     def start(self, key) -> None:
         """``key`` starts: its estimates count until it finishes."""
@@ -226,7 +235,16 @@ def _warn_alone(key, mem: int, budget: Budget) -> None:
 
 
 def node_needs(graph, memory=None) -> dict:
-    """``{key: (bytes, cores)}`` of every node: ``memory`` overrides the nodes' ``memory``."""
+    """``{key: (bytes, cores)}`` of every node: ``memory`` overrides the nodes' ``memory``.
+
+    Examples
+    --------
+    >>> from foldgraph.graph import TaskGraph
+    >>> g = TaskGraph()
+    >>> g.add_node("a", memory=100, cores=2); g.add_node("b")
+    >>> node_needs(g), node_needs(g, {"b": 7})
+    ({'a': (100, 2), 'b': (0, 1)}, {'a': (100, 2), 'b': (7, 1)})
+    """
     attrs, need = graph.attrs, {}
     for key in graph.nx:
         a = attrs(key)
@@ -236,13 +254,15 @@ def node_needs(graph, memory=None) -> dict:
 
 
 def make_budget(graph, limit, cores: int, keep=None, release=None, idle=0, memory=None,
-                policy=None, min_bytes: int = MIN_RELEASE):  # fmt: skip
+                policy=None, min_bytes: int = MIN_RELEASE, count: bool = False):  # fmt: skip
     """The :class:`Budget` of a run of ``graph``, or None when admission is the plain loop's.
 
     None when there is no limit, every node takes one core and no buffer
     is released early (``keep`` None: every buffer is kept): the loop then
-    takes its fast path. ``idle`` is bytes or a callable measuring them
-    (called only when a budget is made).
+    takes its fast path (unless ``count``: the simulator counts its peak).
+    ``idle`` is bytes or a callable measuring them (called only when a
+    budget is made); ``memory`` (``{key: bytes}``) overrides the nodes'
+    ``memory`` attributes.
 
     Examples
     --------
@@ -256,12 +276,13 @@ def make_budget(graph, limit, cores: int, keep=None, release=None, idle=0, memor
     need = node_needs(graph, memory)
     liveness = None if keep is None else Liveness(graph, keep, min_bytes)
     releases = liveness is not None and bool(liveness.touches)
-    if limit is None and policy is None and not releases and all(c == 1 for _, c in need.values()):
+    gates = limit is not None or policy is not None or any(c != 1 for _, c in need.values())
+    if not gates and not releases and not count:
         return None
     live = sum(nbytes(spec) for spec in graph.buffers.values())
     budget = Budget(limit, max(int(cores), 1), need, idle=idle() if callable(idle) else idle,
                     live=live, liveness=liveness if releases else None, release=release,
-                    policy=policy)  # fmt: skip
+                    policy=policy, gates=gates)  # fmt: skip
     budget.peak = budget.idle + budget.live
     return budget
 
@@ -347,6 +368,10 @@ def admit(state, n: int, graph=None, select=None) -> list[str]:
     budget = state.budget
     if budget is None:
         keys = pick(state, n, graph, select)
+    elif not budget.gates:  # it only counts: the plain loop's choice
+        keys = pick(state, n, graph, select)
+        for key in keys:
+            budget.start(key)
     else:
         keys = budget.admit(_ordered(state, graph, select), n) if state.ready else []
         _take(state, keys)

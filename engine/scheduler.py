@@ -315,7 +315,8 @@ def _run(graph, job, backend, strategy, trace, verbose, cached, limits) -> dict:
     select = selector(strategy)
     # a strategy with its own select() orders every node itself, and a budget admits
     # every node itself: nothing follows
-    follows = select is None and state.budget is None and backend.follow_below is not None
+    gated = state.budget is not None and state.budget.gates
+    follows = select is None and not gated and backend.follow_below is not None
     total, n_cached = len(graph.nx), len(cached or ())
     progress = Progress(total - n_cached) if verbose else None
     # bound once: this loop runs once per node
