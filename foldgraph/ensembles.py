@@ -99,6 +99,11 @@ class SuperLearner(BaseEnsemble):
         full-data fits (the fit's longest nodes are often these); new data
         is predicted by the mean of the fold models (all of them with a
         repeated splitter). Not on the dask backend yet.
+    memory_limit : None, int or str, optional
+        Bytes a fit or predict may hold (``"6GB"``, ``"75%"`` of the machine's):
+        nodes start only while their ``memory`` estimates fit beside the live
+        buffers (see :class:`~foldgraph.engine.ParallelProcessing`). Ignored when
+        ``backend`` is a ParallelProcessing (its own ``memory_limit``).
 
     Attributes
     ----------
@@ -168,6 +173,7 @@ class SuperLearner(BaseEnsemble):
         dtype=np.float64,
         timeout=None,
         refit=True,
+        memory_limit=None,
     ):
         self.folds = folds
         self.shuffle = shuffle
@@ -181,6 +187,7 @@ class SuperLearner(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.memory_limit = memory_limit
         self.refit = refit
 
     def _indexer_args(self):
@@ -249,6 +256,11 @@ class SequentialEnsemble(BaseEnsemble):
         full-data fits (the fit's longest nodes are often these); new data
         is predicted by the mean of the fold models (all of them with a
         repeated splitter). Not on the dask backend yet.
+    memory_limit : None, int or str, optional
+        Bytes a fit or predict may hold (``"6GB"``, ``"75%"`` of the machine's):
+        nodes start only while their ``memory`` estimates fit beside the live
+        buffers (see :class:`~foldgraph.engine.ParallelProcessing`). Ignored when
+        ``backend`` is a ParallelProcessing (its own ``memory_limit``).
 
     Attributes
     ----------
@@ -316,6 +328,7 @@ class SequentialEnsemble(BaseEnsemble):
         dtype=np.float64,
         timeout=None,
         refit=True,
+        memory_limit=None,
     ):
         self.shuffle = shuffle
         self.random_state = random_state
@@ -328,6 +341,7 @@ class SequentialEnsemble(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.memory_limit = memory_limit
         self.refit = refit
 
     def add(
