@@ -234,7 +234,7 @@ def test_release_after_the_last_reader_is_bit_identical(shared):
         buffers = job.allocate(g, shared=shared)
         released = []
         free = job.free
-        job.free = lambda name: released.append(name) or free(name)
+        job.free = lambda name, free=free, released=released: released.append(name) or free(name)
         run_graph(g, job, Sequential(), resolve("memory"), Trace(1), keep=keep)
         outs.append(np.array(job.buffers["P:c"]))
         freed.append(released)
