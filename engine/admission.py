@@ -273,12 +273,13 @@ def make_budget(graph, limit, cores: int, keep=None, release=None, idle=0, memor
     >>> make_budget(g, None, 2) is None, make_budget(g, 10**6, 2).live
     (True, 128)
     """
-    need = node_needs(graph, memory)
     liveness = None if keep is None else Liveness(graph, keep, min_bytes)
     releases = liveness is not None and bool(liveness.touches)
-    gates = limit is not None or policy is not None or any(c != 1 for _, c in need.values())
+    gates = (limit is not None or policy is not None
+             or any(c != 1 for _, c in graph.nx.nodes(data="cores", default=1)))  # fmt: skip
     if not gates and not releases and not count:
-        return None
+        return None  # the fast path: nothing to count, one pass over the nodes spent
+    need = node_needs(graph, memory)
     live = sum(nbytes(spec) for spec in graph.buffers.values())
     budget = Budget(limit, max(int(cores), 1), need, idle=idle() if callable(idle) else idle,
                     live=live, liveness=liveness if releases else None, release=release,

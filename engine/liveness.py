@@ -16,13 +16,14 @@ import numpy as np
 __all__ = ["Liveness", "nbytes", "kept_buffers", "idle_memory"]
 
 _INPUTS = ("X", "y", "w")
+_ITEMSIZE: dict = {}  # by dtype: np.dtype() costs a microsecond, once per buffer adds up
 
 
 class Liveness:
     """Which buffers a node is the last to touch, and their bytes.
 
     Tracks the buffers that are not inputs, not in ``keep`` and at least
-    ``min_bytes``; ``total`` is the bytes of every buffer of the graph.
+    ``min_bytes``.
 
     Examples
     --------
@@ -36,10 +37,11 @@ class Liveness:
     """
 
     def __init__(self, graph, keep=(), min_bytes: int = 1 << 20):
-        sizes = {name: nbytes(spec) for name, spec in graph.buffers.items()}
-        self.total = sum(sizes.values())
-        self.size = {n: s for n, s in sizes.items()
-                     if n not in _INPUTS and n not in keep and s >= min_bytes}  # fmt: skip
+        self.size = {}
+        for name, spec in graph.buffers.items():
+            if name not in _INPUTS and name not in keep:
+                if (size := nbytes(spec)) >= min_bytes:
+                    self.size[name] = size
         self.pending = dict.fromkeys(self.size, 0)
         self.touches: dict = {}
         if not self.size:
@@ -76,7 +78,10 @@ def nbytes(spec) -> int:
     >>> nbytes(BufferSpec("P:a", (10, 2), "float64"))
     160
     """
-    return math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
+    size = _ITEMSIZE.get(spec.dtype)
+    if size is None:
+        size = _ITEMSIZE[spec.dtype] = np.dtype(spec.dtype).itemsize
+    return math.prod(spec.shape) * size
 
 
 def kept_buffers(graph, names) -> set:
