@@ -214,12 +214,14 @@ def all_or_sequential(ready: list, slots: int, budget: Budget) -> list:
     >>> b = Budget(limit=100, cores=4, need={"a": (40, 1), "b": (40, 1), "c": (40, 1)})
     >>> all_or_sequential(["a", "b"], 4, b), all_or_sequential(["a", "b", "c"], 4, b)
     (['a', 'b'], ['a'])
+    >>> all_or_sequential(["a", "b", "c"], 2, Budget(limit=None, cores=2, need=b.need))
+    ['a', 'b']
     """
     if slots <= 0:
         return []
-    everything = first_fit(ready, len(ready), budget)
-    if len(everything) == len(ready) and len(ready) <= slots:
-        return everything
+    if budget.limit is None or sum(budget.need.get(k, (0, 1))[0] for k in ready) <= (
+            budget.limit - budget.idle - budget.live - budget.used):  # fmt: skip
+        return first_fit(ready, slots, budget)  # everything fits at once: in parallel
     if budget.running:
         return []
     return first_fit(ready[:1], 1, budget)

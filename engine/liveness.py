@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-__all__ = ["Liveness", "nbytes", "kept_buffers", "idle_memory"]
+__all__ = ["Liveness", "nbytes", "kept_buffers", "idle_memory", "tree_pids"]
 
 _INPUTS = ("X", "y", "w")
 _ITEMSIZE: dict = {}  # by dtype: np.dtype() costs a microsecond, once per buffer adds up
@@ -131,3 +131,18 @@ def _rss_own(pid: int) -> int:
         return info.rss - getattr(info, "shared", 0)
     except Exception:  # noqa: BLE001 - gone, or no psutil: it holds nothing we can see
         return 0
+
+
+def tree_pids() -> list[int]:
+    """This process and its descendants (workers, the forkserver, the resource tracker).
+
+    Examples
+    --------
+    >>> import os
+    >>> tree_pids()[0] == os.getpid()
+    True
+    """
+    import psutil
+
+    me = psutil.Process()
+    return [me.pid, *(p.pid for p in me.children(recursive=True))]

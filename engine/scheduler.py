@@ -26,7 +26,6 @@ propagates.
 from __future__ import annotations
 
 import heapq
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -37,7 +36,7 @@ from ._follow import follow
 from ._options import available_cpus
 from ._progress import Progress
 from .admission import admit, make_budget, pick
-from .liveness import idle_memory
+from .liveness import idle_memory, tree_pids
 from .payload import make_payload
 from .strategies import selector
 from .trace import Trace, TraceEvent
@@ -301,7 +300,7 @@ def _budget(graph, job, backend, limits):
     limit, keep, policy = limits
     cores = max(available_cpus(), backend.n_workers)
     return make_budget(graph, limit, cores, keep=keep, release=job.free, policy=policy,
-                       idle=lambda: idle_memory([os.getpid(), *backend.pids]))  # fmt: skip
+                       idle=lambda: idle_memory(tree_pids()))  # fmt: skip
 
 
 def _run(graph, job, backend, strategy, trace, verbose, cached, limits) -> dict:
