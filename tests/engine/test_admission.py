@@ -278,3 +278,17 @@ def test_ensemble_memory_limit_flows_and_set_params_takes_effect():
 def _overlap(trace):
     events = trace.events
     return [sum(1 for o in events if o.start <= e.start < o.end) for e in events]
+
+
+def test_simulator_reads_node_memory_from_a_trace():
+    """A record's ``peak_bytes`` when it has one, else the node's ``memory`` attribute."""
+    g, X, y = _chain_graph()
+    for i, key in enumerate(g.nx):
+        g.nx.nodes[key]["memory"] = 1000 * (i + 1)
+    pp = ParallelProcessing("sequential")
+    pp.run(g, X, y)
+    expected = {r["key"]: r.get("peak_bytes") or g.nx.nodes[r["key"]]["memory"]
+                for r in pp.trace.records}  # fmt: skip
+    buffers = sum(int(np.prod(s.shape)) * np.dtype(s.dtype).itemsize for s in g.buffers.values())
+    sim = simulate(g, 1, costs=pp.trace, node_memory=pp.trace)
+    assert sim.peak_memory == buffers + max(expected.values())  # one node at a time
