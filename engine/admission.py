@@ -8,7 +8,9 @@ keys to start; the caller then calls :meth:`Budget.start` and
 :meth:`Budget.finish`.
 
 State of a budget (bytes are estimates; a node's come from its ``memory``
-attribute, 0 if absent, and its ``cores`` attribute, 1 if absent):
+attribute, 0 if absent: the bytes its process holds at its peak above that
+process's idle memory, the job's shared buffers excluded; and its ``cores``
+attribute, 1 if absent):
 
 - ``limit``   :: int or None   bytes the run may hold (None: no limit)
 - ``cores``   :: int           cores the machine gives the run
@@ -228,8 +230,9 @@ def all_or_sequential(ready: list, slots: int, budget: Budget) -> list:
 
 
 def _warn_alone(key, mem: int, budget: Budget) -> None:
-    if budget.limit is None or mem <= budget.limit - budget.idle - budget.live:
-        return  # only the cores were short: nothing to warn about
+    floor = budget.idle + budget.live
+    if budget.limit is None or mem <= budget.limit - floor or budget.limit <= floor:
+        return  # only the cores were short, or make_budget warned once for the whole run
     warnings.warn(
         f"node {key!r} needs an estimated {mem:,} bytes, over memory_limit={budget.limit:,} "
         f"even alone (the job's buffers and idle processes hold {budget.idle + budget.live:,})"
@@ -287,6 +290,11 @@ def make_budget(graph, limit, cores: int, keep=None, release=None, idle=0, memor
                     live=live, liveness=liveness if releases else None, release=release,
                     policy=policy, gates=gates)  # fmt: skip
     budget.peak = budget.idle + budget.live
+    if limit is not None and limit <= budget.peak:
+        warnings.warn(
+            f"memory_limit={limit:,} bytes is below what the run holds before any node runs "
+            f"(idle processes {budget.idle:,} + buffers {budget.live:,}): every node runs "
+            f"alone; raise the limit", MemoryBudgetWarning, stacklevel=3)  # fmt: skip
     return budget
 
 
