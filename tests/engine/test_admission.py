@@ -166,8 +166,8 @@ def test_simulator_and_loop_agree_on_the_order(backend):
     for key in g.nx:
         g.nx.nodes[key]["memory"] = GB // 10 if key.endswith("full") else GB
     limit = idle_memory([os.getpid()]) + 3 * GB // 2
-    pp = ParallelProcessing(backend, n_jobs=2, strategy="fifo", memory_limit=limit)
-    pp.run(g, X, y)
+    with ParallelProcessing(backend, n_jobs=2, strategy="fifo", memory_limit=limit) as pp:
+        pp.run(g, X, y)  # the with block stops the threads
     started = [e.key for e in sorted(pp.trace.events, key=lambda e: e.start)]
     sim = simulate(g, pp._n_workers, "fifo", costs=pp.trace, memory_limit=limit,
                    idle_memory=limit - 3 * GB // 2)  # fmt: skip
@@ -188,12 +188,12 @@ def test_a_limit_gives_bit_identical_results():
     names = ["a0", "a1", "b"]
     outs = []
     for limit in (None, idle_memory([os.getpid()]) + 10**8):
-        pp = ParallelProcessing("threading", n_jobs=2, memory_limit=limit)
         g = stack_graph([Learner(OLS(offset=i), FoldIndex(3), name=n) for i, n in enumerate(names)],
                         "fit", X=X, y=y)  # fmt: skip
         for key in g.nx:
             g.nx.nodes[key]["memory"] = 6 * 10**7  # one node at a time
-        outs.append(pp.run(g, X, y, return_preds=names))
+        with ParallelProcessing("threading", n_jobs=2, memory_limit=limit) as pp:
+            outs.append(pp.run(g, X, y, return_preds=names))
         assert limit is None or max(_overlap(pp.trace)) == 1
     for a, b in zip(*outs):
         assert np.array_equal(a, b)
@@ -249,7 +249,8 @@ def test_release_after_the_last_reader_is_bit_identical(shared):
 
 def test_manager_returns_what_it_released_nothing_of():
     g, X, y = _stack(140_000)
-    plain = ParallelProcessing("sequential").run(g, X, y, return_preds=["a", "c"])
+    with ParallelProcessing("sequential") as pp:
+        plain = pp.run(g, X, y, return_preds=["a", "c"])
     with ParallelProcessing("multiprocessing", n_jobs=2, memory_limit="90%") as pp:
         again = pp.run(g, X, y, return_preds=["a", "c"])  # P:b is released, P:a is not
     for a, b in zip(plain, again):
@@ -290,8 +291,8 @@ def test_simulator_reads_node_memory_from_a_trace():
     g, X, y = _chain_graph()
     for i, key in enumerate(g.nx):
         g.nx.nodes[key]["memory"] = 1000 * (i + 1)
-    pp = ParallelProcessing("sequential")
-    pp.run(g, X, y)
+    with ParallelProcessing("sequential") as pp:
+        pp.run(g, X, y)
     expected = {r["key"]: r.get("peak_bytes") or g.nx.nodes[r["key"]]["memory"]
                 for r in pp.trace.records}  # fmt: skip
     buffers = sum(int(np.prod(s.shape)) * np.dtype(s.dtype).itemsize for s in g.buffers.values())
