@@ -20,7 +20,7 @@ from foldgraph.engine.admission import (
 from foldgraph.engine.backends import Sequential
 from foldgraph.engine.buffers import SharedBuffer
 from foldgraph.engine.job import Job
-from foldgraph.engine.liveness import idle_memory
+from foldgraph.engine.liveness import idle_memory, tree_pids
 from foldgraph.engine.scheduler import run_graph
 from foldgraph.engine.strategies import resolve
 from foldgraph.engine.trace import Trace
@@ -165,7 +165,7 @@ def test_simulator_and_loop_agree_on_the_order(backend):
     # except the small full fits, which pack beside a fold
     for key in g.nx:
         g.nx.nodes[key]["memory"] = GB // 10 if key.endswith("full") else GB
-    limit = idle_memory([os.getpid()]) + 3 * GB // 2
+    limit = idle_memory(tree_pids()) + 3 * GB // 2  # what the loop measures
     with ParallelProcessing(backend, n_jobs=2, strategy="fifo", memory_limit=limit) as pp:
         pp.run(g, X, y)  # the with block stops the threads
     started = [e.key for e in sorted(pp.trace.events, key=lambda e: e.start)]
