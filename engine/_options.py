@@ -8,7 +8,8 @@ import os
 from .backends import BACKENDS, PLANNED
 
 __all__ = ["available_cpus", "is_runtime", "check_backend", "check_n_jobs", "check_threads",
-           "check_retries", "return_preds_of", "backend_options"]
+           "check_retries", "return_preds_of", "out_of", "check_weights_built",
+           "backend_options"]
 
 
 def available_cpus() -> int:
@@ -115,6 +116,43 @@ def return_preds_of(out: dict):
     if out.get("return_final"):
         return True
     return list(out.get("return_names", []))
+
+
+def out_of(return_preds) -> dict:
+    """The ``out`` mapping of ``initialize`` for ``return_preds`` (see :func:`return_preds_of`).
+
+    Examples
+    --------
+    >>> out_of(True), out_of("a"), out_of(False)
+    ({'return_final': True}, {'return_final': False, 'return_names': ['a']}, {})
+    """
+    if return_preds is True:
+        return {"return_final": True}
+    if return_preds:
+        names = [return_preds] if isinstance(return_preds, str) else list(return_preds)
+        return {"return_final": False, "return_names": names}
+    return {}
+
+
+def check_weights_built(graph, sample_weight) -> None:
+    """Refuse ``sample_weight`` for a graph built without weights (``run`` of a manager).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import TaskGraph
+    >>> check_weights_built(TaskGraph("fit", X=np.ones((4, 2)), y=np.ones(4)), np.ones(4))
+    Traceback (most recent call last):
+      ...
+    foldgraph.errors.GraphError: sample_weight given, but the graph was built without weights: build it with TaskGraph(job, X, y, sample_weight=w)
+    """
+    if sample_weight is not None and "w" not in graph.buffers:
+        from foldgraph.errors import GraphError
+
+        raise GraphError(
+            "sample_weight given, but the graph was built without weights: build it "
+            "with TaskGraph(job, X, y, sample_weight=w)"
+        )
 
 
 def backend_options(name: str, n_workers: int, retries: int, start_method=None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import math
+import mmap
 import os
 import re
 import sys
@@ -73,6 +74,35 @@ def _aligned(nbytes: int, alignment: int = 64) -> int:
     return (nbytes + alignment - 1) // alignment * alignment
 
 
+#: arrays of at least this size start on a page: their pages can be freed alone
+PAGE_ALIGN_FROM = 1 << 16
+
+
+def _punch(segment: str, start: int, stop: int) -> bool:
+    """Free the whole pages of ``[start, stop)`` in ``segment`` for every process (Linux).
+
+    ``MADV_REMOVE`` on a shared mapping of a tmpfs file punches a hole in
+    the file: its pages go back to the system and read as zeros. Only pages
+    wholly inside the range are freed (a neighbour's bytes are never
+    touched). False where it is not available (not Linux).
+    """
+    page = mmap.PAGESIZE
+    start, stop = -(-start // page) * page, stop // page * page
+    advice = getattr(mmap, "MADV_REMOVE", None)
+    path = os.path.join("/dev/shm", segment)
+    if stop <= start or advice is None or not os.path.exists(path):
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:  # a mapping of our own: SharedMemory keeps its mmap private
+        with mmap.mmap(fd, stop) as mapped:
+            mapped.madvise(advice, start, stop - start)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 class SharedBuffer:
     """Several 2-D arrays in one new shared-memory segment owned by this process.
 
@@ -106,8 +136,11 @@ class SharedBuffer:
         layout, size = {}, 0
         for name, (shape, dtype) in specs.items():
             dtype = np.dtype(dtype)
+            nbytes = math.prod(shape) * dtype.itemsize
+            if nbytes >= PAGE_ALIGN_FROM:
+                size = _aligned(size, mmap.PAGESIZE)
             layout[name] = (tuple(shape), dtype, size)
-            size += _aligned(math.prod(shape) * dtype.itemsize)
+            size += _aligned(nbytes)
         self._shm = shared_memory.SharedMemory(name=_segment_name(tag), create=True,
                                                size=max(size, 1))  # fmt: skip
         self._finalizer = weakref.finalize(self, _finalize, self._shm, True)
@@ -120,6 +153,26 @@ class SharedBuffer:
     def segment(self) -> str:
         """Name of the shared-memory segment (a file under /dev/shm on Linux)."""
         return self._shm.name
+
+    def free(self, name: str) -> bool:
+        """Give the pages of array ``name`` back to the system; True if they were.
+
+        For a buffer no node will read or write again: its contents read as
+        zeros afterwards, in every process attached to the segment.
+
+        Examples
+        --------
+        >>> buf = SharedBuffer({"P:a": ((512, 128), "float64")})
+        >>> buf.arrays["P:a"][:] = 1.0
+        >>> buf.free("P:a") == os.path.exists("/dev/shm"), float(buf.arrays["P:a"].max())
+        (True, 0.0)
+        >>> buf.release()
+        """
+        array = self.arrays.get(name)
+        if array is None:
+            return False
+        offset = self.handles[name][4]
+        return _punch(self._shm.name, offset, offset + array.nbytes)
 
     def release(self) -> None:
         """Drop the views, close and unlink the segment (idempotent)."""

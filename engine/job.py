@@ -234,6 +234,33 @@ class Job:
         """Names of the shared-memory segments this job owns right now."""
         return [buf.segment for buf in self._owned]
 
+    def free(self, name: str) -> bool:
+        """Let go of buffer ``name``'s memory (no node will touch it again); True if freed.
+
+        A shared buffer's pages go back to the system
+        (:meth:`SharedBuffer.free <foldgraph.engine.buffers.SharedBuffer.free>`);
+        an in-process one is replaced by an empty array of its dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from foldgraph import FoldIndex, Learner, map_graph
+        >>> from foldgraph.testing import OLS
+        >>> X = np.ones((4, 2))
+        >>> job = Job("fit", X, np.ones(4))
+        >>> buffers = job.allocate(map_graph(Learner(OLS(), FoldIndex(2), name="a"), "fit", X, np.ones(4)))
+        >>> job.free("P:a"), job.buffers["P:a"].shape
+        (True, (0, 1))
+        """
+        for buf in self._owned:
+            if name in buf.arrays:
+                return buf.free(name)
+        array = self.buffers.get(name)
+        if array is None:
+            return False
+        self.buffers[name] = np.empty((0, *array.shape[1:]), dtype=array.dtype)
+        return True
+
     def release(self) -> None:
         """Drop every buffer of the run, unlinking its segments (idempotent)."""
         self.buffers, self.handles = {}, {}

@@ -28,15 +28,19 @@ from ._options import (
     check_n_jobs,
     check_retries,
     check_threads,
+    check_weights_built,
+    out_of,
     return_preds_of,
 )
 from ._timeouts import check_timeout
+from .admission import parse_memory_limit
 from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import SHARED
 from .cache import make_plan, resolve_cache, restore_hits, store_results
 from .costs import CostModel
 from .dask_backend import check_options as _check_dask
 from .job import Job
+from .liveness import kept_buffers
 from .processes import check_start_method
 from .scheduler import run_graph
 from .strategies import resolve
@@ -117,6 +121,10 @@ class ParallelProcessing(Handle):
         while it is queued. On ``"multiprocessing"`` a node's
         clock starts when the parent sees it start: one queued behind cheap
         nodes may time out up to a quarter of ``timeout`` late.
+    memory_limit : None, int or str, default=None
+        Bytes a run may hold (``"6GB"``, ``"512MiB"``, ``"75%"`` of the machine's):
+        nodes start, in the strategy's order, while idle processes + live buffers +
+        running nodes' ``memory`` estimates fit (see :mod:`~foldgraph.engine.admission`).
 
     Attributes
     ----------
@@ -174,6 +182,7 @@ class ParallelProcessing(Handle):
         address=None,
         dtype=np.float64,
         timeout=None,
+        memory_limit=None,
     ):
         self.backend = check_backend(backend)
         self._dtype, self.dtype = check_dtype(dtype), dtype
@@ -187,6 +196,7 @@ class ParallelProcessing(Handle):
         self.start_method = check_start_method(start_method)
         self.threads_per_worker = check_threads(threads_per_worker)
         self.timeout = check_timeout(timeout)
+        self.memory_limit, self._memory_limit = memory_limit, parse_memory_limit(memory_limit)
         self.job: Job | None = None
         self.graph, self.trace = None, None
         self.costs = CostModel()
@@ -257,12 +267,7 @@ class ParallelProcessing(Handle):
                   return_preds=return_preds)  # fmt: skip
         with self._lock:
             self.job = new
-        if return_preds is True:
-            return {"return_final": True}
-        if return_preds:
-            names = [return_preds] if isinstance(return_preds, str) else list(return_preds)
-            return {"return_final": False, "return_names": names}
-        return {}
+        return out_of(return_preds)
 
     def process(self, caller, out: dict):
         """Build the graph of ``caller`` for the initialized job and run it."""
@@ -286,13 +291,7 @@ class ParallelProcessing(Handle):
         computed buffers take the manager's ``dtype`` (``graph.set_dtype``).
         """
         graph.validate()
-        if sample_weight is not None and "w" not in graph.buffers:
-            from foldgraph.errors import GraphError
-
-            raise GraphError(
-                "sample_weight given, but the graph was built without weights: build it "
-                "with TaskGraph(job, X, y, sample_weight=w)"
-            )
+        check_weights_built(graph, sample_weight)
         job = Job(graph.job, X, y, return_preds=return_preds, sample_weight=sample_weight)
         graph = bind(graph, job.X, job.y)  # a builder's graph, for these rows
         with self._lock:
@@ -375,8 +374,9 @@ class ParallelProcessing(Handle):
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
             backend = self._backends.get(choice.backend)
             backend.timeout = check_timeout(self.timeout)  # set since?
-            results = run_graph(graph, job, backend, self._strategy, self.trace,
-                                verbose=self.verbose, cached=hits)  # fmt: skip
+            keep = None if self._cache is not None else kept_buffers(graph, names)  # cache reads all
+            results = run_graph(graph, job, backend, self._strategy, self.trace, self.verbose,
+                                hits, self._memory_limit, keep)  # fmt: skip
             outputs = collect_outputs(graph, job.buffers, names, return_preds)
             attach_fitted(graph, results)
             store_results(graph, job, self._cache, self.fingerprints, results, hits)

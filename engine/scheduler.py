@@ -11,6 +11,8 @@ State (plain data in one :class:`RunState`, written down before the code):
   ``engine/_follow.py``, is submitted while still waiting for its predecessors)
 - ``done``       :: {key}        finished nodes
 - ``results``    :: {key: NodeResult} fitted estimators and timings
+- ``budget``     :: Budget or None  memory and cores admission (see
+  ``engine/admission.py``); None: every free worker takes the best ready node
 
 :func:`start_state` and :func:`finish` are pure functions of that state
 (tests call them with no worker). :func:`run_graph` is the loop: while
@@ -31,7 +33,10 @@ from foldgraph.errors import NodeTimeout, TaskError, WorkerDied, wrap_error
 from foldgraph.graph._gc import gc_paused
 
 from ._follow import follow
+from ._options import available_cpus
 from ._progress import Progress
+from .admission import admit, make_budget, pick
+from .liveness import idle_memory, tree_pids
 from .payload import make_payload
 from .strategies import selector
 from .trace import Trace, TraceEvent
@@ -62,6 +67,8 @@ class RunState:
     results : dict of str to NodeResult
     order : dict of str to int
         Build order of the nodes: breaks priority ties.
+    budget : Budget or None
+        Memory and cores admission (:mod:`~foldgraph.engine.admission`).
 
     Examples
     --------
@@ -79,6 +86,7 @@ class RunState:
     done: set = field(default_factory=set)
     results: dict = field(default_factory=dict)
     order: dict = field(default_factory=dict)
+    budget: object = None
 
 
 def _push(state: RunState, key: str) -> None:
@@ -152,6 +160,8 @@ def finish(state: RunState, key: str, result) -> list[str]:
     if key in state.done:
         raise ValueError(f"node {key!r} was already marked done")
     state.running.pop(key, None)
+    if state.budget is not None:
+        state.budget.finish(key)
     state.done.add(key)
     state.results[key] = result
     newly = []
@@ -164,74 +174,6 @@ def finish(state: RunState, key: str, result) -> list[str]:
                 _push(state, child)
             newly.append(child)
     return newly
-
-
-def pick(state: RunState, n: int, graph=None, select=None) -> list[str]:
-    """Pop up to ``n`` ready nodes, best priority first (or as ``select`` orders them).
-
-    Parameters
-    ----------
-    state : RunState
-    n : int
-        Free workers.
-    graph : TaskGraph, optional
-        Passed to ``select``.
-    select : callable, optional
-        A strategy's ``select(ready, graph, state)``: the ready keys (in
-        priority order) to run now, best first.
-
-    Raises
-    ------
-    ValueError
-        ``select`` returned no key, or a key that is not ready.
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> state = start_state(nx.DiGraph([("a", "c"), ("b", "c")]), {"a": 1, "b": 0, "c": 2})
-    >>> pick(state, 1), [key for *_, key in state.ready]
-    (['b'], ['a'])
-    >>> state = start_state(nx.DiGraph([("a", "c"), ("b", "c")]), {"a": 1, "b": 0, "c": 2})
-    >>> pick(state, 2, select=lambda ready, graph, state: sorted(ready, reverse=True))
-    ['b', 'a']
-    """
-    n = min(n, len(state.ready))
-    if n <= 0:
-        return []
-    if select is None:
-        return [heapq.heappop(state.ready)[-1] for _ in range(n)]
-    ready = [key for *_, key in sorted(state.ready)]
-    chosen = list(select(list(ready), graph, state))[:n]
-    unknown = [k for k in chosen if k not in ready]
-    if unknown or not chosen:
-        raise ValueError(
-            f"strategy returned {unknown or chosen!r}, expected keys among the ready "
-            f"nodes {ready!r}"
-        )
-    keep = set(chosen)
-    state.ready = [item for item in state.ready if item[-1] not in keep]
-    heapq.heapify(state.ready)
-    return chosen
-
-
-def admit(state: RunState, n: int, graph=None, select=None) -> list[str]:
-    """Pick up to ``n`` ready nodes (see :func:`pick`) and mark them running.
-
-    The loop's one admission decision, shared by :func:`run_graph` and the
-    simulator (:func:`foldgraph.engine.simulate.simulate`).
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> state = start_state(nx.DiGraph([("a", "c"), ("b", "c")]), {"a": 1, "b": 0, "c": 2})
-    >>> admit(state, 3), list(state.running)
-    (['b', 'a'], ['b', 'a'])
-    """
-    keys = pick(state, n, graph, select)
-    running = state.running
-    for key in keys:
-        running[key] = None
-    return keys
 
 
 def task_error(graph, done) -> TaskError:
@@ -263,7 +205,8 @@ def _event(done, attrs: dict, t0: float) -> TraceEvent:
 
 
 def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False,
-              cached: dict | None = None) -> dict:  # fmt: skip
+              cached: dict | None = None, memory_limit: int | None = None, keep=None,
+              policy=None) -> dict:  # fmt: skip
     """Run every node of ``graph`` on ``backend``; return ``{key: NodeResult}``.
 
     Nodes in ``cached`` (``{key: NodeResult}``, cache hits already restored
@@ -292,6 +235,14 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
         Receives one event per node run.
     verbose : bool, default=False
     cached : dict of str to NodeResult, optional
+    memory_limit : int, optional
+        Bytes the run may hold: idle processes, live buffers and the running
+        nodes' ``memory`` estimates (see :mod:`~foldgraph.engine.admission`).
+    keep : set of str, optional
+        Buffers that must survive the run (its outputs); every other output
+        buffer is released when its last reader finished. None keeps all.
+    policy : callable, optional
+        The admission rule (default :func:`~foldgraph.engine.admission.first_fit`).
 
     Returns
     -------
@@ -340,19 +291,31 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     >>> job.release()
     """
     with gc_paused():
-        return _run(graph, job, backend, strategy, trace, verbose, cached)
+        return _run(graph, job, backend, strategy, trace, verbose, cached,
+                    (memory_limit, keep, policy))  # fmt: skip
 
 
-def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
+def _budget(graph, job, backend, limits):
+    """The run's Budget (None: the fast path), once the backend's workers are up."""
+    limit, keep, policy = limits
+    cores = max(available_cpus(), backend.n_workers)
+    return make_budget(graph, limit, cores, keep=keep, release=job.free, policy=policy,
+                       idle=lambda: idle_memory(tree_pids()))  # fmt: skip
+
+
+def _run(graph, job, backend, strategy, trace, verbose, cached, limits) -> dict:
     t0 = time.perf_counter()
     backend.prepare(graph)  # e.g. which modules worker processes preload
     backend.start(job)
     trace.n_workers = backend.n_workers  # a dask cluster says how many it has once started
     priority = strategy.priorities(graph, backend.n_workers)
     state = start_state(graph.nx, priority, cached, graph.children)
+    state.budget = _budget(graph, job, backend, limits)
     select = selector(strategy)
-    # a strategy with its own select() orders every node itself: nothing follows
-    follows = select is None and backend.follow_below is not None
+    # a strategy with its own select() orders every node itself, and a budget admits
+    # every node itself: nothing follows
+    gated = state.budget is not None and state.budget.gates
+    follows = select is None and not gated and backend.follow_below is not None
     total, n_cached = len(graph.nx), len(cached or ())
     progress = Progress(total - n_cached) if verbose else None
     # bound once: this loop runs once per node
@@ -362,7 +325,10 @@ def _run(graph, job, backend, strategy, trace, verbose, cached) -> dict:
     try:
         while state.ready or running:
             while state.ready and (free := free_slots()) > 0:
-                for key in admit(state, free, graph, select):
+                keys = admit(state, free, graph, select)
+                if not keys:  # a budget: what is ready does not fit beside what runs
+                    break
+                for key in keys:
                     submit(make_payload(graph, key, state))
                     if follows and dependents[key]:
                         fresh.append(key)

@@ -15,6 +15,14 @@ Memory: an output buffer (``P:...``) is live from the start of its first
 writer until its last reader finishes; a buffer nobody reads (a result)
 stays live until the end. ``peak_live_bytes`` is the largest sum of live
 buffer bytes (inputs X and y excluded: they are live throughout).
+
+Under a budget (``node_memory``, ``memory_limit``), nodes are admitted by
+the loop's own :class:`~foldgraph.engine.admission.Budget`: every buffer is
+live from the start, as in a real run, until the loop would release it (its
+last reader finished, it is at least
+:data:`~foldgraph.engine.admission.MIN_RELEASE` bytes and some node reads
+it: a buffer nobody reads is a result); ``peak_memory`` is the largest sum
+of idle memory, live buffers and the running nodes' peaks.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import numpy as np
 
 from foldgraph.graph._gc import gc_paused
 
+from .admission import make_budget, parse_memory_limit
 from .scheduler import admit, finish, start_state
 from .strategies import resolve, selector
 from .trace import Trace, TraceEvent
@@ -56,6 +65,7 @@ class SimResult:
     """The outcome of :func:`simulate`.
 
     Attributes: ``makespan``, ``utilization``, ``peak_live_bytes``,
+    ``peak_memory`` (idle + live buffers + running nodes' peaks, bytes),
     ``schedule`` (list of :class:`Slot`), ``critical_path``, ``work``,
     ``n_workers``, ``lower_bound``, and ``trace``: a
     :class:`~foldgraph.engine.trace.Trace` of the schedule, built on first
@@ -76,7 +86,7 @@ class SimResult:
     """
 
     __slots__ = ("makespan", "utilization", "peak_live_bytes", "schedule", "critical_path",
-                 "work", "n_workers", "_graph", "_view", "_trace")  # fmt: skip
+                 "work", "n_workers", "_graph", "_view", "_trace", "peak_memory")  # fmt: skip
 
     def __init__(self, makespan, utilization, peak_live_bytes, schedule, critical_path, work,
                  n_workers, graph=None, view=None):  # fmt: skip
@@ -84,6 +94,7 @@ class SimResult:
         self.peak_live_bytes, self.schedule = peak_live_bytes, schedule
         self.critical_path, self.work, self.n_workers = critical_path, work, n_workers
         self._graph, self._view, self._trace = graph, view, None
+        self.peak_memory = 0
 
     def __repr__(self) -> str:
         return (f"SimResult(makespan={self.makespan:.4g}, utilization={self.utilization:.3f}, "
@@ -156,7 +167,9 @@ class _Costed:
         return self._levels[weight]
 
 
-def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = True) -> SimResult:
+def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = True,
+             node_memory=None, memory_limit=None, idle_memory: int = 0, cores: int | None = None,
+             policy=None) -> SimResult:  # fmt: skip
     """Simulate running ``graph`` on ``n_workers`` workers with ``strategy``.
 
     Parameters
@@ -169,7 +182,25 @@ def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = 
         Seconds per node: ``{node: seconds}``, ``fn(node, attrs)``, a
         recorded Trace (its durations), or None for the nodes' ``cost``.
     memory : bool, default=True
-        Track live output buffers (``peak_live_bytes``; 0 if False).
+        Track live output buffers (``peak_live_bytes``; 0 if False) and
+        ``peak_memory``.
+    node_memory : dict, callable, Trace or None
+        Peak bytes per node, for admission and ``peak_memory``:
+        ``{node: bytes}``, ``fn(node, attrs)``, a recorded Trace (the
+        ``peak_bytes`` of its records), or None; a node missing from it
+        takes its ``memory`` attribute (0 if absent).
+    memory_limit : int or str, optional
+        As for :class:`~foldgraph.engine.ParallelProcessing`: nodes start
+        only while they fit (:func:`~foldgraph.engine.admission.first_fit`).
+    idle_memory : int, default=0
+        Bytes the processes hold before any node runs.
+    cores : int, optional
+        Cores of the simulated machine (nodes' ``cores`` attribute); default
+        ``n_workers``.
+    policy : callable, optional
+        The admission rule (benchmarks compare
+        :func:`~foldgraph.engine.admission.all_or_sequential`); default
+        first fit.
 
     Returns
     -------
@@ -187,18 +218,50 @@ def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = 
     >>> r = simulate(g, 2, "critical_path")
     >>> r.makespan, [(s.node, s.worker, s.start) for s in r.schedule]
     (3.0, [('a', 0, 0.0), ('b', 1, 0.0), ('c', 0, 2.0)])
+
+    Under a memory limit, ``b`` (60 bytes) cannot run beside ``a`` (50): it
+    waits for ``a`` and then runs beside ``c``:
+
+    >>> r = simulate(g, 2, "critical_path", node_memory={"a": 50, "b": 60, "c": 10},
+    ...              memory_limit=100)
+    >>> r.makespan, r.peak_memory, [(s.node, s.start) for s in r.schedule]
+    (3.0, 70, [('a', 0.0), ('b', 2.0), ('c', 2.0)])
     """
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"n_workers={n_workers!r}: pass a positive int")
+    limits = (parse_memory_limit(memory_limit), node_memory, idle_memory, cores, policy)
     with gc_paused():  # millions of small objects, no cycle: a full collection is waste
-        return _simulate(graph, n_workers, strategy, costs, memory)
+        return _simulate(graph, n_workers, strategy, costs, memory, limits)
 
 
-def _simulate(graph, n_workers, strategy, costs, memory) -> SimResult:
+def _node_memory(view, node_memory) -> dict | None:
+    """``{node: bytes}`` from a dict, a callable or a Trace's ``peak_bytes`` (None: attributes)."""
+    if node_memory is None:
+        return None
+    if isinstance(node_memory, Trace):
+        peaks = {r["key"]: r.get("peak_bytes") for r in node_memory.records}
+        return {k: v for k, v in peaks.items() if v is not None}
+    if callable(node_memory):
+        return {k: int(node_memory(k, view.attrs(k))) for k in view.nx}
+    return dict(node_memory)
+
+
+def _sim_budget(view, n_workers, memory, limits):
+    limit, node_memory, idle, cores, policy = limits
+    if not memory and limit is None and policy is None:
+        return None
+    read = {b for k in view.nx for b, *_ in view.attrs(k).get("reads", ())}
+    keep = {name for name in view.buffers if name not in read}  # a result: nobody reads it
+    return make_budget(view, limit, cores or n_workers, keep=keep, idle=idle, policy=policy,
+                       memory=_node_memory(view, node_memory), count=True)  # fmt: skip
+
+
+def _simulate(graph, n_workers, strategy, costs, memory, limits) -> SimResult:
     cost = _costs(graph, costs)
     view = _Costed(graph, cost)
     strat = resolve(strategy)
     state = start_state(view.nx, strat.priorities(view, n_workers), None, view.children)
+    state.budget = _sim_budget(view, n_workers, memory, limits)
     select = selector(strat)
     live = _Live(view) if memory else None
     free = list(range(n_workers))  # a heap of idle worker ids
@@ -217,19 +280,21 @@ def _simulate(graph, n_workers, strategy, costs, memory) -> SimResult:
         heapq.heappush(free, worker)
         if live is not None:
             live.finish(key)
-    return _result(graph, view, cost, schedule, n_workers, live)
+    return _result(graph, view, cost, schedule, n_workers, live, state.budget)
 
 
-def _result(graph, view, cost, schedule, n_workers, live) -> SimResult:
+def _result(graph, view, cost, schedule, n_workers, live, budget) -> SimResult:
     makespan = max((s.end for s in schedule), default=0.0)
     work = float(sum(cost.values()))
-    return SimResult(
+    result = SimResult(
         makespan=makespan,
         utilization=work / (makespan * n_workers) if makespan > 0 else 0.0,
         peak_live_bytes=0 if live is None else live.peak,
         schedule=schedule, critical_path=_critical_path(view, cost, schedule),
         work=work, n_workers=n_workers, graph=graph, view=view,
     )  # fmt: skip
+    result.peak_memory = 0 if budget is None else budget.peak
+    return result
 
 
 def _critical_path(view, cost: dict, schedule: list) -> float:

@@ -200,7 +200,7 @@ class BaseEnsemble(BaseEstimator):
                                   "verbose": bool(self.verbose), **self._dtype_kw()})
 
     def _dtype_kw(self) -> dict:
-        return {k: getattr(self, k) for k in ("dtype", "timeout")
+        return {k: getattr(self, k) for k in ("dtype", "timeout", "memory_limit")
                 if getattr(self, k, None) is not None}  # fmt: skip
 
     def _node_store(self):

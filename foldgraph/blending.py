@@ -80,6 +80,11 @@ class BlendEnsemble(BaseEnsemble):
         full-data fits (the fit's longest nodes are often these); new data
         is predicted by the mean of the fold models (all of them with a
         repeated splitter). Not on the dask backend yet.
+    memory_limit : None, int or str, optional
+        Bytes a fit or predict may hold (``"6GB"``, ``"75%"`` of the machine's):
+        nodes start only while their ``memory`` estimates fit beside the live
+        buffers (see :class:`~foldgraph.engine.ParallelProcessing`). Ignored when
+        ``backend`` is a ParallelProcessing (its own ``memory_limit``).
 
     Attributes
     ----------
@@ -146,6 +151,7 @@ class BlendEnsemble(BaseEnsemble):
         dtype=np.float64,
         timeout=None,
         refit=True,
+        memory_limit=None,
     ):
         self.test_size = test_size
         self.shuffle = shuffle
@@ -159,6 +165,7 @@ class BlendEnsemble(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.memory_limit = memory_limit
         self.refit = refit
 
     def _indexer_args(self):
@@ -234,6 +241,11 @@ class Subsemble(BaseEnsemble):
         full-data fits (the fit's longest nodes are often these); new data
         is predicted by the mean of the fold models (all of them with a
         repeated splitter). Not on the dask backend yet.
+    memory_limit : None, int or str, optional
+        Bytes a fit or predict may hold (``"6GB"``, ``"75%"`` of the machine's):
+        nodes start only while their ``memory`` estimates fit beside the live
+        buffers (see :class:`~foldgraph.engine.ParallelProcessing`). Ignored when
+        ``backend`` is a ParallelProcessing (its own ``memory_limit``).
 
     Attributes
     ----------
@@ -302,6 +314,7 @@ class Subsemble(BaseEnsemble):
         dtype=np.float64,
         timeout=None,
         refit=True,
+        memory_limit=None,
     ):
         self.partitions = partitions
         self.partition_estimator = partition_estimator
@@ -317,6 +330,7 @@ class Subsemble(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.memory_limit = memory_limit
         self.refit = refit
 
     def _indexer_args(self):

@@ -101,6 +101,11 @@ class SuperLearner(BaseEnsemble):
         full-data fits (the fit's longest nodes are often these); new data
         is predicted by the mean of the fold models (all of them with a
         repeated splitter). Not on the dask backend yet.
+    memory_limit : None, int or str, optional
+        Bytes a fit or predict may hold (``"6GB"``, ``"75%"`` of the machine's):
+        nodes start only while their ``memory`` estimates fit beside the live
+        buffers (see :class:`~foldgraph.engine.ParallelProcessing`). Ignored when
+        ``backend`` is a ParallelProcessing (its own ``memory_limit``).
 
     Attributes
     ----------
@@ -170,6 +175,7 @@ class SuperLearner(BaseEnsemble):
         dtype=np.float64,
         timeout=None,
         refit=True,
+        memory_limit=None,
     ):
         self.folds = folds
         self.shuffle = shuffle
@@ -183,6 +189,7 @@ class SuperLearner(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.memory_limit = memory_limit
         self.refit = refit
 
     def _indexer_args(self):
@@ -253,6 +260,11 @@ class SequentialEnsemble(BaseEnsemble):
         full-data fits (the fit's longest nodes are often these); new data
         is predicted by the mean of the fold models (all of them with a
         repeated splitter). Not on the dask backend yet.
+    memory_limit : None, int or str, optional
+        Bytes a fit or predict may hold (``"6GB"``, ``"75%"`` of the machine's):
+        nodes start only while their ``memory`` estimates fit beside the live
+        buffers (see :class:`~foldgraph.engine.ParallelProcessing`). Ignored when
+        ``backend`` is a ParallelProcessing (its own ``memory_limit``).
 
     Attributes
     ----------
@@ -320,6 +332,7 @@ class SequentialEnsemble(BaseEnsemble):
         dtype=np.float64,
         timeout=None,
         refit=True,
+        memory_limit=None,
     ):
         self.shuffle = shuffle
         self.random_state = random_state
@@ -332,6 +345,7 @@ class SequentialEnsemble(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.memory_limit = memory_limit
         self.refit = refit
 
     def add(

@@ -77,6 +77,11 @@ class TemporalEnsemble(BaseEnsemble):
         full-data fits (the fit's longest nodes are often these); new data
         is predicted by the mean of the fold models (all of them with a
         repeated splitter). Not on the dask backend yet.
+    memory_limit : None, int or str, optional
+        Bytes a fit or predict may hold (``"6GB"``, ``"75%"`` of the machine's):
+        nodes start only while their ``memory`` estimates fit beside the live
+        buffers (see :class:`~foldgraph.engine.ParallelProcessing`). Ignored when
+        ``backend`` is a ParallelProcessing (its own ``memory_limit``).
 
     Attributes
     ----------
@@ -144,6 +149,7 @@ class TemporalEnsemble(BaseEnsemble):
         dtype=np.float64,
         timeout=None,
         refit=True,
+        memory_limit=None,
     ):
         self.step_size = step_size
         self.burn_in = burn_in
@@ -158,6 +164,7 @@ class TemporalEnsemble(BaseEnsemble):
         self.cache = cache
         self.dtype = dtype
         self.timeout = timeout
+        self.memory_limit = memory_limit
         self.refit = refit
 
     shuffle = False
