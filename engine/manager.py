@@ -36,6 +36,7 @@ from .cache import make_plan, resolve_cache, restore_hits, store_results
 from .costs import CostModel
 from .dask_backend import check_options as _check_dask
 from .job import Job
+from .memmodel import MemoryModel
 from .processes import check_start_method
 from .scheduler import run_graph
 from .strategies import resolve
@@ -124,6 +125,9 @@ class ParallelProcessing(Handle):
         Durations measured in earlier runs of this manager, used as the
         nodes' cost estimates (by task name, op and fold size) when the same
         tasks run again; other nodes keep the modelled estimate.
+    memory : MemoryModel
+        Node peaks measured in earlier runs, set before each run as the nodes'
+        ``memory`` estimates like ``costs`` (see :mod:`foldgraph.engine.memmodel`).
     fingerprints : dict
         Content fingerprint of each node of the last run (empty without a
         cache; None for a node that is never cached).
@@ -188,6 +192,7 @@ class ParallelProcessing(Handle):
         self.graph = None
         self.trace: Trace | None = None
         self.costs = CostModel()
+        self.memory = MemoryModel()
         self._backend = None
         self.cache = cache
         self._cache = resolve_cache(cache)
@@ -366,6 +371,7 @@ class ParallelProcessing(Handle):
         try:
             job.allocate(graph, shared=self.backend in SHARED)
             self.costs.apply(graph)
+            self.memory.apply(graph)
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
             backend = self._get_backend()
             backend.timeout = check_timeout(self.timeout)  # set since?
@@ -375,6 +381,7 @@ class ParallelProcessing(Handle):
             attach_fitted(graph, results)
             store_results(graph, job, self._cache, self.fingerprints, results, hits)
             self.costs.update(graph, self.trace)
+            self.memory.update(graph, self.trace)
         except (KeyboardInterrupt, SystemExit):
             self.clear()  # stop the workers too
             raise

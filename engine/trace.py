@@ -307,12 +307,16 @@ class Trace:
         """
         return summary_text(self, slowest)
 
-    def gantt(self, path=None, ax=None, title: str | None = None, dpi: float = 150):
+    def gantt(self, path=None, ax=None, title: str | None = None, dpi: float = 150,
+              memory: bool | None = None):
         """Draw the schedule: one row per worker, one bar per node coloured by task.
 
         A dashed line marks the ideal makespan (:attr:`ideal`), a solid one
-        the makespan. Bars wide enough carry their node's fold label. Drawn
-        by :func:`foldgraph.viz.gantt.gantt` from :attr:`records`.
+        the makespan. Bars wide enough carry their node's fold label. Under
+        the bars, a panel shows the memory over time (the sum of the running
+        nodes' ``peak_bytes``) when peaks were recorded and ``ax`` is not
+        given (``memory=False``: never). Drawn by
+        :func:`foldgraph.viz.gantt.gantt` from :attr:`records`.
 
         Parameters
         ----------
@@ -338,4 +342,4 @@ class Trace:
         from foldgraph.viz.gantt import gantt  # the pictures layer draws; the trace hands data
 
         return gantt(self.records, n_workers=self.n_workers, tasks=self.task_order(),
-                     ideal=self.ideal, path=path, ax=ax, title=title, dpi=dpi)
+                     ideal=self.ideal, path=path, ax=ax, title=title, dpi=dpi, memory=memory)

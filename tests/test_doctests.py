@@ -66,6 +66,7 @@ CHECKED = [
     "foldgraph.engine.buffers",
     "foldgraph.engine.costs",
     "foldgraph.engine.job",
+    "foldgraph.engine.memmodel",
     "foldgraph.engine.payload",
     "foldgraph.engine.processes",
     "foldgraph.engine.scheduler",
