@@ -262,7 +262,9 @@ class _Sampler:
         self._thread.join()
 
 
-_METER: list = [None, -1]  # this process's meter and the pid it was made in
+_METER: list = [None]  # this process's meter
+if hasattr(os, "register_at_fork"):  # a forked child measures itself: its own /proc/self
+    os.register_at_fork(after_in_child=lambda: _METER.__setitem__(0, None))
 
 
 def meter() -> PeakMeter:
@@ -273,7 +275,7 @@ def meter() -> PeakMeter:
     >>> meter() is meter(), meter().method in ("hwm", "sample", "none")
     (True, True)
     """
-    pid = os.getpid()
-    if _METER[1] != pid:
-        _METER[0], _METER[1] = PeakMeter(), pid
-    return _METER[0]
+    found = _METER[0]
+    if found is None:
+        found = _METER[0] = PeakMeter()
+    return found

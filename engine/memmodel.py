@@ -146,9 +146,9 @@ class MemoryModel:
                 continue
             key = _key(attrs)
             peaks[key] = max(event.peak_bytes, peaks.get(key, 0))
-            estimator = _estimator(graph, attrs)
             read = attrs.get("bytes_read", 0)
-            if estimator is not None and read >= LEARN_ABOVE:
+            estimator = _estimator(graph, attrs) if read >= LEARN_ABOVE else None
+            if estimator is not None:
                 name = type(estimator).__name__
                 total, guessed = self.scale.get(name, (0.0, 0.0))
                 self.scale[name] = (total + event.peak_bytes,

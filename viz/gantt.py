@@ -304,7 +304,7 @@ def gantt(records, n_workers: int = 1, tasks=None, ideal: float | None = None, p
     if mem_ax is not None:  # the time axis moves under the panel
         memory_panel(records, mem_ax, scale)
         mem_ax.set_xlabel(ax.get_xlabel(), fontsize=8, family=FONT)
-        ax.set_xlabel("")
+        ax.xaxis.label.set_visible(False)  # kept (get_xlabel), shown once under the panel
         ax.tick_params(axis="x", labelbottom=False)
     title = run.title() if title is None else title
     if title:
