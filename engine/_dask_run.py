@@ -207,7 +207,8 @@ class DaskRun:
                 self.held[key], self.unsent[key] = future, len(children[key])
             out.append(Done(key, output.result, None, "", self.backend.worker_id(output.address),
                             output.pid, output.start + self.offset,
-                            output.end + self.offset))  # fmt: skip
+                            output.end + self.offset, output.peak_bytes,
+                            output.peak_rss))  # fmt: skip
         return out
 
     def _failure(self, future) -> list[Done]:

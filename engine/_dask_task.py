@@ -4,7 +4,9 @@
 computed in the run, from its predecessors' blocks), runs the same
 :func:`~foldgraph.engine.worker.execute` as every backend and returns a
 :class:`NodeOutput`: the result and the block of the node's own rows, which
-the client writes into the job's buffers.
+the client writes into the job's buffers, and the node's peak memory,
+measured in the dask worker's process as on every backend
+(:mod:`foldgraph.engine._peak`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class NodeOutput(NamedTuple):
     end: float
     address: str
     pid: int
+    peak_bytes: int | None = None  # measured on the worker by execute (see engine/_peak.py)
+    peak_rss: int | None = None
 
 
 class NodeFailed(Exception):
@@ -109,7 +113,8 @@ def run_task(payload, data: dict, parts: list, x_spec: tuple, out_dtype: str,
         address = get_worker().address
     except (ImportError, ValueError):  # not on a dask worker (the example above)
         address = "local"
-    return NodeOutput(done.result, block, start, end, address, os.getpid())
+    return NodeOutput(done.result, block, start, end, address, os.getpid(), done.peak_bytes,
+                      done.peak_rss)  # fmt: skip
 
 
 def block_of(output: NodeOutput) -> np.ndarray:

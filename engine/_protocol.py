@@ -103,6 +103,9 @@ class Done(NamedTuple):
     ``error`` is None on success; otherwise ``result`` is None and ``tb`` is
     the worker's traceback text. ``start`` and ``end`` are
     ``time.perf_counter()`` readings of the process that ran the node.
+    ``peak_bytes`` is what the node added to that process's resident memory
+    at its peak and ``peak_rss`` the process's peak RSS during the node
+    (bytes; None where not measured: see :mod:`foldgraph.engine._peak`).
 
     Examples
     --------
@@ -123,6 +126,8 @@ class Done(NamedTuple):
     pid: int
     start: float
     end: float
+    peak_bytes: int | None = None
+    peak_rss: int | None = None
 
 
 def dumps(obj) -> bytes:

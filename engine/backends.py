@@ -134,7 +134,8 @@ class Sequential(Backend):
 
     ``wait()`` then returns what the earlier submits did; there is one
     worker, with id 0. Useful to debug a run: a breakpoint in an estimator
-    stops in the calling thread.
+    stops in the calling thread. Each node's peak memory (``peak_bytes``) is
+    measured in the calling process, as a worker process measures its own.
 
     Parameters
     ----------
@@ -223,6 +224,11 @@ class Threads(Backend):
 
     Notes
     -----
+    Peak memory (``peak_bytes``) is measured in the one process the threads
+    share: the kernel's high-water mark is reset only when no node runs, so
+    with overlapping nodes a node's peak is an upper bound that includes the
+    others' memory (exact with ``n_jobs=1``; see docs/memory.md).
+
     The threads are daemon threads, never joined after a failure: a node
     over its timeout or a Ctrl-C returns control at once, and an abandoned
     thread runs on in the background until its estimator returns (Python

@@ -41,6 +41,7 @@ from .costs import CostModel
 from .dask_backend import check_options as _check_dask
 from .job import Job
 from .liveness import kept_buffers
+from .memmodel import MemoryModel
 from .processes import check_start_method
 from .scheduler import run_graph
 from .strategies import resolve
@@ -138,6 +139,9 @@ class ParallelProcessing(Handle):
         Durations measured in earlier runs of this manager, used as the
         nodes' cost estimates (by task name, op and fold size) when the same
         tasks run again; other nodes keep the modelled estimate.
+    memory : MemoryModel
+        Node peaks measured in earlier runs, set before each run as the nodes'
+        ``memory`` estimates like ``costs`` (see :mod:`foldgraph.engine.memmodel`).
     fingerprints : dict
         Content fingerprint of each node of the last run (empty without a
         cache; None for a node that is never cached).
@@ -200,6 +204,7 @@ class ParallelProcessing(Handle):
         self.job: Job | None = None
         self.graph, self.trace = None, None
         self.costs = CostModel()
+        self.memory = MemoryModel()
         self._backends = BackendSet(self.backend, self._n_workers, retries=self.retries,
                                     start_method=self.start_method, client=client,
                                     threads_per_worker=self.threads_per_worker, address=address)  # fmt: skip
@@ -371,6 +376,7 @@ class ParallelProcessing(Handle):
         try:
             job.allocate(graph, shared=choice.backend in SHARED)
             self.costs.apply(graph)
+            self.memory.apply(graph)
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
             backend = self._backends.get(choice.backend)
             backend.timeout = check_timeout(self.timeout)  # set since?
@@ -382,6 +388,7 @@ class ParallelProcessing(Handle):
             store_results(graph, job, self._cache, self.fingerprints, results, hits)
             self.costs.update(graph, self.trace)
             self._backends.learn(graph, self.trace)
+            self.memory.update(graph, self.trace)
         except (KeyboardInterrupt, SystemExit):
             self.clear()  # stop the workers too
             raise

@@ -201,6 +201,7 @@ def _event(done, attrs: dict, t0: float) -> TraceEvent:
     return TraceEvent(
         done.key, attrs["task"], done.worker, done.pid, done.start - t0, done.end - t0,
         attrs.get("nbytes", 0), attrs.get("bytes_read", 0), attrs.get("bytes_written", 0),
+        done.peak_bytes, done.peak_rss,
     )  # fmt: skip
 
 

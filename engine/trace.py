@@ -3,7 +3,11 @@
 A :class:`TraceEvent` per node: key, task, worker, pid, start, end (seconds
 on ``time.perf_counter``, relative to the run's start), and bytes moved:
 ``nbytes`` in all, ``bytes_read`` (input rows, targets) and
-``bytes_written`` (prediction rows). The trace feeds Gantt charts, benchmarks and the cost model.
+``bytes_written`` (prediction rows), and the memory the node added to the
+process that ran it at its peak, ``peak_bytes`` (None where not measured;
+the method and its error: :mod:`foldgraph.engine._peak` and docs/memory.md).
+The trace feeds Gantt charts, benchmarks, the cost model and the memory
+model (:mod:`foldgraph.engine.memmodel`).
 
 A trace may know the dependencies of its graph (``Trace(n, graph=g)`` or
 :meth:`Trace.set_graph`): then :meth:`Trace.critical_path` is the longest
@@ -22,6 +26,8 @@ from __future__ import annotations
 from graphlib import TopologicalSorter
 from typing import NamedTuple
 
+from ._tracetext import summary_text
+
 __all__ = ["TraceEvent", "Trace"]
 
 
@@ -30,7 +36,9 @@ class TraceEvent(NamedTuple):
 
     Times are ``time.perf_counter()`` seconds of the parent; ``worker`` is
     the slot that ran the node (-1 for a node restored from the cache) and
-    ``pid`` its process.
+    ``pid`` its process. ``peak_bytes`` is what the node added to its
+    process's resident memory at its peak, ``peak_rss`` that process's peak
+    resident memory during the node (bytes; None: not measured).
 
     Examples
     --------
@@ -41,8 +49,8 @@ class TraceEvent(NamedTuple):
     ...     manager.map(Learner(OLS(), FoldIndex(2), name="ols"), "fit",
     ...                 np.ones((4, 2)), np.ones(4))
     >>> event = manager.trace.events[0]
-    >>> event.key, event.task, event.worker, event.duration >= 0
-    ('ols/fit/full', 'ols', 0, True)
+    >>> event.key, event.task, event.worker, event.duration >= 0, event.peak_bytes >= 0
+    ('ols/fit/full', 'ols', 0, True, True)
     """
 
     key: str
@@ -54,6 +62,8 @@ class TraceEvent(NamedTuple):
     nbytes: int
     bytes_read: int = 0
     bytes_written: int = 0
+    peak_bytes: int | None = None
+    peak_rss: int | None = None
 
     @property
     def duration(self) -> float:
@@ -171,6 +181,19 @@ class Trace:
         """Seconds per node key (a cost table for strategies)."""
         return {e.key: e.duration for e in self.events}
 
+    def peaks(self) -> dict[str, int]:
+        """Peak bytes per node key, for the nodes whose peak was measured.
+
+        Examples
+        --------
+        >>> t = Trace()
+        >>> t.record(TraceEvent("a", "a", 0, 1, 0.0, 1.0, 0, peak_bytes=2**20))
+        >>> t.record(TraceEvent("b", "b", 0, 1, 1.0, 2.0, 0))  # not measured
+        >>> t.peaks()
+        {'a': 1048576}
+        """
+        return {e.key: e.peak_bytes for e in self.events if e.peak_bytes is not None}
+
     # -- the schedule's quality ---------------------------------------------
     @property
     def start(self) -> float:
@@ -250,7 +273,10 @@ class Trace:
 
     def summary(self, slowest: int = 5) -> str:
         """A text table: makespan, ideal, work, per-worker utilization and idle time,
-        and the slowest nodes.
+        the largest node by peak memory and the slowest nodes (with their peaks).
+
+        Memory lines appear when peaks were measured (``peak_bytes``); MiB
+        are 2**20 bytes.
 
         Examples
         --------
@@ -267,52 +293,30 @@ class Trace:
              1      1      1.000      1.000          50%
         slowest nodes
           a/fit/fold-0  2.000 s  worker 0
+
+        With peaks measured:
+
+        >>> t = Trace(n_workers=1)
+        >>> t.record(TraceEvent("a/fit/fold-0", "a", 0, 1, 0.0, 2.0, 0, peak_bytes=30 * 2**20))
+        >>> t.record(TraceEvent("a/fit/fold-1", "a", 0, 1, 2.0, 2.5, 0, peak_bytes=45 * 2**20))
+        >>> print("\\n".join(t.summary(slowest=2).splitlines()[-4:]))
+        memory      largest node a/fit/fold-1, peak 45.0 MiB (2 of 2 nodes measured)
+        slowest nodes
+          a/fit/fold-0  2.000 s  worker 0  peak 30.0 MiB
+          a/fit/fold-1  0.500 s  worker 0  peak 45.0 MiB
         """
-        n = len(self.events)
-        hits = f"{len(self.hits)} node{'s' * (len(self.hits) != 1)} restored from the cache"
-        if not n:
-            return f"0 nodes on {self.n_workers} workers: nothing ran" + (
-                f" ({hits})" if self.hits else "")
-        span = self.makespan
-        scale, unit = (1.0, "s") if span >= 0.1 else (1e3, "ms")
+        return summary_text(self, slowest)
 
-        def t(seconds: float) -> str:
-            return f"{seconds * scale:.3f} {unit}"
-
-        chain, path = self.critical_path()
-        if self.predecessors is None:
-            path_text = f"longest node {t(path)} (graph unknown)"
-        else:
-            path_text = f"critical path {t(path)} ({len(chain)} node{'s' * (len(chain) != 1)})"
-        bound = self.work / max(self.n_workers, 1)
-        lines = [
-            f"{n} nodes on {self.n_workers} worker{'s' * (self.n_workers != 1)}"
-            + (f", {hits} (not run)" if self.hits else ""),
-            f"makespan    {t(span)}",
-            f"ideal       {t(self.ideal)}   {path_text}, work / workers {t(bound)}",
-            f"work        {t(self.work)}   utilization {self.utilization:.0%}",
-            f"worker  nodes {'busy ' + unit:>10} {'idle ' + unit:>10}  utilization",
-        ]
-        counts: dict[int, int] = {}
-        for e in self.events:
-            counts[e.worker] = counts.get(e.worker, 0) + 1
-        for worker, busy in self.busy().items():
-            util = busy / span if span > 0 else 0.0
-            lines.append(f"{worker:>6} {counts.get(worker, 0):>6} {busy * scale:>10.3f} "
-                         f"{max(span - busy, 0.0) * scale:>10.3f} {util:>12.0%}")  # fmt: skip
-        top = sorted(self.events, key=lambda e: (-e.duration, e.key))[:slowest]
-        if top:
-            width = max(len(e.key) for e in top)
-            lines.append("slowest nodes")
-            lines += [f"  {e.key:<{width}}  {t(e.duration)}  worker {e.worker}" for e in top]
-        return "\n".join(lines)
-
-    def gantt(self, path=None, ax=None, title: str | None = None, dpi: float = 150):
+    def gantt(self, path=None, ax=None, title: str | None = None, dpi: float = 150,
+              memory: bool | None = None):
         """Draw the schedule: one row per worker, one bar per node coloured by task.
 
         A dashed line marks the ideal makespan (:attr:`ideal`), a solid one
-        the makespan. Bars wide enough carry their node's fold label. Drawn
-        by :func:`foldgraph.viz.gantt.gantt` from :attr:`records`.
+        the makespan. Bars wide enough carry their node's fold label. Under
+        the bars, a panel shows the memory over time (the sum of the running
+        nodes' ``peak_bytes``) when peaks were recorded and ``ax`` is not
+        given (``memory=False``: never). Drawn by
+        :func:`foldgraph.viz.gantt.gantt` from :attr:`records`.
 
         Parameters
         ----------
@@ -338,4 +342,4 @@ class Trace:
         from foldgraph.viz.gantt import gantt  # the pictures layer draws; the trace hands data
 
         return gantt(self.records, n_workers=self.n_workers, tasks=self.task_order(),
-                     ideal=self.ideal, path=path, ax=ax, title=title, dpi=dpi)
+                     ideal=self.ideal, path=path, ax=ax, title=title, dpi=dpi, memory=memory)

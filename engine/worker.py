@@ -8,8 +8,9 @@ returns its :class:`~foldgraph.tasks.ops.NodeResult`; :func:`execute`
 wraps it with timing and error capture into a :class:`Done`. The process
 workers' main loop, :func:`worker_main`, reads the messages of
 :mod:`foldgraph.engine._protocol` (which defines Payload and Done; they are
-re-exported here). This module imports only ``tasks.ops``,
-``engine.buffers``, ``engine._trim``, ``engine._protocol`` and the standard
+re-exported here); each Done carries the peak memory its node added (see
+:mod:`foldgraph.engine._peak`). This module imports only ``tasks.ops``,
+``engine.buffers``, ``engine._trim``, ``engine._peak``, ``engine._protocol`` and the standard
 library (cloudpickle and scikit-learn's ``clone`` lazily), so spawned
 workers start fast.
 """
@@ -28,6 +29,7 @@ from foldgraph.tasks.ops import (
     predict_fold,
 )
 
+from ._peak import meter
 from ._protocol import (
     Done,
     Kind,
@@ -111,6 +113,9 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
 def execute(p: Payload, buffers: dict, worker: int = 0, catch=Exception) -> Done:
     """Run ``p`` and capture its result or exception (never raises ``catch``).
 
+    The Done also carries the node's peak memory (``peak_bytes``, ``peak_rss``),
+    measured in this process by :func:`foldgraph.engine._peak.meter`.
+
     Examples
     --------
     >>> import numpy as np
@@ -120,19 +125,24 @@ def execute(p: Payload, buffers: dict, worker: int = 0, catch=Exception) -> Done
     >>> p = Payload(key="ols/fit/fold-0", kind="learner", op="fit", estimator=OLS(), x="X",
     ...             y="y", y_offset=0, train=((2, 4),), test=((0, 2),), out="P:ols",
     ...             out_rows=((0, 2),), cols=(0, 1), clone=True)
-    >>> execute(p, buffers).result.estimator.coef_.round(6)
-    array([1., 2.])
+    >>> done = execute(p, buffers)
+    >>> done.result.estimator.coef_.round(6), done.peak_bytes >= 0
+    (array([1., 2.]), True)
     >>> done = execute(p, {"X": X}, worker=1)  # no y buffer
     >>> done.result, repr(done.error), done.tb.splitlines()[0]
     (None, "KeyError('y')", 'Traceback (most recent call last):')
     """
+    peaks = meter()
+    token = peaks.begin(trim=input_bytes(buffers.get(p.x), (*p.train, *p.test)) >= TRIM_ABOVE)
     start = time.perf_counter()
     try:
-        result = run_node(p, buffers)
+        result, error, tb = run_node(p, buffers), None, ""
     except catch as exc:  # shipped to the scheduler, which re-raises it
+        result, error, tb = None, exc, traceback.format_exc()
+    finally:  # whatever escapes, the meter learns the node ended (see _peak)
         end = time.perf_counter()
-        return Done(p.key, None, exc, traceback.format_exc(), worker, _PID[0], start, end)
-    return Done(p.key, result, None, "", worker, _PID[0], start, time.perf_counter())
+        peak = peaks.end(token)
+    return Done(p.key, result, error, tb, worker, _PID[0], start, end, *peak)
 
 
 # -- the worker process --------------------------------------------------------

@@ -204,6 +204,13 @@ class NodeAttrs(_Always, total=False):
         Added by ``backend="auto"``: the builders' estimate, kept when a
         measured duration replaces ``cost`` (part of what
         :mod:`foldgraph.engine.auto` remembers durations by).
+    memory : int, optional
+        Added by the engine before a run: the node's estimated peak memory in
+        bytes (>= 0), what it adds to the process running it
+        (:class:`~foldgraph.engine.memmodel.MemoryModel`).
+    memory_source : {"model", "trace"}, optional
+        Added by the engine: whether ``memory`` was measured in an earlier run
+        or estimated (:func:`~foldgraph.graph.estimate.estimate_memory`).
 
     Examples
     --------
@@ -216,7 +223,7 @@ class NodeAttrs(_Always, total=False):
     >>> attrs["task"], attrs["op"], attrs["fold"], attrs["train"], attrs["out_rows"]
     ('a', 'fit', 0, ((2, 4),), ((0, 2),))
     >>> sorted(NodeAttrs.__optional_keys__)
-    ['columns', 'cost_key', 'cost_source', 'model_cost', 'repeat', 'w']
+    ['columns', 'cost_key', 'cost_source', 'memory', 'memory_source', 'model_cost', 'repeat', 'w']
     """
 
     w: str | None
@@ -225,6 +232,8 @@ class NodeAttrs(_Always, total=False):
     cost_key: tuple
     cost_source: Literal["model", "trace"]
     model_cost: float
+    memory: int
+    memory_source: Literal["model", "trace"]
 
 
 def node_key(task: str, op: str, fold: int | str, partition: int | None = None) -> str:

@@ -71,6 +71,7 @@ CHECKED = [
     "foldgraph.engine.costs",
     "foldgraph.engine.job",
     "foldgraph.engine.liveness",
+    "foldgraph.engine.memmodel",
     "foldgraph.engine.payload",
     "foldgraph.engine.processes",
     "foldgraph.engine.scheduler",

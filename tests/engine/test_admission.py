@@ -293,8 +293,8 @@ def test_simulator_reads_node_memory_from_a_trace():
         g.nx.nodes[key]["memory"] = 1000 * (i + 1)
     with ParallelProcessing("sequential") as pp:
         pp.run(g, X, y)
-    expected = {r["key"]: r.get("peak_bytes") or g.nx.nodes[r["key"]]["memory"]
-                for r in pp.trace.records}  # fmt: skip
+    expected = {r["key"]: g.nx.nodes[r["key"]]["memory"] if r.get("peak_bytes") is None
+                else r["peak_bytes"] for r in pp.trace.records}  # fmt: skip (0 is a measure)
     buffers = sum(int(np.prod(s.shape)) * np.dtype(s.dtype).itemsize for s in g.buffers.values())
     sim = simulate(g, 1, costs=pp.trace, node_memory=pp.trace)
     assert sim.peak_memory == buffers + max(expected.values())  # one node at a time

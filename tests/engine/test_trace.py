@@ -121,7 +121,8 @@ class TestGantt:
                         "fit", X, y)  # fmt: skip
             trace = manager.trace.set_graph(manager.graph)
         assert set(trace.records[0]) == {"key", "task", "worker", "pid", "start", "end",
-                                         "nbytes", "bytes_read", "bytes_written", "duration"}
+                                         "nbytes", "bytes_read", "bytes_written", "peak_bytes",
+                                         "peak_rss", "duration"}
         assert trace.ideal <= trace.makespan + 1e-9
         ax = trace.gantt(tmp_path / "g.svg")
         assert len(ax.get_yticklabels()) == 2
