@@ -18,6 +18,7 @@ import numpy as np
 from foldgraph.graph._gc import gc_paused
 from foldgraph.graph.binding import bind
 from foldgraph.graph.builders import map_graph, stack_graph
+from foldgraph.graph.resources import check_thread_mode, set_cores
 from foldgraph.graph.taskgraph import check_dtype
 
 from ._backend_set import BackendSet
@@ -125,6 +126,9 @@ class ParallelProcessing(Handle):
         Bytes a run may hold (``"6GB"``, ``"512MiB"``, ``"75%"`` of the machine's):
         nodes start, in the strategy's order, while idle processes + live buffers +
         running nodes' ``memory`` estimates fit (see :mod:`~foldgraph.engine.admission`).
+    threads : {"safe", "auto"} or None, default="safe"
+        Whose ``n_jobs`` foldgraph sets on a fit's clone (:mod:`~foldgraph.graph.resources`):
+        "safe" forests, k-NN; "auto" all (BLAS/OpenMP may differ in the last bits); None none.
 
     Attributes
     ----------
@@ -183,31 +187,26 @@ class ParallelProcessing(Handle):
         dtype=np.float64,
         timeout=None,
         memory_limit=None,
+        threads="safe",
     ):
-        self.backend = check_backend(backend)
-        self._dtype, self.dtype = check_dtype(dtype), dtype
+        self.backend, self._dtype, self.dtype = check_backend(backend), check_dtype(dtype), dtype
         _check_dask(self.backend, client, address)
         self.client, self.address = client, address
         self.n_jobs, n_workers = n_jobs, check_n_jobs(n_jobs)
         self._n_workers = 1 if backend == "sequential" else n_workers
         self.strategy, self._strategy = strategy, resolve(strategy)
-        self.retries = check_retries(retries)
-        self.verbose = verbose
+        self.retries, self.verbose = check_retries(retries), verbose
         self.start_method = check_start_method(start_method)
         self.threads_per_worker = check_threads(threads_per_worker)
-        self.timeout = check_timeout(timeout)
+        self.timeout, self.threads = check_timeout(timeout), check_thread_mode(threads)
         self.memory_limit, self._memory_limit = memory_limit, parse_memory_limit(memory_limit)
-        self.job: Job | None = None
-        self.graph, self.trace = None, None
+        self.job = self.graph = self.trace = None  # a Job, TaskGraph and Trace once run
         self.costs = CostModel()
         self._backends = BackendSet(self.backend, self._n_workers, retries=self.retries,
                                     start_method=self.start_method, client=client,
                                     threads_per_worker=self.threads_per_worker, address=address)  # fmt: skip
-        self.cache = cache
-        self._cache = resolve_cache(cache)
-        self.fingerprints: dict = {}
-        self._lock = threading.RLock()  # one run at a time (see the class docstring)
-        self._running = False
+        self.cache, self._cache, self.fingerprints = cache, resolve_cache(cache), {}
+        self._lock, self._running = threading.RLock(), False  # one run at a time (class doc)
 
     def __repr__(self) -> str:
         dtype = "" if self._dtype == "float64" else f", dtype=np.{self._dtype}"
@@ -373,6 +372,7 @@ class ParallelProcessing(Handle):
             self.costs.apply(graph)
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
             backend = self._backends.get(choice.backend)
+            set_cores(graph, available_cpus(), backend.n_workers, self.threads)
             backend.timeout = check_timeout(self.timeout)  # set since?
             keep = None if self._cache is not None else kept_buffers(graph, names)  # cache reads all
             results = run_graph(graph, job, backend, self._strategy, self.trace, self.verbose,

@@ -87,6 +87,7 @@ CHECKED = [
     "foldgraph.graph.layers",
     "foldgraph.graph.layout",
     "foldgraph.graph.nodes",
+    "foldgraph.graph.resources",
     "foldgraph.graph.spec",
     "foldgraph.graph.taskgraph",
     "foldgraph.graph.validate",
