@@ -94,7 +94,7 @@ def _task_token(graph, name: str, warned: set) -> str | None:
     try:
         token = (
             type(est).__module__, type(est).__qualname__,
-            without_n_jobs(clone(est).get_params(deep=True)),  # threads change no result
+            without_n_jobs(clone(est)),  # the threads it runs change no result
             task.kind, bool(getattr(task, "proba", False)), info.get("classes"),
             getattr(task, "scorer", None),
         )  # fmt: skip

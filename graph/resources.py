@@ -27,7 +27,7 @@ __all__ = ["THREAD_SAFE", "THREAD_MODES", "check_thread_mode", "node_threads",
            "thread_params", "set_cores", "without_n_jobs"]  # fmt: skip
 
 #: estimators whose results do not depend on their ``n_jobs`` nor on OpenMP/BLAS
-#: threads, by module and class name: joblib splits their independent work
+#: threads, by module and class name (and their subclasses): joblib splits their independent work
 #: (trees, bootstrap fits, query rows) over threads or processes, and each piece
 #: is computed as it would be alone. Forests draw each tree's seed before any
 #: parallel work; neighbour searches are exact per query row.
@@ -125,10 +125,12 @@ def node_threads(estimator, n_cpus: int) -> int:
 
 
 def _is_safe(owner) -> bool:
-    cls = type(owner)
-    return cls.__name__ in THREAD_SAFE.get(cls.__module__.rsplit(".", 1)[0], ()) or (
-        cls.__name__ in THREAD_SAFE.get(cls.__module__, ())
-    )
+    """Whether ``owner``'s class or a base of it is in :data:`THREAD_SAFE`."""
+    for cls in type(owner).__mro__:  # a subclass keeps its base's parallel fit
+        module = cls.__module__
+        if cls.__name__ in THREAD_SAFE.get(module.rsplit(".", 1)[0], THREAD_SAFE.get(module, ())):
+            return True
+    return False
 
 
 def thread_params(estimator, mode="safe") -> tuple[str, ...]:
@@ -197,12 +199,29 @@ def set_cores(graph, n_cpus: int, n_workers: int = 1, threads="safe") -> None:
         attrs.update(cores=max(1, cores), threads=grant, thread_params=params)
 
 
-def without_n_jobs(params: dict) -> dict:
-    """``params`` less every ``n_jobs`` (a node cache fingerprint ignores them).
+def without_n_jobs(estimator) -> dict:
+    """``estimator.get_params(deep=True)`` with every ``n_jobs`` None, nested ones too.
+
+    What a node cache fingerprint hashes: the threads an estimator runs
+    change none of its results. ``estimator`` must be a copy (a clone):
+    its ``n_jobs`` are set to None, so that the nested estimators listed
+    among the parameters carry None as well.
 
     Examples
     --------
-    >>> without_n_jobs({"n_jobs": 4, "rf__n_jobs": -1, "rf__max_depth": 3, "alpha": 1})
-    {'rf__max_depth': 3, 'alpha': 1}
+    >>> from sklearn.base import clone
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from sklearn.pipeline import make_pipeline
+    >>> pipe = make_pipeline(RandomForestRegressor(n_jobs=4))
+    >>> params = without_n_jobs(clone(pipe))
+    >>> params["randomforestregressor__n_jobs"], params["randomforestregressor"].n_jobs
+    (None, None)
+    >>> pipe.steps[0][1].n_jobs  # the original is left alone
+    4
     """
-    return {k: v for k, v in params.items() if k != "n_jobs" and not k.endswith("__n_jobs")}
+    params = estimator.get_params(deep=True)
+    names = [k for k in params if k == "n_jobs" or k.endswith("__n_jobs")]
+    if not names:
+        return params
+    estimator.set_params(**dict.fromkeys(names, None))
+    return estimator.get_params(deep=True)

@@ -76,6 +76,7 @@ CHECKED = [
     "foldgraph.engine.scheduler",
     "foldgraph.engine.simulate",
     "foldgraph.engine.strategies",
+    "foldgraph.engine.tail",
     "foldgraph.engine.trace",
     "foldgraph.engine.worker",
     "foldgraph.graph.builders",
