@@ -39,16 +39,6 @@ for _var in THREAD_VARS:
     os.environ[_var] = "2"
 
 import numpy as np  # noqa: E402
-from _common import (  # noqa: E402
-    RESULTS,
-    CpuMeter,
-    display,
-    environment,
-    markdown_table,
-    median,
-    rnd,
-    write_json,
-)  # fmt: skip
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor  # noqa: E402
 from sklearn.linear_model import Ridge  # noqa: E402
 from sklearn.neighbors import KNeighborsRegressor  # noqa: E402
@@ -84,7 +74,8 @@ def main(argv=None) -> dict:
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, 20))
     y = X @ rng.standard_normal(20) + np.sin(3 * X[:, 0]) + 0.1 * rng.standard_normal(n)
-    rows, meter, loads = [], CpuMeter(), []
+    rnd, median = _common.rnd, _common.median
+    rows, meter, loads = [], _common.CpuMeter(), []
     results = {}
     for family, (make, repeat) in families(args.quick).items():
         timed(make, 1, 1, X, y, int(n * 0.8))  # warm up (imports, thread pools)
@@ -97,14 +88,14 @@ def main(argv=None) -> dict:
         t1, t2 = median(times[1]), median(times[2])
         results[family] = {"seconds_1": rnd(t1), "seconds_2": rnd(t2), "speedup_2": rnd(t1 / t2)}
         rows.append([family, rnd(t1), rnd(t2), rnd(t1 / t2, 2)])
-    table = markdown_table(["family", "1 thread (s)", "2 threads (s)", "speed-up"], rows)
-    out = {"environment": environment(), "rows": n, "repetitions": reps, "families": results,
-           "foreign_load_cpus_median": rnd(median(loads))}  # fmt: skip
-    path = RESULTS / ("threads_quick.json" if args.quick else "threads.json")
-    write_json(path, out)
+    table = _common.markdown_table(["family", "1 thread (s)", "2 threads (s)", "speed-up"], rows)
+    out = {"environment": _common.environment(), "rows": n, "repetitions": reps,
+           "families": results, "foreign_load_cpus_median": rnd(median(loads))}  # fmt: skip
+    path = _common.RESULTS / ("threads_quick.json" if args.quick else "threads.json")
+    _common.write_json(path, out)
     print(table)
     print(f"\nforeign load (median, CPUs): {out['foreign_load_cpus_median']}; "
-          f"written to {display(path)}")  # fmt: skip
+          f"written to {_common.display(path)}")  # fmt: skip
     return out
 
 
