@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from contextlib import nullcontext
+import warnings
+from contextlib import ExitStack, nullcontext
 
 from foldgraph.tasks.ops import (
     NodeResult,
@@ -78,19 +79,14 @@ def _set_threads(estimator, p: Payload) -> dict | None:
     return original
 
 
-#: [in a worker process's main thread, the ThreadpoolController], found on first use
-_POOLS: list = []
+#: per process id: its ThreadpoolController, or None outside a worker process's main thread
+_POOLS: dict = {}
 
 
-def _pools(threads: int | None):
-    """BLAS/OpenMP limited to ``threads`` for one node, in a worker process only.
-
-    A limit is process-wide: in the parent (sequential, threading) or a dask
-    worker's thread it would reach other threads' nodes, so there it is not set.
-    """
-    if threads is None:
-        return nullcontext()
-    if not _POOLS:
+def _controller():
+    """This process's ThreadpoolController if it is a worker process's main thread, else None."""
+    pid = _PID[0]  # by pid: a forked worker must not inherit its parent's answer
+    if pid not in _POOLS:
         import multiprocessing
         import threading
 
@@ -99,12 +95,28 @@ def _pools(threads: int | None):
         if child and main:  # the controller scans the loaded libraries once per process
             from threadpoolctl import ThreadpoolController
 
-            _POOLS.extend((True, ThreadpoolController()))
+            _POOLS[pid] = ThreadpoolController()
         else:
-            _POOLS.extend((False, None))
-    if not _POOLS[0] or all(lib.num_threads == threads for lib in _POOLS[1].lib_controllers):
+            _POOLS[pid] = None
+    return _POOLS[pid]
+
+
+def _pools(threads: int | None):
+    """BLAS/OpenMP limited to ``threads`` for one node, in a worker process only.
+
+    A limit is process-wide: in the parent (sequential, threading) or a dask
+    worker's thread it would reach other threads' nodes, so there it is not set.
+    """
+    controller = None if threads is None else _controller()
+    if controller is None:
         return nullcontext()
-    return _POOLS[1].limit(limits=threads)
+    stack = ExitStack()
+    if threads > 1:  # joblib's loky keeps one job in a (daemonic) worker: a warning per node
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", "Loky-backed parallel loops cannot be called")
+    if any(lib.num_threads != threads for lib in controller.lib_controllers):
+        stack.enter_context(controller.limit(limits=threads))
+    return stack
 
 
 def run_node(p: Payload, buffers: dict) -> NodeResult:

@@ -200,6 +200,28 @@ def test_threads_bounded_in_a_two_worker_run(no_leaks):
     np.testing.assert_allclose(got, many, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.skipif(available_cpus() < 2, reason="a grant of 2 threads needs 2 CPUs")
+def test_a_worker_sets_its_pools_to_the_grant_for_the_node_only():
+    """One worker on 2+ CPUs: a forest is granted 2; BLAS/OpenMP follow, then go back to 1."""
+    from threadpoolctl import threadpool_info
+
+    from foldgraph.testing import OLS
+
+    class PoolProbe(OLS):
+        def fit(self, X, y):
+            self.pools_ = max((p["num_threads"] for p in threadpool_info()), default=1)
+            return super().fit(X, y)
+
+    forest = Learner(RecordingForest(4, n_jobs=4, random_state=0), FoldIndex(2), name="rf")
+    probe = Learner(PoolProbe(), FoldIndex(2), name="probe")
+    with ParallelProcessing("multiprocessing", n_jobs=1, threads_per_worker=1,
+                            strategy="fifo") as pp:  # fmt: skip
+        pp.map([forest, probe], "fit", X, Y)
+    fitted = [*forest.fold_estimators_, forest.estimator_]
+    assert {(e.seen_n_jobs_, e.seen_pools_) for e in fitted} == {(2, 2)}
+    assert {e.pools_ for e in probe.fold_estimators_} == {1}  # restored after the forest
+
+
 def test_threads_none_leaves_n_jobs_as_given():
     learner = Learner(RecordingForest(4, n_jobs=3, random_state=0), FoldIndex(2), name="rf")
     with ParallelProcessing("threading", n_jobs=2, threads=None) as pp:
