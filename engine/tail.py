@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["SPEEDUPS", "family_of", "speedup", "earliest_ready", "waiting_frontier",
-           "tail_threads"]  # fmt: skip
+           "tail_threads", "grant_tail"]  # fmt: skip
 
 #: speed-up of one fold fit (20,000 x 20 rows: fit 16,000, predict 4,000) given 2
 #: threads instead of 1, per estimator family, measured by
@@ -186,3 +186,42 @@ def tail_threads(ready: dict, ends: dict, free: int, levels: dict, next_ready: f
         return {}
     best = max(candidates, key=lambda k: levels.get(k, 0.0))  # first of equals: ready order
     return {best: ready[best] + free - taken}
+
+
+def grant_tail(state, parents: dict, starting: dict, ends: dict, free: int, levels: dict,
+               costs: dict, now: float, raisable=None) -> dict:  # fmt: skip
+    """The tail rule in one call for a loop: ``{key: threads}`` for the nodes ``starting``.
+
+    ``starting`` maps the ready nodes admitted now to the cores each takes;
+    ``free`` is the free cores before them; ``costs`` holds (at least) their
+    expected durations. Builds the frontier (:func:`waiting_frontier`), its
+    earliest ready time (:func:`earliest_ready`) and applies
+    :func:`tail_threads`.
+
+    Examples
+    --------
+    ``a`` runs until t=5; ``e`` (critical) and ``b`` start now on 4 free cores;
+    ``b``'s child ``d`` would be ready at t=1, before ``a`` ends: no tail.
+
+    >>> import networkx as nx
+    >>> from foldgraph.engine.scheduler import admit, start_state
+    >>> g = nx.DiGraph([("a", "c"), ("b", "d")]); g.add_node("e")
+    >>> state = start_state(g, {"a": 0, "b": 1, "e": 2, "c": 3, "d": 4})
+    >>> admit(state, 3)
+    ['a', 'b', 'e']
+    >>> levels = {"a": 6.0, "b": 2.0, "e": 9.0}
+    >>> grant_tail(state, g.pred, {"b": 1, "e": 1}, {"a": 5.0}, 4, levels,
+    ...            {"b": 1.0, "e": 9.0}, now=0.0)
+    {}
+
+    Had ``b`` started earlier, ending with ``a`` at t=5, ``e`` alone would start
+    on 2 free cores, and nothing could be ready before t=5: ``e`` takes both.
+
+    >>> grant_tail(state, g.pred, {"e": 1}, {"a": 5.0, "b": 5.0}, 2, levels, {"e": 9.0},
+    ...            now=0.0)
+    {'e': 2}
+    """
+    waiting = waiting_frontier(state, parents, starting)
+    running = {k: t for k, t in ends.items() if k not in starting}
+    soon = earliest_ready(waiting, running, {k: costs[k] for k in starting}, now)
+    return tail_threads(starting, running, free, levels, soon, now, raisable)

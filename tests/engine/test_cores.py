@@ -29,6 +29,7 @@ from foldgraph.engine.tail import (
     SPEEDUPS,
     earliest_ready,
     family_of,
+    grant_tail,
     speedup,
     tail_threads,
     waiting_frontier,
@@ -300,6 +301,12 @@ def test_tail_on_a_run_state():
     # b takes 6: d comes at 6 > 5, so e (critical) takes the two spare cores
     later = earliest_ready(frontier, {"a": 5.0}, {"b": 6.0, "e": 9.0}, now=0.0)
     assert tail_threads({"b": 1, "e": 1}, {"a": 5.0}, 4, levels, later) == {"e": 3}
+    # the same two decisions in one call each
+    costs = {"b": 1.0, "e": 9.0}
+    assert grant_tail(state, g.pred, {"b": 1, "e": 1}, {"a": 5.0}, 4, levels, costs, 0.0) == {}
+    costs["b"] = 6.0
+    assert grant_tail(state, g.pred, {"b": 1, "e": 1}, {"a": 5.0}, 4, levels, costs,
+                      0.0) == {"e": 3}  # fmt: skip
 
 
 def test_speedup_model():
