@@ -108,19 +108,21 @@ def run_once(way: str, X, y, trees: int) -> dict:
     meter = _common.CpuMeter()
     with Sampler() as sampler:
         meter.start()
-        if way == "sklearn stacking":
+        if way == "sklearn stacking":  # loky keeps its workers: stopped after the fit
             StackingRegressor(learners(trees), Ridge(), cv=KFold(5), n_jobs=2).fit(X, y)
+            stats = meter.stop()
         else:
             threads = "safe" if way.endswith("safe") else None
             tasks = [Learner(est, FoldIndex(5), name=name) for name, est in learners(trees)]
             with ParallelProcessing("multiprocessing", n_jobs=2, threads=threads) as pp:
                 pp.map(tasks, "fit", X, y)
-        stats = meter.stop()
+                stats = meter.stop()  # before the workers exit: their CPU is ours, not foreign
     busy = sampler.load[1:] or [0.0]  # the first sample holds the workers' start
     return {"makespan_s": stats["wall_s"], "foreign_load_cpus": stats["foreign_load_cpus"],
             "load_max": max(busy), "load_mean": float(np.mean(busy)),
             "runnable_max": max(sampler.runnable, default=0),
-            "runnable_mean": float(np.mean(sampler.runnable or [0]))}  # fmt: skip
+            "runnable_mean": float(np.mean(sampler.runnable or [0])),
+            "loadavg_1min": (_common.loadavg() or [None])[0]}  # fmt: skip
 
 
 def main(argv=None) -> dict:
@@ -144,7 +146,7 @@ def main(argv=None) -> dict:
              s["runnable_max"], s["runnable_mean"], s["foreign_load_cpus"]]
             for way, s in summary.items()]  # fmt: skip
     header = ["run", "makespan (s)", "vs safe", "max load (CPUs)", "max runnable threads",
-              "mean runnable", "foreign load"]  # fmt: skip
+              "mean runnable", "foreign load (CPUs)"]  # fmt: skip
     out = {"environment": _common.environment(), "rows": n, "repetitions": reps, "trees": trees,
            "quiet": quiet, "summary": summary, "runs": runs}  # fmt: skip
     path = _common.RESULTS / ("cores_quick.json" if args.quick else "cores.json")

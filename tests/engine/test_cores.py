@@ -55,7 +55,8 @@ class RecordingForest(RandomForestRegressor):
         from threadpoolctl import threadpool_info
 
         self.seen_n_jobs_ = self.n_jobs
-        self.seen_effective_ = joblib.effective_n_jobs(self.n_jobs)
+        with joblib.parallel_config(backend="threading"):  # what the forest's fit uses
+            self.seen_effective_ = joblib.effective_n_jobs(self.n_jobs)
         self.seen_pools_ = max((p["num_threads"] for p in threadpool_info()), default=1)
         return super().fit(X, y, sample_weight=sample_weight)
 
