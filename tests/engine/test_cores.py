@@ -30,6 +30,7 @@ from foldgraph.engine.tail import (
     earliest_ready,
     family_of,
     grant_tail,
+    scaled_cost,
     speedup,
     tail_threads,
     waiting_frontier,
@@ -324,3 +325,5 @@ def test_speedup_model():
     assert speedup("linear", 4, table) == 1.0  # measured slower: modelled as no gain
     assert speedup(DecisionTreeRegressor(), 4, table) == 1.0
     assert all(speedup(f, 1) == 1.0 for f in SPEEDUPS)
+    assert scaled_cost(19.0, "forest", 2, table=table) == pytest.approx(10.0)
+    assert scaled_cost(10.0, "forest", 2, base=2, table=table) == pytest.approx(10.0)
