@@ -204,6 +204,14 @@ class NodeAttrs(_Always, total=False):
         Added by ``backend="auto"``: the builders' estimate, kept when a
         measured duration replaces ``cost`` (part of what
         :mod:`foldgraph.engine.auto` remembers durations by).
+    cores : int, optional
+        Added by the engine before a run: the cores the node occupies (its
+        estimator's threads, or its grant; :func:`~foldgraph.graph.resources.set_cores`).
+    threads : int or None, optional
+        Added by the engine: the threads granted to the node, or None (its
+        estimator's threads are left as they are).
+    thread_params : tuple of str, optional
+        Added by the engine: the ``n_jobs`` parameters a grant sets on the clone.
 
     Examples
     --------
@@ -216,7 +224,8 @@ class NodeAttrs(_Always, total=False):
     >>> attrs["task"], attrs["op"], attrs["fold"], attrs["train"], attrs["out_rows"]
     ('a', 'fit', 0, ((2, 4),), ((0, 2),))
     >>> sorted(NodeAttrs.__optional_keys__)
-    ['columns', 'cost_key', 'cost_source', 'model_cost', 'repeat', 'w']
+    ['columns', 'cores', 'cost_key', 'cost_source', 'model_cost', 'repeat', 'thread_params',
+     'threads', 'w']
     """
 
     w: str | None
@@ -225,6 +234,9 @@ class NodeAttrs(_Always, total=False):
     cost_key: tuple
     cost_source: Literal["model", "trace"]
     model_cost: float
+    cores: int
+    threads: int | None
+    thread_params: tuple[str, ...]
 
 
 def node_key(task: str, op: str, fold: int | str, partition: int | None = None) -> str:
