@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["SPEEDUPS", "family_of", "speedup", "earliest_ready", "waiting_frontier",
-           "tail_threads", "grant_tail", "scaled_cost"]  # fmt: skip
+           "tail_threads", "grant_tail", "scaled_cost", "loop_grants"]  # fmt: skip
 
 #: speed-up of one fold fit (20,000 x 20 rows: fit 16,000, predict 4,000) given 2
 #: threads instead of 1, per estimator family, measured by
@@ -244,3 +244,38 @@ def grant_tail(state, parents: dict, starting: dict, ends: dict, free: int, leve
     running = {k: t for k, t in ends.items() if k not in starting}
     soon = earliest_ready(waiting, running, {k: costs[k] for k in starting}, now)
     return tail_threads(starting, running, free, levels, soon, now, raisable)
+
+
+def loop_grants(graph, state, keys, ends: dict, free: int, levels: dict, now: float) -> dict:
+    """:func:`grant_tail` for the nodes ``keys`` a loop just admitted, read off ``graph``.
+
+    Their cores, costs and whether they may be raised come from the node
+    attributes (``cores``, ``cost``, ``threads``: see
+    :func:`~foldgraph.graph.resources.set_cores`); ``free`` is the free cores
+    before the admission. A raised node holds its extra cores in
+    ``state.budget`` (:class:`~foldgraph.engine.admission.Budget`), if any,
+    until it finishes.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from types import SimpleNamespace
+    >>> from foldgraph.engine.scheduler import admit, start_state
+    >>> g = nx.DiGraph(); g.add_node("rf", cores=1, cost=9.0, threads=1)
+    >>> graph = SimpleNamespace(node_attrs=g.nodes, parents=g.pred)
+    >>> state = start_state(g, {"rf": 0})
+    >>> loop_grants(graph, state, admit(state, 2), {}, 2, {"rf": 9.0}, now=0.0)
+    {'rf': 2}
+    """
+    attrs = graph.node_attrs
+    starting = {k: attrs[k].get("cores", 1) for k in keys}
+    costs = {k: attrs[k].get("cost", 0.0) for k in keys}
+    raisable = {k for k in keys if attrs[k].get("threads") is not None}
+    grants = grant_tail(state, graph.parents, starting, ends, free, levels, costs, now, raisable)
+    budget = getattr(state, "budget", None)
+    for key, threads in grants.items():
+        if budget is not None and key in budget.running:
+            mem, cores = budget.running[key]
+            budget.running[key] = (mem, threads)
+            budget.busy += threads - cores
+    return grants

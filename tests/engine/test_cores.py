@@ -24,7 +24,7 @@ from foldgraph.engine.cache import fingerprints
 from foldgraph.engine.job import Job
 from foldgraph.engine.manager import available_cpus
 from foldgraph.engine.payload import make_payload
-from foldgraph.engine.scheduler import admit, start_state
+from foldgraph.engine.scheduler import admit, finish, start_state
 from foldgraph.engine.tail import (
     SPEEDUPS,
     earliest_ready,
@@ -327,3 +327,27 @@ def test_speedup_model():
     assert all(speedup(f, 1) == 1.0 for f in SPEEDUPS)
     assert scaled_cost(19.0, "forest", 2, table=table) == pytest.approx(10.0)
     assert scaled_cost(10.0, "forest", 2, base=2, table=table) == pytest.approx(10.0)
+
+
+def test_loop_grants_charge_the_budget_until_the_node_ends():
+    """The raised node holds its extra cores in the admission Budget while it runs."""
+    from foldgraph.engine.admission import Budget
+    from foldgraph.engine.tail import loop_grants
+
+    graph = map_graph(Learner(RandomForestRegressor(5, n_jobs=4), FoldIndex(2), name="rf"),
+                      "fit", X, Y)  # fmt: skip
+    set_cores(graph, n_cpus=2, n_workers=2)
+    state = start_state(graph.nx, dict.fromkeys(graph.nx, 0))
+    state.budget = Budget(None, 2, {k: (0, 1) for k in graph.nx})
+    levels = graph.bottom_level()
+    first = admit(state, 2)  # two folds: as many as the cores, nothing to give
+    assert loop_grants(graph, state, first, {}, 2, levels, 0.0) == {}
+    for key in first:
+        finish(state, key, None)
+        state.budget.finish(key)
+    last = admit(state, 2)  # the full fit alone, nothing after it: both cores
+    assert last == ["rf/fit/full"]
+    assert loop_grants(graph, state, last, {}, 2, levels, 1.0) == {"rf/fit/full": 2}
+    assert state.budget.busy == 2 and state.budget.running["rf/fit/full"] == (0, 2)
+    state.budget.finish("rf/fit/full")
+    assert state.budget.busy == 0
