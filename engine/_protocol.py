@@ -95,6 +95,10 @@ class Payload(NamedTuple):
     repeat: int = 0  # > 0: a later repeat's fold, which leaves the running mean (splitters)
     drop_binary: bool = False  # proba with two classes: the second class's column only
     defer: bool = False  # a learner's fold fit: its estimator goes back pickled (tasks/deferred.py)
+    #: threads granted to the node (graph/resources.py), None: leave them as they are; the
+    #: worker sets them as ``thread_params`` (n_jobs) of the clone and as its BLAS/OpenMP limit
+    threads: int | None = None
+    thread_params: tuple = ()
 
 
 class Done(NamedTuple):

@@ -5,7 +5,8 @@ Model (plain data, written down first):
 - **fingerprint** :: {key: str | None}. A node's fingerprint is a
   ``joblib.hash`` of everything its result depends on: its op and kind, the
   rows it fits on and predicts, its estimator (class and
-  ``clone(estimator).get_params(deep=True)``), the learner's options
+  ``clone(estimator).get_params(deep=True)`` less every ``n_jobs``: the
+  threads an estimator runs change no result), the learner's options
   (``proba``, classes, scorer), a hash of each input buffer it reads (``X``,
   ``y``, ``sample_weight``: hashed once per run) and, as in a Merkle tree, the
   fingerprints of its predecessors with where they wrote (rows, columns): a
@@ -44,6 +45,7 @@ import numpy as np
 import sklearn
 from sklearn.base import clone
 
+from foldgraph.graph.resources import without_n_jobs
 from foldgraph.tasks.ops import put, take
 
 # MAGIC and SUFFIX are re-exported: they are the disk store's file format
@@ -61,8 +63,9 @@ __all__ = [
     "store_results",
 ]
 
-#: bump when the fingerprint content or the entry format changes (2: signed entries)
-FORMAT = 2
+#: bump when the fingerprint content or the entry format changes (2: signed entries,
+#: 3: n_jobs left out)
+FORMAT = 3
 _INPUTS = ("X", "y", "w")
 
 
@@ -90,7 +93,8 @@ def _task_token(graph, name: str, warned: set) -> str | None:
     info = graph.info.get(name, {})
     try:
         token = (
-            type(est).__module__, type(est).__qualname__, clone(est).get_params(deep=True),
+            type(est).__module__, type(est).__qualname__,
+            without_n_jobs(clone(est)),  # the threads it runs change no result
             task.kind, bool(getattr(task, "proba", False)), info.get("classes"),
             getattr(task, "scorer", None),
         )  # fmt: skip

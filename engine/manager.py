@@ -17,7 +17,7 @@ import numpy as np
 
 from foldgraph.graph._gc import gc_paused
 from foldgraph.graph.binding import bind
-from foldgraph.graph.builders import map_graph, stack_graph
+from foldgraph.graph.resources import check_thread_mode, set_cores
 from foldgraph.graph.taskgraph import check_dtype
 
 from ._backend_set import BackendSet
@@ -29,10 +29,9 @@ from ._options import (
     check_retries,
     check_threads,
     check_weights_built,
-    out_of,
-    return_preds_of,
 )
 from ._timeouts import check_timeout
+from ._tutorial import TutorialAPI
 from .admission import parse_memory_limit
 from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import SHARED
@@ -50,7 +49,7 @@ from .trace import Trace
 __all__ = ["ParallelProcessing", "available_cpus"]
 
 
-class ParallelProcessing(Handle):
+class ParallelProcessing(TutorialAPI, Handle):
     """Run task graphs of learners and transformers on a backend.
 
     Parameters
@@ -126,6 +125,9 @@ class ParallelProcessing(Handle):
         Bytes a run may hold (``"6GB"``, ``"512MiB"``, ``"75%"`` of the machine's):
         nodes start, in the strategy's order, while idle processes + live buffers +
         running nodes' ``memory`` estimates fit (see :mod:`~foldgraph.engine.admission`).
+    threads : {"safe", "auto"} or None, default="safe"
+        Whose ``n_jobs`` foldgraph sets on a fit's clone (:mod:`~foldgraph.graph.resources`):
+        "safe" forests, k-NN; "auto" all (BLAS/OpenMP may differ in the last bits); None none.
 
     Attributes
     ----------
@@ -187,32 +189,27 @@ class ParallelProcessing(Handle):
         dtype=np.float64,
         timeout=None,
         memory_limit=None,
+        threads="safe",
     ):
-        self.backend = check_backend(backend)
-        self._dtype, self.dtype = check_dtype(dtype), dtype
+        self.backend, self._dtype, self.dtype = check_backend(backend), check_dtype(dtype), dtype
         _check_dask(self.backend, client, address)
         self.client, self.address = client, address
         self.n_jobs, n_workers = n_jobs, check_n_jobs(n_jobs)
         self._n_workers = 1 if backend == "sequential" else n_workers
         self.strategy, self._strategy = strategy, resolve(strategy)
-        self.retries = check_retries(retries)
-        self.verbose = verbose
+        self.retries, self.verbose = check_retries(retries), verbose
         self.start_method = check_start_method(start_method)
         self.threads_per_worker = check_threads(threads_per_worker)
-        self.timeout = check_timeout(timeout)
+        self.timeout, self.threads = check_timeout(timeout), check_thread_mode(threads)
         self.memory_limit, self._memory_limit = memory_limit, parse_memory_limit(memory_limit)
-        self.job: Job | None = None
-        self.graph, self.trace = None, None
+        self.job = self.graph = self.trace = None  # a Job, TaskGraph and Trace once run
         self.costs = CostModel()
         self.memory = MemoryModel()
         self._backends = BackendSet(self.backend, self._n_workers, retries=self.retries,
                                     start_method=self.start_method, client=client,
                                     threads_per_worker=self.threads_per_worker, address=address)  # fmt: skip
-        self.cache = cache
-        self._cache = resolve_cache(cache)
-        self.fingerprints: dict = {}
-        self._lock = threading.RLock()  # one run at a time (see the class docstring)
-        self._running = False
+        self.cache, self._cache, self.fingerprints = cache, resolve_cache(cache), {}
+        self._lock, self._running = threading.RLock(), False  # one run at a time (class doc)
 
     def __repr__(self) -> str:
         dtype = "" if self._dtype == "float64" else f", dtype=np.{self._dtype}"
@@ -235,58 +232,6 @@ class ParallelProcessing(Handle):
         True
         """
         return self._lock
-
-    def map(self, caller, job: str, X, y=None, return_preds=False, **kw):
-        """Run independent tasks (each reads ``X``); see :func:`~foldgraph.graph.map_graph`.
-
-        Returns
-        -------
-        None, ndarray or list of ndarray
-            Per ``return_preds``: nothing, the last task's predictions, or
-            one array per named task, in the order given.
-        """
-        with self._lock:  # initialize + process: one run, never interleaved with another
-            out = self.initialize(job, X, y, return_preds=return_preds, stack=False, **kw)
-            return self.process(caller, out)
-
-    def stack(self, caller, job: str, X, y=None, return_preds=False, split=True, **kw):
-        """Run tasks in sequence, each learner reading the previous one's output."""
-        with self._lock:
-            out = self.initialize(
-                job, X, y, return_preds=return_preds, stack=True, split=split, **kw
-            )
-            return self.process(caller, out)
-
-    def initialize(
-        self, job: str, X, y=None, path=None, return_preds=False, stack=False, split=True
-    ) -> dict:
-        """Set the job (data and options) and return the ``out`` mapping for :meth:`process`.
-
-        Returns
-        -------
-        dict
-            ``{}`` (no output), ``{"return_final": True}`` or
-            ``{"return_final": False, "return_names": [...]}``.
-        """
-        new = Job(job, X, y, stack=stack, split=split, path=path,
-                  return_preds=return_preds)  # fmt: skip
-        with self._lock:
-            self.job = new
-        return out_of(return_preds)
-
-    def process(self, caller, out: dict):
-        """Build the graph of ``caller`` for the initialized job and run it."""
-        with self._lock:
-            if self.job is None:
-                raise RuntimeError(
-                    "the manager is not initialized: call initialize(job, X, y) before process"
-                )
-            job = self.job
-            if job.stack:
-                graph = stack_graph(caller, job, split=job.split, dtype=self._dtype)
-            else:
-                graph = map_graph(caller, job, dtype=self._dtype)
-            return self._execute(graph, job, return_preds_of(out))
 
     def run(self, graph, X, y=None, return_preds=False, sample_weight=None):
         """Run a graph built by hand (or by a builder) on ``X`` and ``y``.
@@ -379,6 +324,7 @@ class ParallelProcessing(Handle):
             self.memory.apply(graph)
             self.fingerprints, hits = restore_hits(graph, job, self._cache, self.trace)
             backend = self._backends.get(choice.backend)
+            set_cores(graph, available_cpus(), backend.n_workers, self.threads)
             backend.timeout = check_timeout(self.timeout)  # set since?
             keep = None if self._cache is not None else kept_buffers(graph, names)  # cache reads all
             results = run_graph(graph, job, backend, self._strategy, self.trace, self.verbose,

@@ -40,7 +40,7 @@ def _preprocess(graph, attrs, state):
     return _fitted(graph.tasks[link], attrs["partition"], attrs["fold"])
 
 
-def make_payload(graph, key: str, state) -> Payload:
+def make_payload(graph, key: str, state, threads: int | None = None) -> Payload:
     """The Payload of node ``key``; predecessors' results come from ``state``.
 
     Parameters
@@ -51,6 +51,11 @@ def make_payload(graph, key: str, state) -> Payload:
     state : RunState
         The run so far: a ``preprocess=`` link in a fit job takes the fitted
         transformer from ``state.results``.
+    threads : int, optional
+        Threads granted to the node, instead of its ``threads`` attribute
+        (see :func:`~foldgraph.graph.resources.set_cores`; the tail policy,
+        :func:`~foldgraph.engine.tail.tail_threads`, raises it). Applies
+        only to a node with ``thread_params`` or set by ``threads="auto"``.
 
     Returns
     -------
@@ -70,6 +75,7 @@ def make_payload(graph, key: str, state) -> Payload:
     ('X', ((2, 4),), ((0, 2),), 'P:ols', ((0, 2),))
     >>> p.estimator, p.clone  # the task's template: the worker fits a clone of it
     (OLS(), True)
+    >>> p.threads  # no grant (see graph.resources.set_cores): threads left as they are
     """
     attrs = graph.attrs(key)
     kind = attrs["kind"]
@@ -84,6 +90,7 @@ def make_payload(graph, key: str, state) -> Payload:
     fresh = graph.job == "fit"
     estimator = task.estimator if fresh else _fitted(task, attrs["partition"], attrs["fold"])
     preprocess = None if attrs.get("preprocess") is None else _preprocess(graph, attrs, state)
+    grant = attrs.get("threads")  # None: foldgraph may not set this node's threads
     # positionally, in Payload's field order (this runs once per node: keywords cost more)
     return _payload((
         key, kind, attrs["op"], estimator, attrs["x"], attrs["y"], attrs["y_offset"],
@@ -92,4 +99,5 @@ def make_payload(graph, key: str, state) -> Payload:
         getattr(task, "scorer", None), float(attrs.get("cost", 0.0)), (), attrs.get("w"), fresh,
         attrs.get("repeat", 0), bool(getattr(task, "drop_binary", False)),
         fresh and kind == "learner" and attrs["fold"] != "full",
+        grant if threads is None or grant is None else threads, attrs.get("thread_params", ()),
     ))  # fmt: skip

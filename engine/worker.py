@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import time
 import traceback
+import warnings
+from contextlib import ExitStack, nullcontext
 
 from foldgraph.tasks.ops import (
     NodeResult,
@@ -65,6 +67,60 @@ def _clone(estimator):
     return clone(estimator)
 
 
+def _set_threads(estimator, p: Payload) -> dict | None:
+    """The node's granted threads as ``n_jobs`` of the clone (never of the user's object).
+
+    Returns the values they replace (None: nothing set), which the fitted
+    estimator gets back: it reports the ``n_jobs`` its user gave.
+    """
+    if p.threads is None or not p.thread_params:
+        return None
+    params = estimator.get_params(deep=True)
+    original = {name: params[name] for name in p.thread_params}
+    estimator.set_params(**dict.fromkeys(p.thread_params, p.threads))
+    return original
+
+
+#: per process id: its ThreadpoolController, or None outside a worker process's main thread
+_POOLS: dict = {}
+
+
+def _controller():
+    """This process's ThreadpoolController if it is a worker process's main thread, else None."""
+    pid = _PID[0]  # by pid: a forked worker must not inherit its parent's answer
+    if pid not in _POOLS:
+        import multiprocessing
+        import threading
+
+        child = multiprocessing.parent_process() is not None
+        main = threading.current_thread() is threading.main_thread()
+        if child and main:  # the controller scans the loaded libraries once per process
+            from threadpoolctl import ThreadpoolController
+
+            _POOLS[pid] = ThreadpoolController()
+        else:
+            _POOLS[pid] = None
+    return _POOLS[pid]
+
+
+def _pools(threads: int | None):
+    """BLAS/OpenMP limited to ``threads`` for one node, in a worker process only.
+
+    A limit is process-wide: in the parent (sequential, threading) or a dask
+    worker's thread it would reach other threads' nodes, so there it is not set.
+    """
+    controller = None if threads is None else _controller()
+    if controller is None:
+        return nullcontext()
+    stack = ExitStack()
+    if threads > 1:  # joblib's loky keeps one job in a (daemonic) worker: a warning per node
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", "Loky-backed parallel loops cannot be called")
+    if any(lib.num_threads != threads for lib in controller.lib_controllers):
+        stack.enter_context(controller.limit(limits=threads))
+    return stack
+
+
 def run_node(p: Payload, buffers: dict) -> NodeResult:
     """Run payload ``p`` against ``buffers`` (name -> array); returns a NodeResult.
 
@@ -90,13 +146,23 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
     y = None if p.y is None else buffers[p.y][p.y_offset :]
     P = None if p.out is None else buffers[p.out]
     w = None if p.w is None else buffers[p.w][p.y_offset :]
-    estimator = p.estimator
+    estimator, original = p.estimator, None
     if p.clone:  # cloned here, not in the parent: the work is spread over the workers
         estimator = _clone(estimator)
-    if p.kind == "transformer":
-        return fit_transformer(estimator, X, y, p.train)
+        original = _set_threads(estimator, p)
     if p.kind == "propagate":
         return copy_columns(X, p.test, p.columns, P, p.out_rows, p.cols)
+    with _pools(p.threads):
+        result = _run_op(p, estimator, X, y, P, w)
+    if original:
+        estimator.set_params(**original)
+    return result
+
+
+def _run_op(p: Payload, estimator, X, y, P, w) -> NodeResult:
+    """The ops function of a learner or transformer node."""
+    if p.kind == "transformer":
+        return fit_transformer(estimator, X, y, p.train)
     if p.op == "fit":
         return fit_fold(
             estimator, X, y, p.train, p.test, P=P, out_rows=p.out_rows, cols=p.cols,

@@ -211,6 +211,14 @@ class NodeAttrs(_Always, total=False):
     memory_source : {"model", "trace"}, optional
         Added by the engine: whether ``memory`` was measured in an earlier run
         or estimated (:func:`~foldgraph.graph.estimate.estimate_memory`).
+    cores : int, optional
+        Added by the engine before a run: the cores the node occupies (its
+        estimator's threads, or its grant; :func:`~foldgraph.graph.resources.set_cores`).
+    threads : int or None, optional
+        Added by the engine: the threads granted to the node, or None (its
+        estimator's threads are left as they are).
+    thread_params : tuple of str, optional
+        Added by the engine: the ``n_jobs`` parameters a grant sets on the clone.
 
     Examples
     --------
@@ -223,7 +231,8 @@ class NodeAttrs(_Always, total=False):
     >>> attrs["task"], attrs["op"], attrs["fold"], attrs["train"], attrs["out_rows"]
     ('a', 'fit', 0, ((2, 4),), ((0, 2),))
     >>> sorted(NodeAttrs.__optional_keys__)
-    ['columns', 'cost_key', 'cost_source', 'memory', 'memory_source', 'model_cost', 'repeat', 'w']
+    ['columns', 'cores', 'cost_key', 'cost_source', 'memory', 'memory_source', 'model_cost',
+     'repeat', 'thread_params', 'threads', 'w']
     """
 
     w: str | None
@@ -234,6 +243,9 @@ class NodeAttrs(_Always, total=False):
     model_cost: float
     memory: int
     memory_source: Literal["model", "trace"]
+    cores: int
+    threads: int | None
+    thread_params: tuple[str, ...]
 
 
 def node_key(task: str, op: str, fold: int | str, partition: int | None = None) -> str:

@@ -1,0 +1,281 @@
+"""The tail of a run: idle cores go to the node on the critical path.
+
+At the end of a run (or of a narrow stretch of the graph) fewer nodes are
+ready than cores are free. When, in addition, no other node can become
+ready before the longest running node ends, the free cores would stay idle
+until then: :func:`tail_threads` gives them to the ready node with the
+largest bottom level (the head of the longest remaining chain), raising its
+threads. Only a node whose threads foldgraph may set is raised (its
+``threads`` attribute is not None, see
+:func:`~foldgraph.graph.resources.set_cores`: with ``threads="safe"``
+forests and k-NN, whose results do not depend on their thread count).
+
+Plain data in, plain data out, so the scheduler loop and the simulator call
+the same function:
+
+- ``ready``  :: {key: cores} the ready nodes about to start, with the cores
+  each takes as granted;
+- ``ends``   :: {key: float} expected end (start + cost) of each running node;
+- ``free``   :: int          free cores now;
+- ``levels`` :: {key: float} bottom levels (``TaskGraph.bottom_level()``);
+- ``next_ready`` :: float    earliest time another node can become ready
+  (:func:`earliest_ready`; ``math.inf`` when none can).
+
+How much faster a node runs with more threads is :func:`speedup`, from the
+figures of :data:`SPEEDUPS` measured on the reference machine.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["SPEEDUPS", "family_of", "speedup", "earliest_ready", "waiting_frontier",
+           "tail_threads", "grant_tail", "scaled_cost", "loop_grants"]  # fmt: skip
+
+#: speed-up of one fold fit (20,000 x 20 rows: fit 16,000, predict 4,000) given 2
+#: threads instead of 1, per estimator family, measured by
+#: ``python benchmarks/threads.py`` (medians of 5) on the reference machine, 2 cores
+#: shared with other users' work: 1.0 CPU of foreign load during the run
+#: (2026-12-07 01:36-01:42 UTC; an earlier run under 1.4 CPUs gave 0.99, 0.90, 0.07,
+#: 0.06), so 2 threads found about one free core. Under that load forests gained
+#: nothing, k-NN 13 %, and OpenMP/BLAS, whose threads wait on each other, lost 6-9x:
+#: the model (:func:`speedup`) counts a figure under 1 as no gain. Re-run the script
+#: on a quiet machine and replace the figures (benchmarks/README.md, "Cores per node").
+#: forest: RandomForestRegressor(50, max_depth=10, n_jobs=k); neighbors:
+#: KNeighborsRegressor(n_jobs=k); boost: HistGradientBoostingRegressor(max_iter=100)
+#: (OpenMP); linear: Ridge (BLAS); k = 1, 2 (with threadpool_limits(k)).
+SPEEDUPS = {"forest": 1.01, "neighbors": 1.13, "boost": 0.16, "linear": 0.11}
+
+#: class-name substrings of each family, looked up in this order
+_FAMILIES = (
+    ("forest", ("forest", "extratrees", "bagging", "isolation")),
+    ("neighbors", ("neighbors", "outlierfactor")),
+    ("boost", ("boost",)),
+    ("linear", ("ridge", "linear", "lasso", "elasticnet", "logistic", "ols")),
+)
+
+
+def family_of(estimator) -> str | None:
+    """The family of :data:`SPEEDUPS` an estimator (or class name) belongs to, or None.
+
+    A Pipeline's family is its last step's.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> family_of(make_pipeline(StandardScaler(), RandomForestRegressor())), family_of("SVR")
+    ('forest', None)
+    """
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        estimator = steps[-1][1]
+    name = (estimator if isinstance(estimator, str) else type(estimator).__name__).lower()
+    return next((family for family, keys in _FAMILIES if any(k in name for k in keys)), None)
+
+
+def speedup(family, threads: int, table: dict | None = None) -> float:
+    """Modelled speed-up of a node of ``family`` (a name or an estimator) on ``threads``.
+
+    Amdahl's law fitted to the measured 2-thread speed-up ``s``: a parallel
+    fraction ``p = 2 (1 - 1/s)``, clipped to [0, 1] (a family measured
+    slower with 2 threads, under foreign load, is modelled as no faster),
+    and ``1 / ((1 - p) + p / threads)``. An unknown family gains nothing.
+
+    Examples
+    --------
+    >>> speedup("forest", 1), speedup("svr", 4)
+    (1.0, 1.0)
+    >>> [round(speedup("forest", k, {"forest": 1.8}), 3) for k in (2, 4)]
+    [1.8, 3.0]
+    """
+    s2 = (SPEEDUPS if table is None else table).get(family_of(family), 1.0)
+    p = min(1.0, max(0.0, 2.0 * (1.0 - 1.0 / s2)))
+    return 1.0 / ((1.0 - p) + p / max(1, threads))
+
+
+def scaled_cost(cost: float, family, threads: int, base: int = 1,
+                table: dict | None = None) -> float:  # fmt: skip
+    """A node's duration on ``threads`` when ``cost`` was measured (or modelled) on ``base``.
+
+    For the simulator: ``cost x speedup(base) / speedup(threads)``.
+
+    Examples
+    --------
+    >>> scaled_cost(10.0, "forest", 2, table={"forest": 1.6})
+    6.25
+    >>> scaled_cost(10.0, "svr", 4)
+    10.0
+    """
+    return cost * speedup(family, base, table) / speedup(family, threads, table)
+
+
+def earliest_ready(waiting: dict, ends: dict, costs: dict, now: float) -> float:
+    """Earliest time one of the ``waiting`` nodes can become ready.
+
+    ``waiting`` maps a node to its unfinished predecessors; a running one
+    ends at ``ends[p]``, a ready one (about to start) at ``now + costs[p]``
+    at the earliest; a node with any other unfinished predecessor waits for
+    a chain longer than that, and is not counted (``math.inf``).
+
+    Examples
+    --------
+    >>> earliest_ready({"c": ["a"], "d": ["a", "b"]}, {"a": 5.0}, {"b": 1.0}, now=2.0)
+    5.0
+    >>> earliest_ready({"d": ["x"]}, {"a": 5.0}, {}, now=2.0)
+    inf
+    """
+    best = math.inf
+    for preds in waiting.values():
+        at = now
+        for p in preds:
+            if p in ends:
+                at = max(at, ends[p])
+            elif p in costs:
+                at = max(at, now + costs[p])
+            else:
+                at = math.inf
+                break
+        best = min(best, at)
+    return best
+
+
+def waiting_frontier(state, parents: dict, starting=()) -> dict:
+    """``{node: its unfinished predecessors}`` for the waiting children of the
+    running nodes of a :class:`~foldgraph.engine.scheduler.RunState` and of
+    ``starting`` (the ready nodes about to start): the input of :func:`earliest_ready`.
+
+    ``parents`` is the graph's predecessor adjacency (``TaskGraph.parents``).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from foldgraph.engine.scheduler import admit, start_state
+    >>> g = nx.DiGraph([("a", "c"), ("b", "c"), ("c", "d")])
+    >>> state = start_state(g, dict.fromkeys(g, 0))
+    >>> admit(state, 1)
+    ['a']
+    >>> waiting_frontier(state, g.pred, starting=["b"])
+    {'c': ['a', 'b']}
+    """
+    found: dict = {}
+    for key in (*state.running, *starting):
+        for child in state.dependents[key]:
+            if child in state.remaining and child not in found:
+                found[child] = [p for p in parents[child] if p not in state.done]
+    return found
+
+
+def tail_threads(ready: dict, ends: dict, free: int, levels: dict, next_ready: float,
+                 now: float = 0.0, raisable=None) -> dict:  # fmt: skip
+    """Give the free cores to the critical ready node, at the tail; returns ``{key: threads}``.
+
+    When the ``ready`` nodes take fewer cores than are ``free`` and no other
+    node becomes ready (``next_ready``) before the longest running node
+    ends (``max(ends)``, or ``now`` when none runs), the ready node with the
+    largest bottom level in ``levels`` among ``raisable`` (default: all) is
+    given its cores plus the spare ones. Otherwise ``{}``: nothing changes.
+
+    Examples
+    --------
+    One forest fold left while a ridge ends at t=3, two cores free, nothing
+    else to come: the forest takes both.
+
+    >>> tail_threads({"rf/fit/full": 1}, {"ridge/fit/full": 3.0}, free=2,
+    ...              levels={"rf/fit/full": 9.0}, next_ready=math.inf)
+    {'rf/fit/full': 2}
+
+    A node becomes ready at t=1, before the running one ends at t=3: the
+    spare core waits for it.
+
+    >>> tail_threads({"rf/fit/full": 1}, {"ridge/fit/full": 3.0}, free=2,
+    ...              levels={"rf/fit/full": 9.0}, next_ready=1.0)
+    {}
+    """
+    taken = sum(ready.values())
+    if not ready or free <= taken:
+        return {}
+    if next_ready < max(ends.values(), default=now):
+        return {}
+    candidates = [k for k in ready if raisable is None or k in raisable]
+    if not candidates:
+        return {}
+    best = max(candidates, key=lambda k: levels.get(k, 0.0))  # first of equals: ready order
+    return {best: ready[best] + free - taken}
+
+
+def grant_tail(state, parents: dict, starting: dict, ends: dict, free: int, levels: dict,
+               costs: dict, now: float, raisable=None) -> dict:  # fmt: skip
+    """The tail rule in one call for a loop: ``{key: threads}`` for the nodes ``starting``.
+
+    ``starting`` maps the ready nodes admitted now to the cores each takes;
+    ``free`` is the free cores before them; ``costs`` holds (at least) their
+    expected durations. Builds the frontier (:func:`waiting_frontier`), its
+    earliest ready time (:func:`earliest_ready`) and applies
+    :func:`tail_threads`.
+
+    Examples
+    --------
+    ``a`` runs until t=5; ``e`` (critical) and ``b`` start now on 4 free cores;
+    ``b``'s child ``d`` would be ready at t=1, before ``a`` ends: no tail.
+
+    >>> import networkx as nx
+    >>> from foldgraph.engine.scheduler import admit, start_state
+    >>> g = nx.DiGraph([("a", "c"), ("b", "d")]); g.add_node("e")
+    >>> state = start_state(g, {"a": 0, "b": 1, "e": 2, "c": 3, "d": 4})
+    >>> admit(state, 3)
+    ['a', 'b', 'e']
+    >>> levels = {"a": 6.0, "b": 2.0, "e": 9.0}
+    >>> grant_tail(state, g.pred, {"b": 1, "e": 1}, {"a": 5.0}, 4, levels,
+    ...            {"b": 1.0, "e": 9.0}, now=0.0)
+    {}
+
+    Had ``b`` started earlier, ending with ``a`` at t=5, ``e`` alone would start
+    on 2 free cores, and nothing could be ready before t=5: ``e`` takes both.
+
+    >>> grant_tail(state, g.pred, {"e": 1}, {"a": 5.0, "b": 5.0}, 2, levels, {"e": 9.0},
+    ...            now=0.0)
+    {'e': 2}
+    """
+    if not starting or sum(starting.values()) >= free:  # the common case: no frontier walk
+        return {}
+    waiting = waiting_frontier(state, parents, starting)
+    running = {k: t for k, t in ends.items() if k not in starting}
+    soon = earliest_ready(waiting, running, {k: costs[k] for k in starting}, now)
+    return tail_threads(starting, running, free, levels, soon, now, raisable)
+
+
+def loop_grants(graph, state, keys, ends: dict, free: int, levels: dict, now: float) -> dict:
+    """:func:`grant_tail` for the nodes ``keys`` a loop just admitted, read off ``graph``.
+
+    Their cores, costs and whether they may be raised come from the node
+    attributes (``cores``, ``cost``, ``threads``: see
+    :func:`~foldgraph.graph.resources.set_cores`); ``free`` is the free cores
+    before the admission. A raised node holds its extra cores in
+    ``state.budget`` (:class:`~foldgraph.engine.admission.Budget`), if any,
+    until it finishes.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from types import SimpleNamespace
+    >>> from foldgraph.engine.scheduler import admit, start_state
+    >>> g = nx.DiGraph(); g.add_node("rf", cores=1, cost=9.0, threads=1)
+    >>> graph = SimpleNamespace(node_attrs=g.nodes, parents=g.pred)
+    >>> state = start_state(g, {"rf": 0})
+    >>> loop_grants(graph, state, admit(state, 2), {}, 2, {"rf": 9.0}, now=0.0)
+    {'rf': 2}
+    """
+    attrs = graph.node_attrs
+    starting = {k: attrs[k].get("cores", 1) for k in keys}
+    costs = {k: attrs[k].get("cost", 0.0) for k in keys}
+    raisable = {k for k in keys if attrs[k].get("threads") is not None}
+    grants = grant_tail(state, graph.parents, starting, ends, free, levels, costs, now, raisable)
+    budget = getattr(state, "budget", None)
+    for key, threads in grants.items():
+        if budget is not None and key in budget.running:
+            mem, cores = budget.running[key]
+            budget.running[key] = (mem, threads)
+            budget.busy += threads - cores
+    return grants
