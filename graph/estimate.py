@@ -14,41 +14,49 @@ __all__ = ["estimate_cost", "estimate_memory", "FAMILY_WEIGHTS", "SIZE_WEIGHTS",
 #: relative cost of one (row x feature) for estimator families; see estimate_cost
 FAMILY_WEIGHTS = {
     "linear": 1.0, "ols": 1.0, "ridge": 1.0, "lasso": 2.0, "logistic": 3.0,
-    "neighbors": 2.0, "tree": 4.0, "forest": 40.0, "boost": 60.0, "mlp": 50.0,
+    "neighbors": 2.0, "tree": 10.0, "forest": 240.0, "boost": 400.0, "mlp": 240.0,
     "svr": 30.0, "svc": 30.0,
 }  # fmt: skip
 
 #: families whose work grows with a size parameter: (class-name substring, parameter,
-#: weight per unit). Checked before FAMILY_WEIGHTS; calibrated on the stacking
-#: benchmark (20,000 x 20, one thread): a 50-tree forest of depth 10 and a
-#: 200-iteration MLP take ~9 s per fold, 100-iteration histogram boosting ~0.8 s.
+#: weight per unit, fixed seconds per unit). Checked before FAMILY_WEIGHTS. Measured
+#: with one thread on this project's 2-core machine (``fit`` of scikit-learn 1.x on
+#: make_friedman1, 300 x 20 to 20,000 x 20): a tree of a forest 5.7-8.8 (1 ms at
+#: least), a stage of gradient boosting 4.0-4.1, an iteration of a 32-unit MLP
+#: 1.2-2.2 (1 ms at least), an iteration of histogram boosting 0.17 above a fixed
+#: 2.5 ms (its binning and bookkeeping dominate below ~50,000 rows x features).
 SIZE_WEIGHTS = (
-    ("histgradientboost", "max_iter", 0.035), ("extratrees", "n_estimators", 0.5),
-    ("forest", "n_estimators", 0.8), ("boost", "n_estimators", 0.6),
-    ("mlp", "max_iter", 0.25),
+    ("histgradientboost", "max_iter", 0.17, 2.5e-3), ("extratrees", "n_estimators", 3.0, 1e-3),
+    ("forest", "n_estimators", 6.0, 1e-3), ("boost", "n_estimators", 4.0, 5e-4),
+    ("mlp", "max_iter", 1.2, 1e-3),
 )  # fmt: skip
 
 
-def _family_weight(estimator) -> float:
+def _family_weight(estimator) -> tuple[float, float]:
+    """(weight per row x feature, fixed seconds) of ``estimator``'s fit."""
     name = type(estimator).__name__.lower()
-    for key, param, per_unit in SIZE_WEIGHTS:
+    for key, param, per_unit, fixed in SIZE_WEIGHTS:
         size = getattr(estimator, param, None)
         if key in name and isinstance(size, (int, float)) and size > 0:
-            return per_unit * size
-    return next((w for k, w in FAMILY_WEIGHTS.items() if k in name), 5.0)
+            return per_unit * size, fixed * size
+    return next((w for k, w in FAMILY_WEIGHTS.items() if k in name), 5.0), 0.0
 
 
 def estimate_cost(estimator, n_rows: int, n_features: int) -> float:
-    """A rough cost model: ``rows x features x family weight x 1e-7`` seconds.
+    """A rough cost model: ``rows x features x family weight x 1e-7`` seconds, plus a
+    fixed cost per tree or iteration.
 
     The family weight is looked up by a substring of the estimator's class
     name: for ensembles and iterative models in :data:`SIZE_WEIGHTS`, a
-    weight per tree or iteration times ``n_estimators`` or ``max_iter``
-    (histogram boosting is ~20 times cheaper per iteration than a forest's
-    tree); otherwise in :data:`FAMILY_WEIGHTS` (``"tree"``, ``"svr"``, ...),
-    5.0 if none matches. Strategies only compare costs, so the scale matters
-    little; after a first run, measured durations replace the model
-    (:class:`~foldgraph.engine.costs.CostModel`).
+    weight (and a fixed cost) per tree or iteration times ``n_estimators``
+    or ``max_iter``; otherwise in :data:`FAMILY_WEIGHTS` (``"tree"``,
+    ``"svr"``, ...), 5.0 if none matches. Strategies compare costs; the
+    scale matters to ``backend="auto"``, which weighs the work against
+    starting worker processes (:mod:`foldgraph.engine.auto`): the weights are
+    seconds measured on one core of this project's test machine, within a
+    factor of about 2 for the families listed (up to 10 for linear models on
+    large data, which are faster than modelled). After a first run, measured
+    durations replace the model (:class:`~foldgraph.engine.costs.CostModel`).
 
     Examples
     --------
@@ -57,12 +65,12 @@ def estimate_cost(estimator, n_rows: int, n_features: int) -> float:
     >>> estimate_cost(Ridge(), 1000, 10)
     0.001
     >>> round(estimate_cost(RandomForestRegressor(50), 1000, 10), 4)
-    0.04
+    0.35
     >>> round(estimate_cost(HistGradientBoostingRegressor(max_iter=100), 1000, 10), 4)
-    0.0035
+    0.267
     """
-    weight = _family_weight(estimator)
-    return max(n_rows, 1) * max(n_features, 1) * weight * 1e-7
+    weight, fixed = _family_weight(estimator)
+    return max(n_rows, 1) * max(n_features, 1) * weight * 1e-7 + fixed
 
 
 #: peak memory a fit adds, per byte of rows it reads, for estimator families (first
