@@ -77,10 +77,17 @@ def data(n: int):
     return make_friedman1(n_samples=n, n_features=20, noise=1.0, random_state=0)
 
 
+#: the backend each variant's last fit ran on (``backend="auto"`` picks per fit)
+PICKED: dict = {}
+
+
 def timed_fit(variant: str, X, y) -> float:
+    estimator = make(variant)
     start = time.perf_counter()
-    make(variant).fit(X, y)
-    return time.perf_counter() - start
+    estimator.fit(X, y)
+    seconds = time.perf_counter() - start
+    PICKED[variant] = getattr(getattr(estimator, "trace_", None), "backend", "-")
+    return seconds
 
 
 def warm(n: int, repeats: int) -> dict:
@@ -90,6 +97,7 @@ def warm(n: int, repeats: int) -> dict:
     for variant in VARIANTS:
         timed_fit(variant, X, y)
         out[variant] = median([timed_fit(variant, X, y) for _ in range(repeats)])
+    out["default ran"] = PICKED["foldgraph default"]
     return out
 
 
@@ -98,10 +106,13 @@ def cold(n: int) -> dict:
     out = {}
     for variant in VARIANTS:
         code = (f"import sizes; X, y = sizes.data({n}); "
-                f"print(sizes.timed_fit({variant!r}, X, y))")
+                f"print(sizes.timed_fit({variant!r}, X, y), sizes.PICKED[{variant!r}])")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               check=True, cwd=str(HERE))
-        out[variant] = float(done.stdout.strip().splitlines()[-1])
+        seconds, picked = done.stdout.strip().splitlines()[-1].split()
+        out[variant] = float(seconds)
+        if variant == "foldgraph default":
+            out["default ran"] = picked
     return out
 
 
@@ -128,9 +139,10 @@ def report(results: dict) -> str:
             ref = times["sklearn n_jobs=2"]
             rows.append([n] + [rnd(times[v], 2) for v in VARIANTS]
                         + [rnd(times["foldgraph default"] / ref, 2),
-                           rnd(times["foldgraph sequential"] / times["foldgraph default"], 2)])
+                           rnd(times["foldgraph sequential"] / times["foldgraph default"], 2),
+                           times.get("default ran", "-")])
         header = ["rows"] + [f"{v} s" for v in VARIANTS] + ["default / sklearn(2)",
-                                                            "sequential / default"]
+                                                            "sequential / default", "default ran"]
         lines += [f"\n{mode} fits (median)\n", markdown_table(header, rows)]
     rows = [[n_jobs, rnd(t["foldgraph default"], 2), rnd(t["StackingRegressor"], 2),
              rnd(t["foldgraph default"] / t["StackingRegressor"], 2)]

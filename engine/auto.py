@@ -243,7 +243,7 @@ def choose(graph, n_workers: int, idle: int = 0, wake: float | None = None) -> C
             _FORGONE["seconds"] = 0.0
             return Choice("multiprocessing", f"{text}: starting worker processes ({wake:.2f} s) "
                                              "now pays for itself over this and earlier runs")  # fmt: skip
-        return Choice("sequential", f"{text}: less than starting worker processes "
-                                    f"({wake:.2f} s) saves")  # fmt: skip
+        return Choice("sequential", f"{text}: starting worker processes ({wake:.2f} s) would "
+                                    f"cost more than they save ({work - busy:.2f} s)")  # fmt: skip
     return Choice("sequential", f"{text}: too little for {n_workers} worker processes "
                                 f"(about {busy:.2f} s with them)")  # fmt: skip

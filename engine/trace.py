@@ -93,6 +93,10 @@ class Trace:
         Dependencies of each node, when the graph is known.
     tasks : list of str or None
         Task names in build order, when the graph is known.
+    backend : str or None
+        The backend the run took (set by the manager).
+    reason : str
+        Why ``backend="auto"`` took it; empty for a backend given by name.
 
     Examples
     --------
@@ -109,6 +113,9 @@ class Trace:
         self.hits: list[TraceEvent] = []
         self.predecessors: dict[str, tuple[str, ...]] | None = None
         self.tasks: list[str] | None = None
+        # the backend the run took, and why when backend="auto" chose it (engine/auto.py)
+        self.backend: str | None = None
+        self.reason = ""
         if graph is not None:
             self.set_graph(graph)
 

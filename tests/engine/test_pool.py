@@ -44,8 +44,10 @@ def gone(pids) -> bool:
 
 @pytest.fixture
 def pool():
-    """The process's pool with its timeout restored and its workers stopped after the test."""
+    """The process's pool, empty, with its timeout restored and its workers stopped after
+    the test."""
     pool = worker_pool()
+    pool.shutdown()  # idle workers of earlier tests (other slots and thread limits)
     timeout = pool.idle_timeout
     yield pool
     pool.idle_timeout = timeout
