@@ -8,6 +8,8 @@ and one process backend, each made the first time it is chosen.
 
 from __future__ import annotations
 
+import threading
+
 from . import auto
 from ._options import backend_options
 from .backends import make_backend
@@ -15,6 +17,10 @@ from .pool import worker_pool
 from .processes import default_start_method
 
 __all__ = ["BackendSet"]
+
+# one background start of the pool's workers at a time, for every manager of the process
+_WARM_LOCK = threading.Lock()
+_WARMING = False
 
 
 class BackendSet:
@@ -49,7 +55,37 @@ class BackendSet:
         """The backend of a run of ``graph``, and why."""
         if self.name != "auto":
             return auto.Choice(self.name, "")
-        return auto.choose(graph, self.n_workers, worker_pool().idle(self._pool_key(), self.n_workers))
+        choice = auto.choose(graph, self.n_workers,
+                             worker_pool().idle(self._pool_key(), self.n_workers))  # fmt: skip
+        if choice.prewarm:
+            self._prewarm()
+        return choice
+
+    def _prewarm(self) -> None:
+        """Start the process backend's workers in a daemon thread; they wait in the pool."""
+        global _WARMING
+        with _WARM_LOCK:
+            if _WARMING:
+                return
+            _WARMING = True
+        backend = make_backend("multiprocessing", self.n_workers,
+                               **self._options("multiprocessing", self.n_workers))  # fmt: skip
+
+        def warm():
+            global _WARMING
+            try:
+                backend.warm()
+            finally:
+                backend.shutdown()  # idle and alive: into the pool
+                _WARMING = False
+
+        threading.Thread(target=warm, name="foldgraph-pool-prewarm", daemon=True).start()
+
+    def _options(self, name: str, n_workers: int) -> dict:
+        opts = self.options
+        return backend_options(name, n_workers, opts.get("retries", 1), opts.get("start_method"),
+                               opts.get("threads_per_worker", "auto"), opts.get("client"),
+                               opts.get("address"))  # fmt: skip
 
     def _pool_key(self) -> tuple:
         options = backend_options("multiprocessing", self.n_workers, 0,
@@ -62,10 +98,7 @@ class BackendSet:
         backend = self.made.get(name)
         if backend is None:
             n_workers = 1 if name == "sequential" else self.n_workers
-            opts = self.options
-            options = backend_options(name, n_workers, opts.get("retries", 1),
-                                      opts.get("start_method"), opts.get("threads_per_worker", "auto"),
-                                      opts.get("client"), opts.get("address"))  # fmt: skip
+            options = self._options(name, n_workers)
             backend = self.made[name] = make_backend(name, n_workers, **options)
         self.current = backend
         return backend

@@ -22,7 +22,9 @@ start cost the pool is started anyway (the ski-rental rule: never pay
 more than twice the best choice made knowing the future). Runs of the
 same shape later find the pool warm.
 
-Sequential is also chosen, and the reason said, with one worker, with a
+Such a run also starts the workers in a background thread (the run itself
+goes on sequential in yours, on one core): the next run finds them idle in
+the pool. Sequential is also chosen, and the reason said, with one worker, with a
 single node, when an estimator cannot be pickled for a worker process, and
 inside another pool's worker: a daemonic process (a foldgraph worker, a
 multiprocessing pool, most dask workers), a dask worker, or a joblib worker
@@ -61,7 +63,8 @@ _FORGONE = {"seconds": 0.0}
 
 
 class Choice(NamedTuple):
-    """The backend a run of ``backend="auto"`` takes, and why.
+    """The backend a run of ``backend="auto"`` takes, and why; ``prewarm``: start the
+    pool's workers in the background meanwhile, for the next runs.
 
     Examples
     --------
@@ -71,6 +74,7 @@ class Choice(NamedTuple):
 
     backend: str
     reason: str
+    prewarm: bool = False
 
 
 def _key(attrs: dict) -> tuple:
@@ -215,7 +219,7 @@ def choose(graph, n_workers: int, idle: int = 0, wake: float | None = None) -> C
     >>> for i in range(4):
     ...     g.add_node(f"a/fit/fold-{i}", task="a", op="fit", train=((0, i + 1),), cost=0.5)
     >>> choose(g, 2, idle=2)
-    Choice(backend='multiprocessing', reason='2.00 s of work: about 1.01 s on 2 worker processes')
+    Choice(backend='multiprocessing', reason='2.00 s of work: about 1.01 s on 2 worker processes', prewarm=False)
     >>> choose(g, 1).reason
     'one worker'
     """
@@ -243,7 +247,10 @@ def choose(graph, n_workers: int, idle: int = 0, wake: float | None = None) -> C
             _FORGONE["seconds"] = 0.0
             return Choice("multiprocessing", f"{text}: starting worker processes ({wake:.2f} s) "
                                              "now pays for itself over this and earlier runs")  # fmt: skip
+        prewarm = _unpicklable(graph) is None
+        later = "; starting them in the background for the next runs" if prewarm else ""
         return Choice("sequential", f"{text}: starting worker processes ({wake:.2f} s) would "
-                                    f"cost more than they save ({work - busy:.2f} s)")  # fmt: skip
+                                    f"cost more than they save ({work - busy:.2f} s){later}",
+                      prewarm)  # fmt: skip
     return Choice("sequential", f"{text}: too little for {n_workers} worker processes "
                                 f"(about {busy:.2f} s with them)")  # fmt: skip

@@ -315,7 +315,7 @@ class ParallelProcessing(TutorialAPI, Handle):
         self.graph = graph
         choice = self._backends.choose(graph)
         self.trace = trace = Trace(self._n_workers, graph=graph)
-        trace.backend, trace.reason = choice
+        trace.backend, trace.reason = choice.backend, choice.reason
         if self.verbose and choice.reason:
             print(f"foldgraph: backend {choice.backend!r} ({choice.reason})", file=sys.stderr)
         try:

@@ -36,7 +36,7 @@ from multiprocessing.connection import wait as wait_for
 
 from foldgraph.errors import RemoteTraceback, WorkerDied
 
-from ._channel import (
+from ._channel import (  # fmt: skip
     FREEZE,
     PRELOAD,
     START_METHODS,
@@ -190,6 +190,13 @@ class Processes(Backend):
         """Start missing workers; point them at ``job``'s shared buffers."""
         if not job.handles and job.buffers:
             raise RuntimeError("the multiprocessing backend needs a job allocated in shared memory")
+        self.warm()
+        self._handles = dict(job.handles)
+        self._run_id = next(_RUN_IDS)
+        self._attempts = {}
+
+    def warm(self) -> None:
+        """Take every worker from the pool, or start it (replacing dead ones); no run."""
         for slot in range(self.n_workers):
             if slot >= len(self._workers):
                 self._workers.append(self._spawn(slot))
@@ -197,9 +204,6 @@ class Processes(Backend):
                 self._forget(self._workers[slot])
                 self._workers[slot].kill()
                 self._workers[slot] = self._spawn(slot)
-        self._handles = dict(job.handles)
-        self._run_id = next(_RUN_IDS)
-        self._attempts = {}
 
     @property
     def pids(self) -> list[int]:
@@ -207,14 +211,11 @@ class Processes(Backend):
         return [w.process.pid for w in self._workers]
 
     def release(self) -> None:
-        """At the end of a run: idle workers close the run's buffers.
+        """At the end of a run: idle workers close the run's buffers (no answer read).
 
-        The parent unlinks the run's segment next, but its memory is freed
-        only when no process maps it any more: without this, a worker kept
-        the last run's segment (the copy of X, the outputs) until the next
-        run attached new buffers, so a second run held both copies. A busy
-        worker (a run that failed) is left alone: it closes them at the next
-        run. No answer is read: the worker just closes its mappings.
+        The parent unlinks the run's segment next, but its memory is freed only
+        when no process maps it any more. A busy worker (a run that failed) is
+        left alone: it closes them at the next run.
         """
         for worker in self._workers:
             if worker.run_id is None or worker.inflight:
@@ -233,8 +234,7 @@ class Processes(Backend):
         busy workers are killed at once, idle ones stopped.
         """
         self.release()
-        workers, self._workers = self._workers, []
-        pool = worker_pool()
+        workers, self._workers, pool = self._workers, [], worker_pool()
         for w in workers:
             self._forget(w)
             if abort and w.inflight:

@@ -154,7 +154,7 @@ def foldgraph_threads() -> list[str]:
     return [
         t.name for t in threading.enumerate()
         if t.name.startswith("foldgraph") and t.is_alive()
-        and t.name != "foldgraph-pool-timer"  # idle workers wait for the next manager on purpose
+        and not t.name.startswith("foldgraph-pool")  # the pool's timer and background start
     ]
 
 
