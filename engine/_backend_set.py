@@ -58,10 +58,10 @@ class BackendSet:
         choice = auto.choose(graph, self.n_workers,
                              worker_pool().idle(self._pool_key(), self.n_workers))  # fmt: skip
         if choice.prewarm:
-            self._prewarm()
+            self._prewarm(graph)
         return choice
 
-    def _prewarm(self) -> None:
+    def _prewarm(self, graph) -> None:
         """Start the process backend's workers in a daemon thread; they wait in the pool."""
         global _WARMING
         with _WARM_LOCK:
@@ -70,6 +70,7 @@ class BackendSet:
             _WARMING = True
         backend = make_backend("multiprocessing", self.n_workers,
                                **self._options("multiprocessing", self.n_workers))  # fmt: skip
+        backend.prepare(graph)  # the fork server preloads the graph's estimator modules
 
         def warm():
             global _WARMING
