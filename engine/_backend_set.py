@@ -18,9 +18,8 @@ from .processes import default_start_method
 
 __all__ = ["BackendSet"]
 
-# one background start of the pool's workers at a time, for every manager of the process
-_WARM_LOCK = threading.Lock()
-_WARMING = False
+# held while the pool's workers start in the background: one such start at a time
+_WARMING = threading.Lock()
 
 
 class BackendSet:
@@ -63,22 +62,18 @@ class BackendSet:
 
     def _prewarm(self, graph) -> None:
         """Start the process backend's workers in a daemon thread; they wait in the pool."""
-        global _WARMING
-        with _WARM_LOCK:
-            if _WARMING:
-                return
-            _WARMING = True
+        if not _WARMING.acquire(blocking=False):  # one already runs
+            return
         backend = make_backend("multiprocessing", self.n_workers,
                                **self._options("multiprocessing", self.n_workers))  # fmt: skip
         backend.prepare(graph)  # the fork server preloads the graph's estimator modules
 
         def warm():
-            global _WARMING
             try:
                 backend.warm()
             finally:
                 backend.shutdown()  # idle and alive: into the pool
-                _WARMING = False
+                _WARMING.release()
 
         threading.Thread(target=warm, name="foldgraph-pool-prewarm", daemon=True).start()
 
@@ -89,9 +84,7 @@ class BackendSet:
                                opts.get("address"))  # fmt: skip
 
     def _pool_key(self) -> tuple:
-        options = backend_options("multiprocessing", self.n_workers, 0,
-                                  self.options.get("start_method"),
-                                  self.options.get("threads_per_worker", "auto"))  # fmt: skip
+        options = self._options("multiprocessing", self.n_workers)
         return options["start_method"] or default_start_method(), options["threads_per_worker"]
 
     def get(self, name: str):

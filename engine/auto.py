@@ -39,6 +39,8 @@ import multiprocessing as mp
 import sys
 from typing import NamedTuple
 
+from .costs import cost_key
+
 __all__ = ["Choice", "choose", "nested_in", "learn", "forget", "estimated_work", "NODE_FLOOR",
            "NODE_OVERHEAD", "RUN_OVERHEAD", "FIRST_START", "MARGIN"]  # fmt: skip
 
@@ -81,8 +83,7 @@ def _key(attrs: dict) -> tuple:
     model = attrs.get("model_cost")
     if model is None:  # the builder's estimate, kept before measured costs replace it
         model = attrs["model_cost"] = attrs.get("cost", 0.0)
-    rows = sum(b - a for a, b in attrs.get("train") or attrs.get("test") or ())
-    return attrs.get("task"), attrs.get("op"), rows, round(float(model), 12)
+    return (*cost_key(attrs), round(float(model), 12))
 
 
 def estimated_work(graph) -> tuple[float, float]:
