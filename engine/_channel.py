@@ -71,7 +71,7 @@ class WorkerHandle:
     """
 
     __slots__ = ("slot", "process", "conn", "inflight", "cost", "run_id", "sizes",
-                 "pending", "unsent", "started", "answered", "_more")  # fmt: skip
+                 "pending", "unsent", "started", "answered", "_more", "config")  # fmt: skip
 
     def __init__(self, slot: int, ctx, n_threads):
         parent, child = ctx.Pipe(duplex=True)
@@ -103,6 +103,7 @@ class WorkerHandle:
         self.pending = 0  # their sum
         self.unsent: deque[bytes] = deque()  # RUN messages of inflight's tail, not written
         self.run_id = None
+        self.config = None  # the scikit-learn config last sent (see engine/_skconfig.py)
 
     def send(self, msg: bytes) -> None:
         self.conn.send_bytes(msg)

@@ -49,6 +49,7 @@ class Kind(enum.IntEnum):
     STOP = 4  # parent -> worker: close everything and exit
     DONE = 5  # worker -> parent: a packed Done
     UNREADABLE = 6  # worker -> parent: a RUN's payload failed to unpickle (a packed Done)
+    CONFIG = 7  # parent -> worker: the calling thread's scikit-learn config, for the next runs
 
 
 class Payload(NamedTuple):

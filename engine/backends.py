@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from ._skconfig import caller_config, config_applied
 from ._timeouts import DaemonPool
 from .worker import Done, Payload, execute
 
@@ -177,9 +178,15 @@ class Sequential(Backend):
         self._buffers: dict = {}
         self._done: list[Done] = []
         self._helper: DaemonPool | None = None
+        self._config: dict | None = None
 
     def start(self, job) -> None:
         self._buffers = job.buffers
+        self._config = caller_config()  # for the helper thread of a node timeout
+
+    def _helped(self, payload: Payload, slot: int) -> Done:
+        with config_applied(self._config):  # thread-local: see engine/_skconfig.py
+            return execute(payload, self._buffers, 0)
 
     def submit(self, payload: Payload, slot: int | None = None) -> None:
         self.in_flight += 1
@@ -188,7 +195,7 @@ class Sequential(Backend):
             return
         # with a timeout the node runs in a helper thread, waited for at most timeout
         if self._helper is None:
-            self._helper = DaemonPool(1, lambda p, slot: execute(p, self._buffers, 0))
+            self._helper = DaemonPool(1, self._helped)
         self._helper.timeout = self.timeout
         self._helper.submit(payload)
 
@@ -261,12 +268,15 @@ class Threads(Backend):
         self.timeout = timeout
         self._pool: DaemonPool | None = None
         self._buffers: dict = {}
+        self._config: dict | None = None
 
     def _run(self, payload: Payload, slot: int) -> Done:
-        return execute(payload, self._buffers, slot)
+        with config_applied(self._config):  # the caller's, thread-local: engine/_skconfig.py
+            return execute(payload, self._buffers, slot)
 
     def start(self, job) -> None:
         self._buffers = job.buffers
+        self._config = caller_config()  # start() runs in the calling thread
         if self._pool is None:
             self._pool = DaemonPool(self.n_workers, self._run)
         self._pool.timeout = self.timeout

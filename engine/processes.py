@@ -47,6 +47,7 @@ from ._channel import (  # fmt: skip
     estimator_modules,
 )
 from ._protocol import Kind, message, read_answer, run_message
+from ._skconfig import caller_config
 from ._timeouts import process_timeouts
 from .backends import Backend
 from .pool import worker_pool
@@ -143,6 +144,7 @@ class Processes(Backend):
         self._placed = Placement(lambda: self._workers)
         self._owner: dict = {}  # {pipe or sentinel: worker}: what wait() waits on
         self._handles: dict = {}
+        self._config: dict | None = None
         self._run_id = 0
         self._attempts: dict = {}
         self.deaths: list[tuple] = []
@@ -192,6 +194,7 @@ class Processes(Backend):
             raise RuntimeError("the multiprocessing backend needs a job allocated in shared memory")
         self.warm()
         self._handles = dict(job.handles)
+        self._config = caller_config()  # start() runs in the calling thread
         self._run_id = next(_RUN_IDS)
         self._attempts = {}
 
@@ -302,6 +305,11 @@ class Processes(Backend):
         """
         try:
             if worker.unsent and worker.run_id != self._run_id:
+                if self._config is not None and worker.config != self._config:
+                    # the caller's scikit-learn config, sent once per change (it can change
+                    # the numbers; see engine/_skconfig.py); a pooled worker keeps it
+                    worker.send(message(Kind.CONFIG, self._config))
+                    worker.config = self._config
                 worker.send(message(Kind.ATTACH, self._handles))
                 worker.run_id = self._run_id
             while worker.unsent:

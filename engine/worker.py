@@ -290,6 +290,13 @@ def _run_one(conn, body: bytes, buffers: _Buffers, worker_id: int, trim) -> None
         trim(0)
 
 
+def _apply_config(config: dict) -> None:
+    """The calling thread's scikit-learn config, sent by the parent (engine/_skconfig.py)."""
+    from sklearn import set_config  # sent only by a parent that has scikit-learn
+
+    set_config(**config)
+
+
 def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None) -> None:
     """Main loop of a worker process (module level, so spawn can import it).
 
@@ -355,6 +362,8 @@ def worker_main(worker_id: int, conn, n_threads: int | None = None, started=None
             _run_one(conn, memoryview(msg)[1:], buffers, worker_id, trim)
         elif kind == Kind.ATTACH:
             buffers.attach(read_body(msg))
+        elif kind == Kind.CONFIG:  # the parent's scikit-learn config, for the next nodes
+            _apply_config(read_body(msg))
         elif kind == Kind.RELEASE:
             buffers.close()
         elif kind == Kind.STOP:
