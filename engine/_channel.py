@@ -12,6 +12,7 @@ import multiprocessing as mp
 import select
 import sys
 import threading
+import time
 import types
 from collections import deque
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 
 from ._parent import worker_process
 from ._protocol import Kind, Payload, message
+from ._sources import own_module
 
 __all__ = ["WorkerHandle", "Placement", "without_main_script", "default_start_method", "check_start_method",
            "estimator_modules", "PRELOAD", "FREEZE", "START_METHODS"]  # fmt: skip
@@ -71,11 +73,12 @@ class WorkerHandle:
     """
 
     __slots__ = ("slot", "process", "conn", "inflight", "cost", "run_id", "sizes",
-                 "pending", "unsent", "started", "answered", "_more", "config")  # fmt: skip
+                 "pending", "unsent", "started", "answered", "_more", "config", "born")  # fmt: skip
 
     def __init__(self, slot: int, ctx, n_threads):
         parent, child = ctx.Pipe(duplex=True)
         self.slot = slot
+        self.born = time.time()  # its imports are at least this old (see engine/_sources.py)
         # nodes the worker has started (it counts them in shared memory): after a death,
         # tells the node it was running from the ones queued behind it
         self.started = ctx.RawValue("q", 0)
@@ -192,7 +195,9 @@ def estimator_modules(tasks) -> list[str]:
     """Modules defining the estimators of ``tasks`` (nested ones included).
 
     ``__main__`` and modules of the standard library are left out: workers
-    never import the user's script.
+    never import the user's script. So are your own modules (see
+    :mod:`foldgraph.engine._sources`): preloaded in the fork server, a module
+    you edit and reload would stay as it was in every worker it starts.
 
     Examples
     --------
@@ -208,7 +213,8 @@ def estimator_modules(tasks) -> list[str]:
         if obj is None or not hasattr(obj, "fit"):
             continue
         module = type(obj).__module__
-        if module != "__main__" and module.split(".")[0] not in sys.stdlib_module_names:
+        if (module != "__main__" and module.split(".")[0] not in sys.stdlib_module_names
+                and not own_module(module)):  # fmt: skip
             modules[module] = None
         if hasattr(obj, "get_params"):
             try:

@@ -7,7 +7,9 @@ when its manager is cleared, so the next manager, the next ensemble fit,
 the next candidate of a ``GridSearchCV`` starts no process: it wakes one up
 (like loky's reusable executor). A worker is given back only idle and
 alive, with the run's buffers closed; one that was busy when its run failed
-or was interrupted is stopped instead.
+or was interrupted is stopped instead. A worker started before you last
+edited a module of your own (:mod:`foldgraph.engine._sources`) is not lent:
+it may hold the module's old code; a fresh one imports it anew.
 
 Workers are kept by their slot (worker 0, 1, ...) and by what they were
 started with (start method and BLAS threads): a manager of ``n_jobs``
@@ -30,6 +32,8 @@ import atexit
 import os
 import threading
 import time
+
+from ._sources import last_edit
 
 __all__ = ["WorkerPool", "worker_pool", "DEFAULT_IDLE_TIMEOUT"]
 
@@ -139,6 +143,9 @@ class WorkerPool:
             return None
         if not worker.process.is_alive():  # died while idle (killed by the user, OOM killer)
             worker.kill()
+            return None
+        if worker.born < last_edit():  # it may hold the old code of a module you edited
+            worker.stop()
             return None
         self.reused += 1
         return worker

@@ -4,6 +4,8 @@ Each test compares foldgraph with an independent computation: the same
 estimator fitted by hand, or the sequential backend in the calling thread.
 """
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 
-from foldgraph import Learner, ParallelProcessing, SplitIndex
+from foldgraph import FoldIndex, Learner, ParallelProcessing, SplitIndex
 
 
 def _categorical_data(n=300):
@@ -63,3 +65,60 @@ def test_a_pooled_worker_forgets_the_config_of_an_earlier_run():
                 got = pp.map(Learner(_categorical_pipeline(), SplitIndex(cv), name="hgb"), "fit",
                              X, y, return_preds=True)  # fmt: skip
     np.testing.assert_allclose(got.ravel(), expected, rtol=1e-9, atol=1e-9)
+
+
+_CONST = """
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+
+class Const(RegressorMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.value_ = {value}
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), float(self.value_))
+"""
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "fork"])
+def test_an_edited_and_reloaded_module_reaches_the_workers(tmp_path, monkeypatch, start_method):
+    """After you edit and reload your module, the next fit runs its new code: the pool
+    lends no worker that imported the old one (they outlive a manager)."""
+    import importlib
+
+    source = tmp_path / "fg_attack_const.py"
+    source.write_text(_CONST.format(value=1))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "fg_attack_const", raising=False)  # gone after the test
+    module = importlib.import_module("fg_attack_const")
+    X, y = np.ones((12, 2)), np.ones(12)
+
+    def fitted_values():
+        with ParallelProcessing("multiprocessing", n_jobs=2, start_method=start_method) as pp:
+            task = Learner(module.Const(), FoldIndex(3), name="const")
+            return set(pp.map(task, "fit", X, y, return_preds=True).ravel().tolist())
+
+    assert fitted_values() == {1.0}
+    source.write_text(_CONST.format(value=2))
+    importlib.reload(module)
+    assert module.Const().fit(X, y).value_ == 2  # the parent has the new code
+    assert fitted_values() == {2.0}
+
+
+def test_your_own_modules_are_not_preloaded_in_the_fork_server(tmp_path, monkeypatch):
+    """The fork server keeps what it preloads for the life of the process: only installed
+    packages are preloaded, never a module of yours (you may edit it)."""
+    import importlib
+
+    from sklearn.linear_model import Ridge
+
+    from foldgraph.engine.processes import estimator_modules
+
+    (tmp_path / "fg_attack_own.py").write_text(_CONST.format(value=1))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "fg_attack_own", raising=False)  # gone after the test
+    module = importlib.import_module("fg_attack_own")
+    tasks = [Learner(module.Const(), FoldIndex(2), name="own"), Learner(Ridge(), FoldIndex(2))]
+    assert estimator_modules(tasks) == ["sklearn.linear_model._ridge"]
