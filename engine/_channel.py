@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from ._parent import worker_process
 from ._protocol import Kind, Payload, message
-from ._sources import own_module
+from ._sources import import_context, own_module
 
 __all__ = ["WorkerHandle", "Placement", "without_main_script", "default_start_method", "check_start_method",
            "estimator_modules", "PRELOAD", "FREEZE", "START_METHODS"]  # fmt: skip
@@ -73,12 +73,13 @@ class WorkerHandle:
     """
 
     __slots__ = ("slot", "process", "conn", "inflight", "cost", "run_id", "sizes",
-                 "pending", "unsent", "started", "answered", "_more", "config", "born")  # fmt: skip
+                 "pending", "unsent", "started", "answered", "_more", "config", "born", "imports")  # fmt: skip
 
     def __init__(self, slot: int, ctx, n_threads):
         parent, child = ctx.Pipe(duplex=True)
         self.slot = slot
-        self.born = time.time()  # its imports are at least this old (see engine/_sources.py)
+        # its imports are at least this old, and come from there (see engine/_sources.py)
+        self.born, self.imports = time.time(), import_context()
         # nodes the worker has started (it counts them in shared memory): after a death,
         # tells the node it was running from the ones queued behind it
         self.started = ctx.RawValue("q", 0)

@@ -8,7 +8,10 @@ your own is one whose ``.py`` file is outside the interpreter's standard
 library and installed packages: a helper module next to your script or
 notebook, or a package installed with ``pip install -e``. The pool lends no
 worker started before the last change of such a file, and the fork server
-preloads none of them (workers import them fresh).
+preloads none of them (workers import them fresh). Nor does it lend one
+started with another ``sys.path`` or working directory
+(:func:`import_context`): it could not import a module you made importable
+since, or would import another one of the same name.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 import sys
 import sysconfig
 
-__all__ = ["own_module", "last_edit"]
+__all__ = ["own_module", "last_edit", "import_context"]
 
 _ROOTS: list = []  # the library folders, with a trailing separator (computed once)
 _FILES: dict = {"key": None, "files": ()}  # own files, recomputed when sys.modules changes
@@ -78,3 +81,16 @@ def last_edit() -> float:
         except OSError:  # deleted or moved since it was imported
             continue
     return newest
+
+
+def import_context() -> tuple:
+    """Where this process imports modules from: ``sys.path`` and the working directory
+    (which a worker started now inherits, and keeps).
+
+    Examples
+    --------
+    >>> import os, sys
+    >>> import_context() == (tuple(sys.path), os.getcwd())
+    True
+    """
+    return tuple(sys.path), os.getcwd()

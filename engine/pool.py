@@ -8,8 +8,9 @@ the next candidate of a ``GridSearchCV`` starts no process: it wakes one up
 (like loky's reusable executor). A worker is given back only idle and
 alive, with the run's buffers closed; one that was busy when its run failed
 or was interrupted is stopped instead. A worker started before you last
-edited a module of your own (:mod:`foldgraph.engine._sources`) is not lent:
-it may hold the module's old code; a fresh one imports it anew.
+edited a module of your own, or with another ``sys.path`` or working
+directory (:mod:`foldgraph.engine._sources`), is not lent: it may hold the
+module's old code or miss a module; a fresh one imports them anew.
 
 Workers are kept by their slot (worker 0, 1, ...) and by what they were
 started with (start method and BLAS threads): a manager of ``n_jobs``
@@ -33,7 +34,7 @@ import os
 import threading
 import time
 
-from ._sources import last_edit
+from ._sources import import_context, last_edit
 
 __all__ = ["WorkerPool", "worker_pool", "DEFAULT_IDLE_TIMEOUT"]
 
@@ -144,8 +145,8 @@ class WorkerPool:
         if not worker.process.is_alive():  # died while idle (killed by the user, OOM killer)
             worker.kill()
             return None
-        if worker.born < last_edit():  # it may hold the old code of a module you edited
-            worker.stop()
+        if worker.born < last_edit() or worker.imports != import_context():
+            worker.stop()  # it may hold a module's old code, or miss a module made importable
             return None
         self.reused += 1
         return worker

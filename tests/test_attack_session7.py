@@ -4,6 +4,7 @@ Each test compares foldgraph with an independent computation: the same
 estimator fitted by hand, or the sequential backend in the calling thread.
 """
 
+import os
 import sys
 
 import numpy as np
@@ -122,3 +123,24 @@ def test_your_own_modules_are_not_preloaded_in_the_fork_server(tmp_path, monkeyp
     module = importlib.import_module("fg_attack_own")
     tasks = [Learner(module.Const(), FoldIndex(2), name="own"), Learner(Ridge(), FoldIndex(2))]
     assert estimator_modules(tasks) == ["sklearn.linear_model._ridge"]
+
+
+def test_a_module_made_importable_after_the_workers_started_reaches_them(tmp_path, monkeypatch):
+    """A folder added to ``sys.path`` after an earlier fit: the next fit's workers import
+    from it (a pooled worker, started before, would fail with ModuleNotFoundError)."""
+    import importlib
+
+    from sklearn.linear_model import Ridge
+
+    X, y = np.ones((12, 2)), np.arange(12.0)
+    with ParallelProcessing("multiprocessing", n_jobs=2) as pp:  # workers into the pool
+        pp.map(Learner(Ridge(), FoldIndex(3), name="ridge"), "fit", X, y)
+    late = tmp_path / "fg_attack_late.py"
+    late.write_text(_CONST.format(value=3))
+    os.utime(late, (0, 0))  # a module written long ago: only the new sys.path is new
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "fg_attack_late", raising=False)  # gone after the test
+    module = importlib.import_module("fg_attack_late")
+    with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
+        task = Learner(module.Const(), FoldIndex(3), name="late")
+        assert set(pp.map(task, "fit", X, y, return_preds=True).ravel().tolist()) == {3.0}
