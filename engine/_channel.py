@@ -9,6 +9,7 @@ standard ``multiprocessing.connection.Connection`` (``send_bytes`` /
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import select
 import sys
 import threading
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 
 from ._parent import worker_process
 from ._protocol import Kind, Payload, message
+from ._skconfig import caller_config
 from ._sources import import_context, own_module
 
 __all__ = ["WorkerHandle", "Placement", "without_main_script", "default_start_method", "check_start_method",
@@ -73,13 +75,14 @@ class WorkerHandle:
     """
 
     __slots__ = ("slot", "process", "conn", "inflight", "cost", "run_id", "sizes",
-                 "pending", "unsent", "started", "answered", "_more", "config", "born", "imports")  # fmt: skip
+                 "pending", "unsent", "started", "answered", "_more", "config", "born", "imports", "owner")  # fmt: skip
 
     def __init__(self, slot: int, ctx, n_threads):
         parent, child = ctx.Pipe(duplex=True)
         self.slot = slot
         # its imports are at least this old, and come from there (see engine/_sources.py)
         self.born, self.imports = time.time(), import_context()
+        self.owner = os.getpid()  # only this process may use or stop it (see foreign)
         # nodes the worker has started (it counts them in shared memory): after a death,
         # tells the node it was running from the ones queued behind it
         self.started = ctx.RawValue("q", 0)
@@ -112,6 +115,27 @@ class WorkerHandle:
     def send(self, msg: bytes) -> None:
         self.conn.send_bytes(msg)
 
+    def attach(self, handles: dict) -> None:
+        """Point the worker at a run's buffers, under the scikit-learn config of the
+        calling thread (the run's): sent when it changed (it can change the numbers;
+        see engine/_skconfig.py)."""
+        config = caller_config()
+        if config is not None and config != self.config:
+            self.send(message(Kind.CONFIG, config))
+            self.config = config
+        self.send(message(Kind.ATTACH, handles))
+
+    @property
+    def foreign(self) -> bool:
+        """In a process forked since the worker started: it is the parent's. The child
+        must not write to its pipe nor stop it (nor can it: multiprocessing tests only
+        its own children); it starts its own."""
+        return self.owner != os.getpid()
+
+    def alive(self) -> bool:
+        """Alive and this process's own."""
+        return not self.foreign and self.process.is_alive()
+
     def readable(self) -> bool:
         """Is an answer (or end of file) waiting? False where poll() is missing."""
         return self._more is not None and bool(self._more.poll(0))
@@ -131,6 +155,9 @@ class WorkerHandle:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to exit; kill it if it does not within ``timeout``."""
+        if self.foreign:  # the parent's: only this process's end of the pipe is closed
+            self.conn.close()
+            return
         try:
             self.conn.send_bytes(message(Kind.STOP))
         except (OSError, ValueError):
@@ -139,6 +166,9 @@ class WorkerHandle:
         self.kill()
 
     def kill(self) -> None:
+        if self.foreign:
+            self.conn.close()
+            return
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5)
@@ -239,3 +269,27 @@ def check_start_method(method) -> str | None:
             f"{', '.join(map(repr, available))}"
         )
     return method
+
+
+def _forget_fork_server() -> None:
+    """In a forked child, forget the parent's multiprocessing fork server (start its own).
+
+    CPython's fork server state is the parent's after ``os.fork``: its
+    ``ensure_running`` would ``waitpid`` a process that is not the child's
+    and fail with ``ChildProcessError`` at the child's first worker start.
+    """
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    server = getattr(forkserver, "_forkserver", None)
+    if getattr(server, "_forkserver_pid", None) is None:
+        return
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    # CPython's private fields (3.8 to 3.13): what its own stop() resets
+    server._forkserver_pid = server._forkserver_address = server._forkserver_alive_fd = None
+    if alive is not None:
+        try:
+            os.close(alive)  # the child's copy: the parent keeps its server alive
+        except OSError:
+            pass
+
+
+os.register_at_fork(after_in_child=_forget_fork_server)

@@ -47,7 +47,6 @@ from ._channel import (  # fmt: skip
     estimator_modules,
 )
 from ._protocol import Kind, message, read_answer, run_message
-from ._skconfig import caller_config
 from ._timeouts import process_timeouts
 from .backends import Backend
 from .pool import worker_pool
@@ -144,7 +143,6 @@ class Processes(Backend):
         self._placed = Placement(lambda: self._workers)
         self._owner: dict = {}  # {pipe or sentinel: worker}: what wait() waits on
         self._handles: dict = {}
-        self._config: dict | None = None
         self._run_id = 0
         self._attempts: dict = {}
         self.deaths: list[tuple] = []
@@ -194,7 +192,6 @@ class Processes(Backend):
             raise RuntimeError("the multiprocessing backend needs a job allocated in shared memory")
         self.warm()
         self._handles = dict(job.handles)
-        self._config = caller_config()  # start() runs in the calling thread
         self._run_id = next(_RUN_IDS)
         self._attempts = {}
 
@@ -203,7 +200,7 @@ class Processes(Backend):
         for slot in range(self.n_workers):
             if slot >= len(self._workers):
                 self._workers.append(self._spawn(slot))
-            elif not self._workers[slot].process.is_alive():
+            elif not self._workers[slot].alive():  # dead, or its parent's (a forked child)
                 self._forget(self._workers[slot])
                 self._workers[slot].kill()
                 self._workers[slot] = self._spawn(slot)
@@ -221,7 +218,7 @@ class Processes(Backend):
         left alone: it closes them at the next run.
         """
         for worker in self._workers:
-            if worker.run_id is None or worker.inflight:
+            if worker.run_id is None or worker.inflight or worker.foreign:
                 continue
             try:
                 worker.send(message(Kind.RELEASE))
@@ -244,7 +241,7 @@ class Processes(Backend):
                 w.kill()
             elif abort or w.inflight or w.unsent or w.run_id is not None:
                 w.stop()
-            elif w.process.is_alive():
+            elif w.alive():
                 pool.give(self._pool_key, w)
             else:
                 w.kill()
@@ -305,12 +302,7 @@ class Processes(Backend):
         """
         try:
             if worker.unsent and worker.run_id != self._run_id:
-                if self._config is not None and worker.config != self._config:
-                    # the caller's scikit-learn config, sent once per change (it can change
-                    # the numbers; see engine/_skconfig.py); a pooled worker keeps it
-                    worker.send(message(Kind.CONFIG, self._config))
-                    worker.config = self._config
-                worker.send(message(Kind.ATTACH, self._handles))
+                worker.attach(self._handles)  # in the calling thread: its sklearn config
                 worker.run_id = self._run_id
             while worker.unsent:
                 size = len(worker.unsent[0])

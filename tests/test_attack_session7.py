@@ -13,6 +13,7 @@ import pytest
 import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 
@@ -144,3 +145,49 @@ def test_a_module_made_importable_after_the_workers_started_reaches_them(tmp_pat
     with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
         task = Learner(module.Const(), FoldIndex(3), name="late")
         assert set(pp.map(task, "fit", X, y, return_preds=True).ravel().tolist()) == {3.0}
+
+
+def _in_forked_child(work) -> str:
+    """``work()``'s text in a child forked now (``repr`` of its exception if it raised)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            text = str(work())
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            text = repr(exc)
+        os.write(write, text.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    return text
+
+
+def test_a_child_forked_after_the_workers_started_runs_on_its_own_workers():
+    """``os.fork`` after a run: the child's runs (same manager, or a new one) start their own
+    workers, and the parent's keep serving the parent (it failed with an AssertionError,
+    or CPython's fork server raised ChildProcessError)."""
+    X = np.arange(40.0).reshape(20, 2)
+    y = X @ [1.0, -2.0]
+    expected = cross_val_predict(LinearRegression(), X, y, cv=KFold(2))
+
+    def oof(pp):
+        task = Learner(LinearRegression(), FoldIndex(2), name="ols")
+        return pp.map(task, "fit", X, y, return_preds=True).ravel()
+
+    with ParallelProcessing("multiprocessing", n_jobs=2) as pp:
+        np.testing.assert_allclose(oof(pp), expected, atol=1e-8)
+        parents = pp.worker_pids
+
+        def child():
+            with ParallelProcessing("multiprocessing", n_jobs=2) as other:
+                fresh = oof(other)
+            same = oof(pp)
+            ok = np.allclose(same, expected, atol=1e-8) and np.allclose(fresh, expected, atol=1e-8)
+            return f"{ok} {not set(pp.worker_pids) & set(parents)}"
+
+        assert _in_forked_child(child) == "True True"
+        np.testing.assert_allclose(oof(pp), expected, atol=1e-8)
+        assert pp.worker_pids == parents
