@@ -32,6 +32,7 @@ always starts, alone if it does not fit even alone (with a
 from __future__ import annotations
 
 import heapq
+import numbers
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -85,8 +86,8 @@ def parse_memory_limit(value, total: int | None = None) -> int | None:
     if value is None:
         return None
     number = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's too
+        number = float(value)
     elif isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*(%|[KMGT]?I?B?)\s*", value.upper())
         if match and match.group(2) == "%":
@@ -98,7 +99,7 @@ def parse_memory_limit(value, total: int | None = None) -> int | None:
                 return int(total * float(match.group(1)) / 100)
         elif match and match.group(2) in _UNITS:
             number = float(match.group(1)) * _UNITS[match.group(2)]
-    if number is None or not number > 0 or number != number:
+    if number is None or not 0 < number < float("inf"):  # NaN fails both
         raise ValueError(f"memory_limit={value!r} is not understood: pass {_FORMS}")
     return int(number)
 

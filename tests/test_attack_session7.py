@@ -191,3 +191,20 @@ def test_a_child_forked_after_the_workers_started_runs_on_its_own_workers():
         assert _in_forked_child(child) == "True True"
         np.testing.assert_allclose(oof(pp), expected, atol=1e-8)
         assert pp.worker_pids == parents
+
+
+def test_memory_limit_takes_numpy_numbers_and_refuses_infinity_clearly():
+    """A byte count computed with numpy (``X.nbytes * np.int64(4)``) is a number of bytes;
+    infinity is refused with the accepted forms, not with an OverflowError."""
+    from foldgraph.engine.admission import parse_memory_limit
+
+    assert parse_memory_limit(np.int64(10**9)) == 10**9
+    assert parse_memory_limit(np.float32(2e9)) == 2 * 10**9
+    for bad in (float("inf"), float("nan"), np.int64(-1)):
+        with pytest.raises(ValueError, match="memory_limit=.* is not understood"):
+            parse_memory_limit(bad)
+    with ParallelProcessing("sequential", memory_limit=np.int64(2**30)) as pp:
+        X, y = np.ones((10, 2)), np.arange(10.0)
+        preds = pp.map(Learner(LinearRegression(), FoldIndex(2), name="ols"), "fit", X, y,
+                       return_preds=True)  # fmt: skip
+    assert preds.shape == (10, 1)
