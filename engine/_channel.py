@@ -78,6 +78,12 @@ class WorkerHandle:
                  "pending", "unsent", "started", "answered", "_more", "config", "born", "imports", "owner")  # fmt: skip
 
     def __init__(self, slot: int, ctx, n_threads):
+        if mp.current_process().daemon:  # multiprocessing would only say AssertionError
+            raise RuntimeError(
+                "backend='multiprocessing' cannot start worker processes inside a daemonic "
+                "process (a foldgraph, multiprocessing or dask worker): give the inner "
+                "ensemble or manager backend='auto' (it runs sequential there) or 'sequential'"
+            )
         parent, child = ctx.Pipe(duplex=True)
         self.slot = slot
         # its imports are at least this old, and come from there (see engine/_sources.py)

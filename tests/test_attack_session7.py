@@ -17,7 +17,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 
-from foldgraph import FoldIndex, Learner, ParallelProcessing, SplitIndex
+from foldgraph import FoldIndex, Learner, ParallelProcessing, SplitIndex, SuperLearner
 
 
 def _categorical_data(n=300):
@@ -208,3 +208,15 @@ def test_memory_limit_takes_numpy_numbers_and_refuses_infinity_clearly():
         preds = pp.map(Learner(LinearRegression(), FoldIndex(2), name="ols"), "fit", X, y,
                        return_preds=True)  # fmt: skip
     assert preds.shape == (10, 1)
+
+
+def test_a_process_backend_inside_a_worker_process_says_what_to_do():
+    """An inner manager with backend='multiprocessing' inside a worker: the error says why
+    and what to pass (multiprocessing's own is a bare AssertionError)."""
+    X, y = np.ones((12, 2)), np.arange(12.0)
+    inner = SuperLearner(folds=2, backend="multiprocessing", n_jobs=2)
+    inner.add([LinearRegression()]).add_meta(LinearRegression())
+    outer = SuperLearner(folds=2, backend="multiprocessing", n_jobs=1).add([inner])
+    outer.add_meta(LinearRegression())
+    with pytest.raises(RuntimeError, match="backend='auto' .*or 'sequential'"):
+        outer.fit(X, y)
