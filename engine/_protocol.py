@@ -99,6 +99,9 @@ class Payload(NamedTuple):
     #: worker sets them as ``thread_params`` (n_jobs) of the clone and as its BLAS/OpenMP limit
     threads: int | None = None
     thread_params: tuple = ()
+    #: a fit raised above its grant (the tail, engine/tail.py) predicts its test rows on
+    #: this many threads: the grant, so its predictions keep their last bits
+    predict_threads: int | None = None
 
 
 class Done(NamedTuple):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["SPEEDUPS", "family_of", "speedup", "earliest_ready", "waiting_frontier",
-           "tail_threads", "grant_tail", "scaled_cost", "loop_grants"]  # fmt: skip
+           "tail_threads", "grant_tail", "scaled_cost", "loop_grants", "Tail"]  # fmt: skip
 
 #: speed-up of one fold fit (20,000 x 20 rows: fit 16,000, predict 4,000) given 2
 #: threads instead of 1, per estimator family, measured by
@@ -246,13 +246,15 @@ def grant_tail(state, parents: dict, starting: dict, ends: dict, free: int, leve
     return tail_threads(starting, running, free, levels, soon, now, raisable)
 
 
-def loop_grants(graph, state, keys, ends: dict, free: int, levels: dict, now: float) -> dict:
+def loop_grants(graph, state, keys, ends: dict, free: int, levels: dict, now: float,
+                raisable=None) -> dict:  # fmt: skip
     """:func:`grant_tail` for the nodes ``keys`` a loop just admitted, read off ``graph``.
 
     Their cores, costs and whether they may be raised come from the node
     attributes (``cores``, ``cost``, ``threads``: see
     :func:`~foldgraph.graph.resources.set_cores`); ``free`` is the free cores
-    before the admission. A raised node holds its extra cores in
+    before the admission; ``raisable`` (default: the nodes whose ``threads``
+    is not None) the nodes that may be raised. A raised node holds its extra cores in
     ``state.budget`` (:class:`~foldgraph.engine.admission.Budget`), if any,
     until it finishes.
 
@@ -262,15 +264,16 @@ def loop_grants(graph, state, keys, ends: dict, free: int, levels: dict, now: fl
     >>> from types import SimpleNamespace
     >>> from foldgraph.engine.scheduler import admit, start_state
     >>> g = nx.DiGraph(); g.add_node("rf", cores=1, cost=9.0, threads=1)
-    >>> graph = SimpleNamespace(node_attrs=g.nodes, parents=g.pred)
+    >>> graph = SimpleNamespace(attrs=g.nodes.__getitem__, parents=g.pred)
     >>> state = start_state(g, {"rf": 0})
     >>> loop_grants(graph, state, admit(state, 2), {}, 2, {"rf": 9.0}, now=0.0)
     {'rf': 2}
     """
-    attrs = graph.node_attrs
+    attrs = {k: graph.attrs(k) for k in keys}
     starting = {k: attrs[k].get("cores", 1) for k in keys}
     costs = {k: attrs[k].get("cost", 0.0) for k in keys}
-    raisable = {k for k in keys if attrs[k].get("threads") is not None}
+    if raisable is None:
+        raisable = {k for k in keys if attrs[k].get("threads") is not None}
     grants = grant_tail(state, graph.parents, starting, ends, free, levels, costs, now, raisable)
     budget = getattr(state, "budget", None)
     for key, threads in grants.items():
@@ -279,3 +282,105 @@ def loop_grants(graph, state, keys, ends: dict, free: int, levels: dict, now: fl
             budget.running[key] = (mem, threads)
             budget.busy += threads - cores
     return grants
+
+
+class Tail:
+    """The tail rule over one run: what :func:`loop_grants` needs between admissions.
+
+    The scheduler loop and the simulator each keep one. It remembers the
+    expected end of every running node (its start plus its ``cost``, scaled
+    by :func:`speedup` when raised), the cores each holds, and ``borrowed``:
+    the extra cores of the raised nodes, which the caller keeps idle (that
+    many free workers take no node) until those nodes end.
+
+    Parameters
+    ----------
+    graph : TaskGraph or a view with ``nx``, ``attrs``, ``parents`` and ``bottom_level()``
+    cores : int
+        Cores the run may use.
+    moldable : bool, default=False
+        Whether a node without a ``threads`` attribute may be raised (the
+        simulator's synthetic graphs); a node whose ``threads`` is None never is.
+    speed : callable, optional
+        ``speed(key, threads)``: the node's speed-up on ``threads`` (default
+        :func:`speedup` of its task's estimator).
+
+    Examples
+    --------
+    Two forest folds, then the full fit alone on 2 cores: it takes both, and
+    one worker stays idle until it ends.
+
+    >>> import numpy as np
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from foldgraph import FoldIndex, Learner, map_graph
+    >>> from foldgraph.engine.scheduler import admit, finish, start_state
+    >>> from foldgraph.graph.resources import set_cores
+    >>> g = map_graph(Learner(RandomForestRegressor(5), FoldIndex(2), name="rf"), "fit",
+    ...               np.ones((8, 2)), np.ones(8))
+    >>> g.add_edge("rf/fit/fold-0", "rf/fit/full"); g.add_edge("rf/fit/fold-1", "rf/fit/full")
+    >>> set_cores(g, n_cpus=2, n_workers=2)
+    >>> state, tail = start_state(g.nx, dict.fromkeys(g.nx, 0)), Tail(g, cores=2)
+    >>> tail.start(state, admit(state, 2), now=0.0)
+    {}
+    >>> [(finish(state, k, None), tail.finish(k)) for k in ("rf/fit/fold-0", "rf/fit/fold-1")][-1]
+    (['rf/fit/full'], None)
+    >>> tail.start(state, admit(state, 2), now=1.0), tail.borrowed
+    ({'rf/fit/full': 2}, 1)
+    >>> tail.finish("rf/fit/full"); tail.borrowed, tail.busy
+    (0, 0)
+    """
+
+    def __init__(self, graph, cores: int, moldable: bool = False, speed=None):
+        attrs = graph.attrs
+        self.graph, self.cores, self.speed = graph, int(cores), speed or self._family_speed
+        default = 1 if moldable else None
+        self.raisable = {k for k in graph.nx if attrs(k).get("threads", default) is not None}
+        self.levels = graph.bottom_level() if self.raisable else {}
+        self.ends: dict = {}  # running node -> expected end
+        self.held: dict = {}  # running node -> (cores held, cores of its own)
+        self.busy = self.borrowed = 0
+
+    def _family_speed(self, key, threads: int) -> float:
+        task = self.graph.tasks.get(self.graph.attrs(key).get("task"))
+        return speedup(getattr(task, "estimator", None), threads)
+
+    def free(self, running) -> int:
+        """Free cores: the run's, less those held by the ``running`` nodes (a node the
+        tail did not start, a follower queued behind its predecessor, holds one)."""
+        return self.cores - self.busy - max(0, len(running) - len(self.held))
+
+    def slots(self, slots: int, running) -> int:
+        """How many of the backend's free ``slots`` may take a node: all of them, except
+        while a raised node holds borrowed cores (then only the free cores)."""
+        return slots if not self.borrowed else min(slots, self.free(running))
+
+    def start(self, state, keys, now: float) -> dict:
+        """Record ``keys`` (just admitted) as started at ``now``; return their grants."""
+        grants = {}
+        free = self.free(state.running) + len(keys)  # admit() marked them running already
+        if self.raisable and len(keys) < free and not self.raisable.isdisjoint(keys):
+            grants = loop_grants(self.graph, state, keys, self.ends, free, self.levels, now,
+                                 self.raisable)  # fmt: skip
+        for key in keys:
+            attrs = self.graph.attrs(key)
+            own = attrs.get("cores", 1)
+            held = grants.get(key, own)
+            self.held[key] = (held, own)
+            self.busy += held
+            self.borrowed += held - own
+            self.ends[key] = now + self.duration(key, held, own)
+        return grants
+
+    def duration(self, key, threads: int, base: int = 1) -> float:
+        """The node's ``cost`` (measured on ``base`` threads) on ``threads``."""
+        cost = float(self.graph.attrs(key).get("cost", 0.0))
+        if threads == base:
+            return cost
+        return cost * self.speed(key, base) / self.speed(key, threads)
+
+    def finish(self, key) -> None:
+        """``key`` ended: its cores come back."""
+        held, own = self.held.pop(key, (0, 0))
+        self.busy -= held
+        self.borrowed -= held - own
+        self.ends.pop(key, None)
