@@ -27,89 +27,13 @@ figures of :data:`SPEEDUPS` measured on the reference machine.
 
 from __future__ import annotations
 
+import heapq
 import math
+
+from .speedups import SPEEDUPS, family_of, scaled_cost, speedup
 
 __all__ = ["SPEEDUPS", "family_of", "speedup", "earliest_ready", "waiting_frontier",
            "tail_threads", "grant_tail", "scaled_cost", "loop_grants", "Tail"]  # fmt: skip
-
-#: speed-up of one fold fit (20,000 x 20 rows: fit 16,000, predict 4,000) given 2
-#: threads instead of 1, per estimator family, measured by
-#: ``python benchmarks/threads.py`` (medians of 5) on the reference machine, 2 cores
-#: shared with other users' work: 1.0 CPU of foreign load during the run
-#: (2026-12-07 01:36-01:42 UTC; an earlier run under 1.4 CPUs gave 0.99, 0.90, 0.07,
-#: 0.06), so 2 threads found about one free core. Under that load forests gained
-#: nothing, k-NN 13 %, and OpenMP/BLAS, whose threads wait on each other, lost 6-9x:
-#: the model (:func:`speedup`) counts a figure under 1 as no gain. Re-run the script
-#: on a quiet machine and replace the figures (benchmarks/README.md, "Cores per node").
-#: forest: RandomForestRegressor(50, max_depth=10, n_jobs=k); neighbors:
-#: KNeighborsRegressor(n_jobs=k); boost: HistGradientBoostingRegressor(max_iter=100)
-#: (OpenMP); linear: Ridge (BLAS); k = 1, 2 (with threadpool_limits(k)).
-SPEEDUPS = {"forest": 1.01, "neighbors": 1.13, "boost": 0.16, "linear": 0.11}
-
-#: class-name substrings of each family, looked up in this order
-_FAMILIES = (
-    ("forest", ("forest", "extratrees", "bagging", "isolation")),
-    ("neighbors", ("neighbors", "outlierfactor")),
-    ("boost", ("boost",)),
-    ("linear", ("ridge", "linear", "lasso", "elasticnet", "logistic", "ols")),
-)
-
-
-def family_of(estimator) -> str | None:
-    """The family of :data:`SPEEDUPS` an estimator (or class name) belongs to, or None.
-
-    A Pipeline's family is its last step's.
-
-    Examples
-    --------
-    >>> from sklearn.ensemble import RandomForestRegressor
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
-    >>> family_of(make_pipeline(StandardScaler(), RandomForestRegressor())), family_of("SVR")
-    ('forest', None)
-    """
-    steps = getattr(estimator, "steps", None)
-    if steps:
-        estimator = steps[-1][1]
-    name = (estimator if isinstance(estimator, str) else type(estimator).__name__).lower()
-    return next((family for family, keys in _FAMILIES if any(k in name for k in keys)), None)
-
-
-def speedup(family, threads: int, table: dict | None = None) -> float:
-    """Modelled speed-up of a node of ``family`` (a name or an estimator) on ``threads``.
-
-    Amdahl's law fitted to the measured 2-thread speed-up ``s``: a parallel
-    fraction ``p = 2 (1 - 1/s)``, clipped to [0, 1] (a family measured
-    slower with 2 threads, under foreign load, is modelled as no faster),
-    and ``1 / ((1 - p) + p / threads)``. An unknown family gains nothing.
-
-    Examples
-    --------
-    >>> speedup("forest", 1), speedup("svr", 4)
-    (1.0, 1.0)
-    >>> [round(speedup("forest", k, {"forest": 1.8}), 3) for k in (2, 4)]
-    [1.8, 3.0]
-    """
-    s2 = (SPEEDUPS if table is None else table).get(family_of(family), 1.0)
-    p = min(1.0, max(0.0, 2.0 * (1.0 - 1.0 / s2)))
-    return 1.0 / ((1.0 - p) + p / max(1, threads))
-
-
-def scaled_cost(cost: float, family, threads: int, base: int = 1,
-                table: dict | None = None) -> float:  # fmt: skip
-    """A node's duration on ``threads`` when ``cost`` was measured (or modelled) on ``base``.
-
-    For the simulator: ``cost x speedup(base) / speedup(threads)``.
-
-    Examples
-    --------
-    >>> scaled_cost(10.0, "forest", 2, table={"forest": 1.6})
-    6.25
-    >>> scaled_cost(10.0, "svr", 4)
-    10.0
-    """
-    return cost * speedup(family, base, table) / speedup(family, threads, table)
-
 
 def earliest_ready(waiting: dict, ends: dict, costs: dict, now: float) -> float:
     """Earliest time one of the ``waiting`` nodes can become ready.
@@ -168,7 +92,7 @@ def waiting_frontier(state, parents: dict, starting=()) -> dict:
 
 
 def tail_threads(ready: dict, ends: dict, free: int, levels: dict, next_ready: float,
-                 now: float = 0.0, raisable=None) -> dict:  # fmt: skip
+                 now: float = 0.0, raisable=None, costs=None, speed=None) -> dict:  # fmt: skip
     """Give the free cores to the critical ready node, at the tail; returns ``{key: threads}``.
 
     When the ``ready`` nodes take fewer cores than are ``free`` and no other
@@ -176,6 +100,12 @@ def tail_threads(ready: dict, ends: dict, free: int, levels: dict, next_ready: f
     ends (``max(ends)``, or ``now`` when none runs), the ready node with the
     largest bottom level in ``levels`` among ``raisable`` (default: all) is
     given its cores plus the spare ones. Otherwise ``{}``: nothing changes.
+
+    Given ``costs`` (``{key: seconds}`` on their cores) and ``speed``
+    (``speed(key, threads)``), the spare cores are shared out instead, one
+    at a time, to the candidate whose chain (its duration on its threads
+    plus the rest of its bottom level) ends last, as long as one more core
+    makes it faster: on many cores every ready chain shortens, not one.
 
     Examples
     --------
@@ -192,6 +122,13 @@ def tail_threads(ready: dict, ends: dict, free: int, levels: dict, next_ready: f
     >>> tail_threads({"rf/fit/full": 1}, {"ridge/fit/full": 3.0}, free=2,
     ...              levels={"rf/fit/full": 9.0}, next_ready=1.0)
     {}
+
+    Eight free cores, two ready chains of 8 and 4 seconds, linear speed-ups:
+    the longer chain gets the larger share (both end near 8 / 5.3).
+
+    >>> tail_threads({"a": 1, "b": 1}, {}, free=8, levels={"a": 8.0, "b": 4.0},
+    ...              next_ready=math.inf, costs={"a": 8.0, "b": 4.0}, speed=lambda k, t: t)
+    {'a': 5, 'b': 3}
     """
     taken = sum(ready.values())
     if not ready or free <= taken:
@@ -201,12 +138,35 @@ def tail_threads(ready: dict, ends: dict, free: int, levels: dict, next_ready: f
     candidates = [k for k in ready if raisable is None or k in raisable]
     if not candidates:
         return {}
+    if costs is not None and speed is not None:
+        return _fill(ready, free - taken, candidates, levels, costs, speed)
     best = max(candidates, key=lambda k: levels.get(k, 0.0))  # first of equals: ready order
     return {best: ready[best] + free - taken}
 
 
+def _fill(ready: dict, spare: int, candidates: list, levels: dict, costs: dict, speed) -> dict:
+    """Spare cores one at a time to the candidate whose chain ends last (its duration on
+    its threads plus the rest of its bottom level), while one more core speeds it up."""
+    threads = dict(ready)
+
+    def chain(key):  # relative to now: its own duration on its threads + what follows it
+        own = costs[key] * speed(key, ready[key]) / speed(key, threads[key])
+        return own + levels.get(key, costs[key]) - costs[key]
+
+    heap = [(-chain(k), i, k) for i, k in enumerate(candidates)]  # ties: ready order
+    heapq.heapify(heap)
+    while spare > 0 and heap:
+        _, i, key = heapq.heappop(heap)
+        if speed(key, threads[key] + 1) <= speed(key, threads[key]):
+            continue  # no gain: the core goes to the next chain
+        threads[key] += 1
+        spare -= 1
+        heapq.heappush(heap, (-chain(key), i, key))
+    return {k: t for k, t in threads.items() if t != ready[k]}
+
+
 def grant_tail(state, parents: dict, starting: dict, ends: dict, free: int, levels: dict,
-               costs: dict, now: float, raisable=None) -> dict:  # fmt: skip
+               costs: dict, now: float, raisable=None, speed=None) -> dict:  # fmt: skip
     """The tail rule in one call for a loop: ``{key: threads}`` for the nodes ``starting``.
 
     ``starting`` maps the ready nodes admitted now to the cores each takes;
@@ -243,11 +203,12 @@ def grant_tail(state, parents: dict, starting: dict, ends: dict, free: int, leve
     waiting = waiting_frontier(state, parents, starting)
     running = {k: t for k, t in ends.items() if k not in starting}
     soon = earliest_ready(waiting, running, {k: costs[k] for k in starting}, now)
-    return tail_threads(starting, running, free, levels, soon, now, raisable)
+    return tail_threads(starting, running, free, levels, soon, now, raisable,
+                        costs if speed is not None else None, speed)  # fmt: skip
 
 
 def loop_grants(graph, state, keys, ends: dict, free: int, levels: dict, now: float,
-                raisable=None) -> dict:  # fmt: skip
+                raisable=None, speed=None) -> dict:  # fmt: skip
     """:func:`grant_tail` for the nodes ``keys`` a loop just admitted, read off ``graph``.
 
     Their cores, costs and whether they may be raised come from the node
@@ -274,7 +235,8 @@ def loop_grants(graph, state, keys, ends: dict, free: int, levels: dict, now: fl
     costs = {k: attrs[k].get("cost", 0.0) for k in keys}
     if raisable is None:
         raisable = {k for k in keys if attrs[k].get("threads") is not None}
-    grants = grant_tail(state, graph.parents, starting, ends, free, levels, costs, now, raisable)
+    grants = grant_tail(state, graph.parents, starting, ends, free, levels, costs, now, raisable,
+                        speed)  # fmt: skip
     budget = getattr(state, "budget", None)
     for key, threads in grants.items():
         if budget is not None and key in budget.running:
@@ -360,7 +322,7 @@ class Tail:
         free = self.free(state.running) + len(keys)  # admit() marked them running already
         if self.raisable and len(keys) < free and not self.raisable.isdisjoint(keys):
             grants = loop_grants(self.graph, state, keys, self.ends, free, self.levels, now,
-                                 self.raisable)  # fmt: skip
+                                 self.raisable, self.speed)  # fmt: skip
         for key in keys:
             attrs = self.graph.attrs(key)
             own = attrs.get("cores", 1)
