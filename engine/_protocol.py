@@ -317,7 +317,7 @@ def read_answer(msg: bytes) -> tuple[Kind, Done]:
     kind = Kind(msg[0])
     if kind not in (Kind.DONE, Kind.UNREADABLE):
         raise ValueError(f"not an answer: {kind.name}")
-    done = unpack_done(msg[1:])
+    done = unpack_done(memoryview(msg)[1:])  # a view: a fitted forest's answer is tens of MB
     if kind is Kind.UNREADABLE and hasattr(done.error, "add_note"):  # Python 3.11+
         done.error.add_note(f"(the worker could not unpickle the payload of node '{done.key}')")
     return kind, done
