@@ -45,6 +45,7 @@ CHECKED = [
     "foldgraph.engine.auto",
     "foldgraph.engine.pool",
     "foldgraph.engine.dask_backend",
+    "foldgraph.engine._dask_resources",
     "foldgraph.ensembles",
     "foldgraph.blending",
     "foldgraph.temporal",
