@@ -78,7 +78,6 @@ CHECKED = [
     "foldgraph.engine.simulate",
     "foldgraph.engine.strategies",
     "foldgraph.engine.tail",
-    "foldgraph.engine.speedups",
     "foldgraph.engine.trace",
     "foldgraph.engine.worker",
     "foldgraph.graph.builders",
