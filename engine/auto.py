@@ -182,7 +182,13 @@ def nested_in() -> str | None:
 
 def start_seconds(n_workers: int, idle: int) -> float:
     """Seconds to start the workers the pool cannot lend: learned in this process, else
-    :data:`FIRST_START` for the first ones of a process and ``WORKER_START`` each after."""
+    :data:`FIRST_START` for the first ones of a process and ``WORKER_START`` each after.
+
+    Examples
+    --------
+    >>> start_seconds(2, idle=2)  # the pool lends both: nothing to start
+    0.0
+    """
     missing = n_workers - idle
     if missing <= 0:
         return 0.0
