@@ -156,7 +156,13 @@ class Memory(Strategy):
                     continue
                 seen.add(child)
                 stack.append((child, children(child)))
-        return {key: float(i) for i, key in enumerate(reversed(post))}
+        prio = {key: float(i) for i, key in enumerate(reversed(post))}
+        # a sink (a full fit) is a buffer's last reader: it runs right after its last
+        # input, not at the end of the walk, so the buffer can be released early
+        for key in post:
+            if not g.succ[key] and g.pred[key]:
+                prio[key] = max(prio[p] for p in g.pred[key]) + 0.5
+        return prio
 
 
 STRATEGIES = {cls.name: cls for cls in (FIFO, LPT, CriticalPath, Memory)}
