@@ -178,8 +178,9 @@ class Keeper:
         if new:
             self.store.update(new)
             self.stored.update(new)
-        if name in self.returned:
-            self.copies[name] = np.array(self.job.buffers[name])
+        if name in self.returned:  # an in-process array is kept as is: free() drops only its name
+            array = self.job.buffers[name]
+            self.copies[name] = array if array.flags.owndata else np.array(array)
         return self.job.free(name)
 
     @property

@@ -141,3 +141,12 @@ def test_a_manager_run_with_a_cache_releases_and_restores_identically(frees):
     for out in (first, again):
         for a, b in zip(plain, out):
             assert np.array_equal(a, b)
+
+
+def test_ensemble_predict_with_the_cache_on_releases_the_inner_layers(frees):
+    X, y = _data()
+    ens = _ensemble().fit(X, y)
+    EVENTS.clear()
+    got = ens.predict(X)
+    assert {"P:layer-1", "P:layer-2"} <= set(frees())  # read by the next layer, not returned
+    assert np.array_equal(got, _ensemble(cache=False).fit(X, y).predict(X))
