@@ -119,7 +119,9 @@ class Memory(Strategy):
     ready nodes come before those of an unrelated chain, so an output buffer
     is consumed (and could be released) before the next one is opened. This
     keeps the peak of live buffer bytes low when there are independent
-    branches (e.g. several stacks in one graph).
+    branches (e.g. several stacks in one graph). A node that no node waits
+    for (a full fit, often a buffer's last reader) comes right after the
+    last node it waits for, so the buffers it reads can be released early.
 
     Examples
     --------
