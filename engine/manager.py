@@ -35,11 +35,11 @@ from ._tutorial import TutorialAPI
 from .admission import parse_memory_limit
 from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import SHARED
-from .cache import make_plan, resolve_cache, restore_hits, store_results
+from .cache import make_plan, resolve_cache, restore_hits
 from .costs import CostModel
 from .dask_backend import check_options as _check_dask
 from .job import Job
-from .liveness import kept_buffers
+from .liveness import Keeper, kept_buffers
 from .memmodel import MemoryModel
 from .processes import check_start_method
 from .scheduler import run_graph
@@ -331,12 +331,14 @@ class ParallelProcessing(TutorialAPI, Handle):
             backend = self._backends.get(choice.backend)
             set_cores(graph, available_cpus(), backend.n_workers, self.threads)
             backend.timeout = check_timeout(self.timeout)  # set since?
-            keep = None if self._cache is not None else kept_buffers(graph, names)  # cache reads all
+            # a buffer is released after its last reader, its cache entries and copy saved first
+            keeper = Keeper(graph, job, kept_buffers(graph, names), self._cache, self.fingerprints, hits)
             results = run_graph(graph, job, backend, self._strategy, self.trace, self.verbose,
-                                hits, self._memory_limit, keep, tail=self.tail)  # fmt: skip
-            outputs = collect_outputs(graph, job.buffers, names, return_preds)
+                                hits, self._memory_limit, keeper.keep, release=keeper.release,
+                                tail=self.tail)  # fmt: skip
+            outputs = collect_outputs(graph, keeper.buffers, names, return_preds)
             attach_fitted(graph, results)
-            store_results(graph, job, self._cache, self.fingerprints, results, hits)
+            keeper.store_rest(results)
             self.costs.update(graph, self.trace)
             self._backends.learn(graph, self.trace)
             self.memory.update(graph, self.trace)

@@ -161,10 +161,10 @@ def finish(state: RunState, key: str, result) -> list[str]:
     if key in state.done:
         raise ValueError(f"node {key!r} was already marked done")
     state.running.pop(key, None)
+    state.done.add(key)
+    state.results[key] = result  # before the budget releases buffers: a release may store it
     if state.budget is not None:
         state.budget.finish(key)
-    state.done.add(key)
-    state.results[key] = result
     newly = []
     running = state.running
     for child in state.dependents[key]:
@@ -208,7 +208,7 @@ def _event(done, attrs: dict, t0: float) -> TraceEvent:
 
 def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False,
               cached: dict | None = None, memory_limit: int | None = None, keep=None,
-              policy=None, tail: bool = False) -> dict:  # fmt: skip
+              policy=None, release=None, tail: bool = False) -> dict:  # fmt: skip
     """Run every node of ``graph`` on ``backend``; return ``{key: NodeResult}``.
 
     Nodes in ``cached`` (``{key: NodeResult}``, cache hits already restored
@@ -245,6 +245,9 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
         buffer is released when its last reader finished. None keeps all.
     policy : callable, optional
         The admission rule (default :func:`~foldgraph.engine.admission.first_fit`).
+    release : callable, optional
+        ``release(buffer, results) -> bool`` frees a buffer (default ``job.free``):
+        a :class:`~foldgraph.engine.liveness.Keeper` saves what it must first.
     tail : bool, default=False
         Give the cores left idle at the tail to the critical node
         (:class:`~foldgraph.engine.tail.Tail`), on a backend of several
@@ -298,15 +301,16 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     """
     with gc_paused():
         return _run(graph, job, backend, strategy, trace, verbose, cached,
-                    (memory_limit, keep, policy, tail))  # fmt: skip
+                    (memory_limit, keep, policy, release, tail))  # fmt: skip
 
 
-def _budget(graph, job, backend, limits):
+def _budget(graph, job, backend, limits, state):
     """The run's Budget (None: the fast path), once the backend's workers are up."""
-    limit, keep, policy, _ = limits
+    limit, keep, policy, release, _ = limits
     cores = max(available_cpus(), backend.n_workers)
-    return make_budget(graph, limit, cores, keep=keep, release=job.free, policy=policy,
-                       idle=lambda: idle_memory(tree_pids()))  # fmt: skip
+    free = job.free if release is None else lambda name: release(name, state.results)
+    return make_budget(graph, limit, cores, keep=keep, release=free, policy=policy,
+                       idle=lambda: idle_memory(tree_pids()), done=state.done)  # fmt: skip
 
 
 def _tail(graph, backend, limits):
@@ -325,7 +329,7 @@ def _run(graph, job, backend, strategy, trace, verbose, cached, limits) -> dict:
     trace.n_workers = backend.n_workers  # a dask cluster says how many it has once started
     priority = strategy.priorities(graph, backend.n_workers)
     state = start_state(graph.nx, priority, cached, graph.children)
-    state.budget = _budget(graph, job, backend, limits)
+    state.budget = _budget(graph, job, backend, limits, state)
     tail = _tail(graph, backend, limits)
     select = selector(strategy)
     # a strategy with its own select() orders every node itself, and a budget admits
