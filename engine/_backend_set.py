@@ -27,6 +27,13 @@ _WARM_UNTIL = [0.0]
 WAIT_SLACK = 5.0
 
 
+def _await_background(wake: float) -> None:
+    """Wait for the background start in flight (about ``wake`` seconds left); a loaded
+    machine starts workers later than estimated, and a hung start is left after a while."""
+    if _WARMING.acquire(timeout=2 * wake + WAIT_SLACK):
+        _WARMING.release()
+
+
 class BackendSet:
     """A manager's backends by name (see the module docstring).
 
@@ -64,10 +71,7 @@ class BackendSet:
         wake = max(0.0, _WARM_UNTIL[0] - time.monotonic()) if warming else None
         choice = auto.choose(graph, self.n_workers, idle, wake)
         if choice.backend == "multiprocessing" and warming:
-            # wait for them rather than start as many others beside them on the same cores
-            # (a loaded machine starts them later than estimated; a hung start is left)
-            if _WARMING.acquire(timeout=2 * wake + WAIT_SLACK):
-                _WARMING.release()
+            _await_background(wake)
             return choice._replace(reason=f"{choice.reason}, once those starting in the "
                                           f"background are up")  # fmt: skip
         if choice.prewarm:
@@ -104,7 +108,14 @@ class BackendSet:
         return options["start_method"] or default_start_method(), options["threads_per_worker"]
 
     def get(self, name: str):
-        """The backend ``name`` (made now if it is the first run on it); it becomes current."""
+        """The backend ``name`` (made now if it is the first run on it); it becomes current.
+
+        Worker processes still starting in the background are waited for: the
+        run takes them from the pool instead of starting others beside them
+        (which the pool, its slots filled, would then stop at ``clear()``).
+        """
+        if name == "multiprocessing" and _WARMING.locked():
+            _await_background(max(0.0, _WARM_UNTIL[0] - time.monotonic()))
         backend = self.made.get(name)
         if backend is None:
             n_workers = 1 if name == "sequential" else self.n_workers

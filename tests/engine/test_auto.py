@@ -186,3 +186,33 @@ def test_a_run_waits_for_workers_starting_in_the_background(no_leaks):
     assert re.match(r"multiprocessing \| 2\.4\d s of work: about ", second)
     assert second.endswith("once those starting in the background are up")
     assert started == "started 2"  # one start, not two side by side
+
+
+EXPLICIT_AFTER_BACKGROUND = """
+import numpy as np
+from foldgraph import FoldIndex, Learner, ParallelProcessing
+from foldgraph.engine.pool import worker_pool
+from foldgraph.testing import Sleepy
+
+X, y = np.ones((40, 2)), np.arange(40.0)
+small = Learner(Sleepy(0.3), FoldIndex(3), name="s")
+ParallelProcessing("sequential").map(small, "fit", X, y)  # its durations learned
+with ParallelProcessing() as pp:
+    pp.map(small, "fit", X, y)
+    print(pp.trace.reason.endswith("in the background for the next runs"))
+with ParallelProcessing("multiprocessing", n_jobs=2) as pp:  # while they start
+    pp.map(small, "fit", X, y)
+    pids = set(pp.worker_pids)
+print(pids <= set(worker_pool().pids), worker_pool().started)
+"""
+
+
+@pytest.mark.slow
+def test_an_explicit_process_manager_takes_the_workers_starting_in_the_background():
+    """Not two starts side by side, and its workers go back to the pool at clear()."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", EXPLICIT_AFTER_BACKGROUND],
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    assert done.stdout.splitlines() == ["True", "True 2"]
