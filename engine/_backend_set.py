@@ -9,6 +9,7 @@ and one process backend, each made the first time it is chosen.
 from __future__ import annotations
 
 import threading
+import time
 
 from . import auto
 from ._options import backend_options
@@ -20,6 +21,17 @@ __all__ = ["BackendSet"]
 
 # held while the pool's workers start in the background: one such start at a time
 _WARMING = threading.Lock()
+#: when the background start in flight should be done (``time.monotonic()``)
+_WARM_UNTIL = [0.0]
+#: seconds a run waits for a background start beyond twice its expected remainder
+WAIT_SLACK = 5.0
+
+
+def _await_background(wake: float) -> None:
+    """Wait for the background start in flight (about ``wake`` seconds left); a loaded
+    machine starts workers later than estimated, and a hung start is left after a while."""
+    if _WARMING.acquire(timeout=2 * wake + WAIT_SLACK):
+        _WARMING.release()
 
 
 class BackendSet:
@@ -54,8 +66,14 @@ class BackendSet:
         """The backend of a run of ``graph``, and why."""
         if self.name != "auto":
             return auto.Choice(self.name, "")
-        choice = auto.choose(graph, self.n_workers,
-                             worker_pool().idle(self._pool_key(), self.n_workers))  # fmt: skip
+        idle = worker_pool().idle(self._pool_key(), self.n_workers)
+        warming = _WARMING.locked()  # workers starting in the background: ready in about
+        wake = max(0.0, _WARM_UNTIL[0] - time.monotonic()) if warming else None
+        choice = auto.choose(graph, self.n_workers, idle, wake)
+        if choice.backend == "multiprocessing" and warming:
+            _await_background(wake)
+            return choice._replace(reason=f"{choice.reason}, once those starting in the "
+                                          f"background are up")  # fmt: skip
         if choice.prewarm:
             self._prewarm(graph)
         return choice
@@ -64,6 +82,8 @@ class BackendSet:
         """Start the process backend's workers in a daemon thread; they wait in the pool."""
         if not _WARMING.acquire(blocking=False):  # one already runs
             return
+        idle = worker_pool().idle(self._pool_key(), self.n_workers)
+        _WARM_UNTIL[0] = time.monotonic() + auto.start_seconds(self.n_workers, idle)
         backend = make_backend("multiprocessing", self.n_workers,
                                **self._options("multiprocessing", self.n_workers))  # fmt: skip
         backend.prepare(graph)  # the fork server preloads the graph's estimator modules
@@ -88,7 +108,14 @@ class BackendSet:
         return options["start_method"] or default_start_method(), options["threads_per_worker"]
 
     def get(self, name: str):
-        """The backend ``name`` (made now if it is the first run on it); it becomes current."""
+        """The backend ``name`` (made now if it is the first run on it); it becomes current.
+
+        Worker processes still starting in the background are waited for: the
+        run takes them from the pool instead of starting others beside them
+        (which the pool, its slots filled, would then stop at ``clear()``).
+        """
+        if name == "multiprocessing" and _WARMING.locked():
+            _await_background(max(0.0, _WARM_UNTIL[0] - time.monotonic()))
         backend = self.made.get(name)
         if backend is None:
             n_workers = 1 if name == "sequential" else self.n_workers

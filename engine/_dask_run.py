@@ -4,6 +4,9 @@
 The loop submits a node once its predecessors are done; :class:`DaskRun`
 turns it into a dask task whose arguments are the futures of what it reads:
 
+- ``requests`` :: MemoryRequests  each node's ``resources=``: its memory
+  estimate as the workers' ``MEMORY`` resource, when they declare one
+  (``_dask_resources``);
 - ``inputs``  :: {"X" | "y" | "w": Future}  scattered once per attempt, to
   every worker (scattered data has no recipe to recompute it from);
 - ``futures`` :: {node key: Future}  in flight; ``payloads`` their payloads;
@@ -38,6 +41,7 @@ from foldgraph.graph.nodes import node_key
 from foldgraph.tasks.ops import put, take
 
 from ._dask_faults import Deaths
+from ._dask_resources import MemoryRequests, worker_memory
 from ._dask_task import NodeFailed, block_of, run_task
 from ._dask_timeouts import DaskClock, next_batch
 from .worker import Done
@@ -103,6 +107,8 @@ class DaskRun:
         self._order = itertools.count()
         timeout = backend.timeout
         self.clock = None if timeout is None else DaskClock(self, timeout)
+        # each node asks for its memory estimate of the workers' MEMORY, if they declare it
+        self.requests = MemoryRequests(worker_memory(self.client))
         self._attempt()
 
     def _attempt(self) -> None:
@@ -136,6 +142,7 @@ class DaskRun:
         graph, key = self.graph, payload.key
         data = {n: self.inputs[n] for n in (payload.x, payload.y, payload.w) if n in self.inputs}
         link, attrs = preprocess_key(graph, graph.attrs(key)), graph.node_attrs
+        resources = self.requests(key, attrs[key].get("memory", 0))
         parts, preprocess = [], None
         for u in graph.parents[key]:
             if attrs[u].get("out") == payload.x:
@@ -157,6 +164,7 @@ class DaskRun:
             run_task, payload, data, parts, x_spec, out_dtype, preprocess, init,
             *self.deaths.after(key, self.futures), key=f"{key}@{self.token}",
             priority=-next(self._order), retries=self.backend.retries, pure=False,
+            resources=resources,
         )  # fmt: skip
 
     def _part(self, u: str) -> tuple:

@@ -100,6 +100,9 @@ class Payload(NamedTuple):
     #: worker sets them as ``thread_params`` (n_jobs) of the clone and as its BLAS/OpenMP limit
     threads: int | None = None
     thread_params: tuple = ()
+    #: a fit raised above its grant (the tail, engine/tail.py) predicts its test rows on
+    #: this many threads: the grant, so its predictions keep their last bits
+    predict_threads: int | None = None
 
 
 class Done(NamedTuple):
@@ -315,7 +318,7 @@ def read_answer(msg: bytes) -> tuple[Kind, Done]:
     kind = Kind(msg[0])
     if kind not in (Kind.DONE, Kind.UNREADABLE):
         raise ValueError(f"not an answer: {kind.name}")
-    done = unpack_done(msg[1:])
+    done = unpack_done(memoryview(msg)[1:])  # a view: a fitted forest's answer is tens of MB
     if kind is Kind.UNREADABLE and hasattr(done.error, "add_note"):  # Python 3.11+
         done.error.add_note(f"(the worker could not unpickle the payload of node '{done.key}')")
     return kind, done

@@ -260,7 +260,7 @@ def node_needs(graph, memory=None) -> dict:
 
 
 def make_budget(graph, limit, cores: int, keep=None, release=None, idle=0, memory=None,
-                policy=None, min_bytes: int = MIN_RELEASE, count: bool = False):  # fmt: skip
+                policy=None, min_bytes: int = MIN_RELEASE, count: bool = False, done=()):  # fmt: skip
     """The :class:`Budget` of a run of ``graph``, or None when admission is the plain loop's.
 
     None when there is no limit, every node takes one core and no buffer
@@ -268,7 +268,7 @@ def make_budget(graph, limit, cores: int, keep=None, release=None, idle=0, memor
     takes its fast path (unless ``count``: the simulator counts its peak).
     ``idle`` is bytes or a callable measuring them (called only when a
     budget is made); ``memory`` (``{key: bytes}``) overrides the nodes'
-    ``memory`` attributes.
+    ``memory`` attributes. ``done``: cache hits (a buffer only they touch goes at once).
 
     Examples
     --------
@@ -279,8 +279,9 @@ def make_budget(graph, limit, cores: int, keep=None, release=None, idle=0, memor
     >>> make_budget(g, None, 2) is None, make_budget(g, 10**6, 2).live
     (True, 128)
     """
-    liveness = None if keep is None else Liveness(graph, keep, min_bytes)
-    releases = liveness is not None and bool(liveness.touches)
+    liveness = None if keep is None else Liveness(graph, keep, min_bytes, done)
+    unread = [] if liveness is None else liveness.unread()
+    releases = liveness is not None and bool(liveness.touches or unread)
     gates = (limit is not None or policy is not None
              or any(c != 1 for _, c in graph.nx.nodes(data="cores", default=1)))  # fmt: skip
     if not gates and not releases and not count:
@@ -290,6 +291,9 @@ def make_budget(graph, limit, cores: int, keep=None, release=None, idle=0, memor
     budget = Budget(limit, max(int(cores), 1), need, idle=idle() if callable(idle) else idle,
                     live=live, liveness=liveness if releases else None, release=release,
                     policy=policy, gates=gates)  # fmt: skip
+    for name, size in unread:  # restored by cache hits, read by no node that runs
+        if release is None or release(name):
+            budget.live -= size
     budget.peak = budget.idle + budget.live
     if limit is not None and limit <= budget.peak:
         warnings.warn(

@@ -24,7 +24,10 @@ same shape later find the pool warm.
 
 Such a run also starts the workers in a background thread (the run itself
 goes on sequential in yours, on one core): the next run finds them idle in
-the pool. Sequential is also chosen, and the reason said, with one worker, with a
+the pool. A run that comes while they are still starting counts only the
+time left of that start as ``wake``; if processes win, it waits for them
+(:class:`~foldgraph.engine._backend_set.BackendSet`) rather than start as
+many others beside them on the same cores. Sequential is also chosen, and the reason said, with one worker, with a
 single node, when an estimator cannot be pickled for a worker process, and
 inside another pool's worker: a daemonic process (a foldgraph worker, a
 multiprocessing pool, most dask workers), a dask worker, or a joblib worker
@@ -41,7 +44,8 @@ from typing import NamedTuple
 
 from .costs import cost_key
 
-__all__ = ["Choice", "choose", "nested_in", "learn", "forget", "estimated_work", "NODE_FLOOR",
+__all__ = ["Choice", "choose", "nested_in", "learn", "forget", "estimated_work", "start_seconds",
+           "NODE_FLOOR",
            "NODE_OVERHEAD", "RUN_OVERHEAD", "FIRST_START", "MARGIN"]  # fmt: skip
 
 #: seconds added to a node's modelled cost (input checks, cloning: scikit-learn's fixed cost)
@@ -176,7 +180,15 @@ def nested_in() -> str | None:
     return None
 
 
-def _wake(n_workers: int, idle: int) -> float:
+def start_seconds(n_workers: int, idle: int) -> float:
+    """Seconds to start the workers the pool cannot lend: learned in this process, else
+    :data:`FIRST_START` for the first ones of a process and ``WORKER_START`` each after.
+
+    Examples
+    --------
+    >>> start_seconds(2, idle=2)  # the pool lends both: nothing to start
+    0.0
+    """
     missing = n_workers - idle
     if missing <= 0:
         return 0.0
@@ -234,7 +246,7 @@ def choose(graph, n_workers: int, idle: int = 0, wake: float | None = None) -> C
     work, longest = estimated_work(graph)
     spread = max(work / n_workers, longest)
     busy = spread + len(graph.nx) * NODE_OVERHEAD / n_workers + RUN_OVERHEAD
-    wake = _wake(n_workers, idle) if wake is None else wake
+    wake = start_seconds(n_workers, idle) if wake is None else wake
     text = f"{work:.2f} s of work"
     if busy + wake <= MARGIN * work:
         why = _unpicklable(graph)

@@ -52,6 +52,10 @@ class Backend(ABC):
         :meth:`placed` and :meth:`has_room` telling where and whether).
     pids : list of int
         Process ids of the workers (empty for in-process backends).
+    moldable : bool
+        Whether a node's granted threads take effect where it runs, so the
+        tail policy may raise them (:class:`~foldgraph.engine.tail.Tail`):
+        threads and worker processes, not dask (its workers place nodes).
 
     Examples
     --------
@@ -87,6 +91,7 @@ class Backend(ABC):
     timeout: float | None = None
     in_flight: int = 0
     follow_below: float | None = None
+    moldable = False
 
     def prepare(self, graph) -> None:
         """Called once per run, before :meth:`start` (e.g. which modules workers preload)."""
@@ -262,6 +267,8 @@ class Threads(Backend):
     (['ols/fit/fold-0', 'ols/fit/fold-1', 'ols/fit/full'], array([ 2.,  8., 14., 20.]))
     >>> backend.shutdown(); job.release()
     """
+
+    moldable = True
 
     def __init__(self, n_jobs: int = 1, timeout=None):
         self.n_workers = n_jobs

@@ -249,13 +249,16 @@ def restore_hits(graph, job, store, trace=None) -> tuple[dict, dict]:
     return fps, hits
 
 
-def store_results(graph, job, store, fps: dict, results: dict, hits: dict) -> int:
-    """Put the entries of the nodes that ran into ``store``; return how many."""
+def store_results(graph, job, store, fps: dict, results: dict, hits: dict, stored=()) -> int:
+    """Put the entries of the nodes that ran into ``store``; return how many.
+
+    ``stored``: fingerprints already put during the run (before their buffer was released).
+    """
     if store is None:
         return 0
     new = {}
     for key, fp in fps.items():
-        if fp is not None and key not in hits and fp not in new:
+        if fp is not None and key not in hits and fp not in new and fp not in stored:
             new[fp] = capture(graph.attrs(key), job.buffers, results[key])
     if new:
         store.update(new)

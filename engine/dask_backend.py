@@ -11,6 +11,11 @@ scattered once per run to every worker. What a run holds on the cluster,
 and its resubmission after a lost input: :mod:`~foldgraph.engine._dask_run`;
 what runs on a worker: :func:`run_task` (``_dask_task``).
 
+Memory: ``memory_limit`` is the loop's, for the whole run, as on every
+backend. Workers that declare a ``MEMORY`` resource (bytes) also get a
+budget each: every node asks for its ``memory`` estimate of it, cut to the
+largest worker's ``MEMORY`` with a warning (``_dask_resources``).
+
 Faults: dask reruns a dead worker's tasks and recomputes its lost results;
 ``retries`` goes to ``client.submit``. A node on the dead workers
 ``retries + 1`` times is :class:`~foldgraph.errors.WorkerDied` (see

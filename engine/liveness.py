@@ -13,7 +13,9 @@ import math
 
 import numpy as np
 
-__all__ = ["Liveness", "nbytes", "kept_buffers", "idle_memory", "tree_pids"]
+from .cache import capture, store_results
+
+__all__ = ["Liveness", "Keeper", "nbytes", "kept_buffers", "idle_memory", "tree_pids"]
 
 _INPUTS = ("X", "y", "w")
 _ITEMSIZE: dict = {}  # by dtype: np.dtype() costs a microsecond, once per buffer adds up
@@ -23,7 +25,9 @@ class Liveness:
     """Which buffers a node is the last to touch, and their bytes.
 
     Tracks the buffers that are not inputs, not in ``keep`` and at least
-    ``min_bytes``.
+    ``min_bytes``. Nodes in ``done`` (cache hits, restored before the run)
+    never finish in the run: they do not count as touches, and a buffer only
+    they touch is listed by :meth:`unread` (released before any node runs).
 
     Examples
     --------
@@ -36,7 +40,7 @@ class Liveness:
     ([], [('P:ols', 32)])
     """
 
-    def __init__(self, graph, keep=(), min_bytes: int = 1 << 20):
+    def __init__(self, graph, keep=(), min_bytes: int = 1 << 20, done=()):
         self.size = {}
         for name, spec in graph.buffers.items():
             if name not in _INPUTS and name not in keep:
@@ -48,6 +52,8 @@ class Liveness:
             return
         attrs = graph.attrs
         for key in graph.nx:
+            if key in done:
+                continue
             names = _touched(attrs(key)) & self.size.keys()
             if names:
                 self.touches[key] = names
@@ -62,6 +68,20 @@ class Liveness:
             if self.pending[name] == 0:
                 freed.append((name, self.size[name]))
         return freed
+
+    def unread(self) -> list:
+        """``[(buffer, bytes)]`` no node of the run touches (only cache hits wrote them).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from foldgraph import FoldIndex, Learner, map_graph
+        >>> from foldgraph.testing import OLS
+        >>> g = map_graph(Learner(OLS(), FoldIndex(2), name="ols"), "fit", X=np.ones((4, 2)), y=np.ones(4))
+        >>> Liveness(g, min_bytes=0, done=set(g.nx)).unread()
+        [('P:ols', 32)]
+        """
+        return [(name, size) for name, size in self.size.items() if not self.pending[name]]
 
 
 def _touched(a: dict) -> set:
@@ -97,6 +117,81 @@ def kept_buffers(graph, names) -> set:
     {'P:ols'}
     """
     return {graph.output_of(name)[0] for name in names}
+
+
+class Keeper:
+    """What a run saves from a buffer before it lets the buffer go.
+
+    A released buffer's pages are gone, so before :meth:`release` frees one
+    it puts the cache entries of the nodes that ran and wrote it into
+    ``store`` (fingerprints ``fps``, hits ``hits``, as from
+    :func:`~foldgraph.engine.cache.restore_hits`) and, if it is one of
+    ``returned``, copies it out (:attr:`buffers` then serves the copy).
+    ``keep`` holds the returned buffers no node reads: their last touch is
+    their own writing, so copying them early would gain nothing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from foldgraph import FoldIndex, Job, Learner, stack_graph
+    >>> from foldgraph.testing import OLS
+    >>> X, y = np.arange(16.0).reshape(8, 2), np.arange(8.0)
+    >>> g = stack_graph([Learner(OLS(), FoldIndex(2), name="a"),
+    ...                  Learner(OLS(), FoldIndex(2), name="b")], "fit", X=X, y=y)
+    >>> job = Job("fit", X, y)
+    >>> _ = job.allocate(g)
+    >>> keeper = Keeper(g, job, returned={"P:a", "P:b"}, min_bytes=0)
+    >>> keeper.keep  # P:a is read by b: copied out when released
+    {'P:b'}
+    >>> job.buffers["P:a"][:] = 7.0
+    >>> keeper.release("P:a", {}), job.buffers["P:a"].shape, float(keeper.buffers["P:a"].max())
+    (True, (0, 1), 7.0)
+    >>> job.release()
+    """
+
+    def __init__(self, graph, job, returned=(), store=None, fps=None, hits=(),
+                 min_bytes: int = 1 << 20):  # fmt: skip
+        self.graph, self.job, self.store = graph, job, store
+        self.fps, self.hits = fps or {}, hits
+        self.copies: dict = {}
+        self.stored: set = set()  # fingerprints put into the store during the run
+        self.writers: dict = {}  # buffer -> nodes that ran and whose entry has a block of it
+        self.returned = set(returned)
+        self.keep = set(self.returned)
+        # only buffers Liveness may release matter: small runs skip the pass over the nodes
+        if not any(n not in _INPUTS and nbytes(s) >= min_bytes for n, s in graph.buffers.items()):
+            return
+        for key in graph.nx:
+            a = graph.attrs(key)
+            self.keep -= {b for b, *_ in a.get("reads", ())} | {a.get("x")}
+            if store is not None and self.fps.get(key) is not None and key not in hits:
+                if a.get("out") is not None and a.get("out_rows"):
+                    self.writers.setdefault(a["out"], []).append(key)
+
+    def release(self, name: str, results: dict) -> bool:
+        """Store the entries of ``name``'s writers, copy it if returned, then free it."""
+        new = {}
+        for key in self.writers.get(name, ()):
+            fp = self.fps[key]
+            if fp not in self.stored and fp not in new:
+                new[fp] = capture(self.graph.attrs(key), self.job.buffers, results[key])
+        if new:
+            self.store.update(new)
+            self.stored.update(new)
+        if name in self.returned:  # an in-process array is kept as is: free() drops only its name
+            array = self.job.buffers[name]
+            self.copies[name] = array if array.flags.owndata else np.array(array)
+        return self.job.free(name)
+
+    @property
+    def buffers(self) -> dict:
+        """The job's buffers, the copies of the released ones in their place."""
+        return {**self.job.buffers, **self.copies}
+
+    def store_rest(self, results: dict) -> int:
+        """Put the entries not stored during the run into the store; return how many."""
+        return store_results(self.graph, self.job, self.store, self.fps, results, self.hits,
+                             self.stored)  # fmt: skip
 
 
 def idle_memory(pids) -> int:

@@ -35,11 +35,11 @@ from ._tutorial import TutorialAPI
 from .admission import parse_memory_limit
 from .assemble import attach_fitted, check_return_preds, collect_outputs
 from .backends import SHARED
-from .cache import make_plan, resolve_cache, restore_hits, store_results
+from .cache import make_plan, resolve_cache, restore_hits
 from .costs import CostModel
 from .dask_backend import check_options as _check_dask
 from .job import Job
-from .liveness import kept_buffers
+from .liveness import Keeper, kept_buffers
 from .memmodel import MemoryModel
 from .processes import check_start_method
 from .scheduler import run_graph
@@ -128,6 +128,9 @@ class ParallelProcessing(TutorialAPI, Handle):
     threads : {"safe", "auto"} or None, default="safe"
         Whose ``n_jobs`` foldgraph sets on a fit's clone (:mod:`~foldgraph.graph.resources`):
         "safe" forests, k-NN; "auto" all (BLAS/OpenMP may differ in the last bits); None none.
+    tail : bool, default=True
+        Give cores left idle near a run's end to the critical node whose threads may be
+        set (:mod:`~foldgraph.engine.tail`); predictions keep their last bits.
 
     Attributes
     ----------
@@ -190,6 +193,7 @@ class ParallelProcessing(TutorialAPI, Handle):
         timeout=None,
         memory_limit=None,
         threads="safe",
+        tail=True,
     ):
         self.backend, self._dtype, self.dtype = check_backend(backend), check_dtype(dtype), dtype
         _check_dask(self.backend, client, address)
@@ -201,6 +205,7 @@ class ParallelProcessing(TutorialAPI, Handle):
         self.start_method = check_start_method(start_method)
         self.threads_per_worker = check_threads(threads_per_worker)
         self.timeout, self.threads = check_timeout(timeout), check_thread_mode(threads)
+        self.tail = bool(tail)
         self.memory_limit, self._memory_limit = memory_limit, parse_memory_limit(memory_limit)
         self.job = self.graph = self.trace = None  # a Job, TaskGraph and Trace once run
         self.costs = CostModel()
@@ -326,12 +331,14 @@ class ParallelProcessing(TutorialAPI, Handle):
             backend = self._backends.get(choice.backend)
             set_cores(graph, available_cpus(), backend.n_workers, self.threads)
             backend.timeout = check_timeout(self.timeout)  # set since?
-            keep = None if self._cache is not None else kept_buffers(graph, names)  # cache reads all
+            # a buffer is released after its last reader, its cache entries and copy saved first
+            keeper = Keeper(graph, job, kept_buffers(graph, names), self._cache, self.fingerprints, hits)
             results = run_graph(graph, job, backend, self._strategy, self.trace, self.verbose,
-                                hits, self._memory_limit, keep)  # fmt: skip
-            outputs = collect_outputs(graph, job.buffers, names, return_preds)
+                                hits, self._memory_limit, keeper.keep, release=keeper.release,
+                                tail=self.tail)  # fmt: skip
+            outputs = collect_outputs(graph, keeper.buffers, names, return_preds)
             attach_fitted(graph, results)
-            store_results(graph, job, self._cache, self.fingerprints, results, hits)
+            keeper.store_rest(results)
             self.costs.update(graph, self.trace)
             self._backends.learn(graph, self.trace)
             self.memory.update(graph, self.trace)

@@ -11,6 +11,7 @@ from the Transformer's fitted estimators otherwise.
 from __future__ import annotations
 
 from foldgraph.graph.nodes import node_key
+from foldgraph.graph.resources import exact_predict
 
 from .worker import Payload
 
@@ -55,7 +56,10 @@ def make_payload(graph, key: str, state, threads: int | None = None) -> Payload:
         Threads granted to the node, instead of its ``threads`` attribute
         (see :func:`~foldgraph.graph.resources.set_cores`; the tail policy,
         :func:`~foldgraph.engine.tail.tail_threads`, raises it). Applies
-        only to a node with ``thread_params`` or set by ``threads="auto"``.
+        only to a node with ``thread_params`` or set by ``threads="auto"``. A
+        raised fit predicts its test rows on its grant, unless its
+        predictions do not depend on threads
+        (:func:`~foldgraph.graph.resources.exact_predict`).
 
     Returns
     -------
@@ -91,6 +95,7 @@ def make_payload(graph, key: str, state, threads: int | None = None) -> Payload:
     estimator = task.estimator if fresh else _fitted(task, attrs["partition"], attrs["fold"])
     preprocess = None if attrs.get("preprocess") is None else _preprocess(graph, attrs, state)
     grant = attrs.get("threads")  # None: foldgraph may not set this node's threads
+    raised = threads is not None and grant is not None and threads != grant
     # positionally, in Payload's field order (this runs once per node: keywords cost more)
     return _payload((
         key, kind, attrs["op"], estimator, attrs["x"], attrs["y"], attrs["y_offset"],
@@ -100,4 +105,5 @@ def make_payload(graph, key: str, state, threads: int | None = None) -> Payload:
         attrs.get("repeat", 0), bool(getattr(task, "drop_binary", False)),
         fresh and kind == "learner" and attrs["fold"] != "full",
         grant if threads is None or grant is None else threads, attrs.get("thread_params", ()),
+        grant if raised and not exact_predict(task.estimator) else None,
     ))  # fmt: skip

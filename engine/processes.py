@@ -127,7 +127,7 @@ class Processes(Backend):
     prefetch_depth = PREFETCH_DEPTH
     #: only nodes estimated under this (seconds) are queued behind their predecessors
     #: (followers, see engine/_follow.py; 0: none)
-    follow_below = PREFETCH_BELOW
+    follow_below, moldable = PREFETCH_BELOW, True
 
     def __init__(self, n_jobs: int, start_method=None, threads_per_worker=None, retries=1,
                  timeout=None):  # fmt: skip

@@ -39,6 +39,7 @@ from .admission import admit, make_budget, pick
 from .liveness import idle_memory, tree_pids
 from .payload import make_payload
 from .strategies import selector
+from .tail import Tail
 from .trace import Trace, TraceEvent
 
 __all__ = ["RunState", "start_state", "finish", "pick", "admit", "task_error", "run_graph"]
@@ -160,10 +161,10 @@ def finish(state: RunState, key: str, result) -> list[str]:
     if key in state.done:
         raise ValueError(f"node {key!r} was already marked done")
     state.running.pop(key, None)
+    state.done.add(key)
+    state.results[key] = result  # before the budget releases buffers: a release may store it
     if state.budget is not None:
         state.budget.finish(key)
-    state.done.add(key)
-    state.results[key] = result
     newly = []
     running = state.running
     for child in state.dependents[key]:
@@ -207,7 +208,7 @@ def _event(done, attrs: dict, t0: float) -> TraceEvent:
 
 def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False,
               cached: dict | None = None, memory_limit: int | None = None, keep=None,
-              policy=None) -> dict:  # fmt: skip
+              policy=None, release=None, tail: bool = False) -> dict:  # fmt: skip
     """Run every node of ``graph`` on ``backend``; return ``{key: NodeResult}``.
 
     Nodes in ``cached`` (``{key: NodeResult}``, cache hits already restored
@@ -244,6 +245,13 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
         buffer is released when its last reader finished. None keeps all.
     policy : callable, optional
         The admission rule (default :func:`~foldgraph.engine.admission.first_fit`).
+    release : callable, optional
+        ``release(buffer, results) -> bool`` frees a buffer (default ``job.free``):
+        a :class:`~foldgraph.engine.liveness.Keeper` saves what it must first.
+    tail : bool, default=False
+        Give the cores left idle at the tail to the critical node
+        (:class:`~foldgraph.engine.tail.Tail`), on a backend of several
+        workers that can raise a node's threads.
 
     Returns
     -------
@@ -293,15 +301,25 @@ def run_graph(graph, job, backend, strategy, trace: Trace, verbose: bool = False
     """
     with gc_paused():
         return _run(graph, job, backend, strategy, trace, verbose, cached,
-                    (memory_limit, keep, policy))  # fmt: skip
+                    (memory_limit, keep, policy, release, tail))  # fmt: skip
 
 
-def _budget(graph, job, backend, limits):
+def _budget(graph, job, backend, limits, state):
     """The run's Budget (None: the fast path), once the backend's workers are up."""
-    limit, keep, policy = limits
+    limit, keep, policy, release, _ = limits
     cores = max(available_cpus(), backend.n_workers)
-    return make_budget(graph, limit, cores, keep=keep, release=job.free, policy=policy,
-                       idle=lambda: idle_memory(tree_pids()))  # fmt: skip
+    free = job.free if release is None else lambda name: release(name, state.results)
+    return make_budget(graph, limit, cores, keep=keep, release=free, policy=policy,
+                       idle=lambda: idle_memory(tree_pids()), done=state.done)  # fmt: skip
+
+
+def _tail(graph, backend, limits):
+    """The run's Tail (None: no node may be raised, or one worker, or cores it cannot raise)."""
+    cores = min(available_cpus(), backend.n_workers)
+    if not limits[-1] or not backend.moldable or cores < 2:
+        return None
+    tail = Tail(graph, cores)
+    return tail if tail.raisable else None
 
 
 def _run(graph, job, backend, strategy, trace, verbose, cached, limits) -> dict:
@@ -311,7 +329,8 @@ def _run(graph, job, backend, strategy, trace, verbose, cached, limits) -> dict:
     trace.n_workers = backend.n_workers  # a dask cluster says how many it has once started
     priority = strategy.priorities(graph, backend.n_workers)
     state = start_state(graph.nx, priority, cached, graph.children)
-    state.budget = _budget(graph, job, backend, limits)
+    state.budget = _budget(graph, job, backend, limits, state)
+    tail = _tail(graph, backend, limits)
     select = selector(strategy)
     # a strategy with its own select() orders every node itself, and a budget admits
     # every node itself: nothing follows
@@ -325,12 +344,20 @@ def _run(graph, job, backend, strategy, trace, verbose, cached, limits) -> dict:
     attrs_of, fresh = graph.attrs, []  # fresh: submitted or finished since follow() ran
     try:
         while state.ready or running:
-            while state.ready and (free := free_slots()) > 0:
+            while state.ready:
+                free = free_slots()
+                if tail is not None:  # a raised node's borrowed cores keep workers idle
+                    free = tail.slots(free, running)
+                if free <= 0:
+                    break
                 keys = admit(state, free, graph, select)
                 if not keys:  # a budget: what is ready does not fit beside what runs
                     break
+                grants = tail.start(state, keys, time.perf_counter() - t0) if tail else {}
+                if grants:
+                    trace.raised.update(grants)
                 for key in keys:
-                    submit(make_payload(graph, key, state))
+                    submit(make_payload(graph, key, state, grants.get(key)))
                     if follows and dependents[key]:
                         fresh.append(key)
             if fresh and not state.ready:
@@ -339,6 +366,8 @@ def _run(graph, job, backend, strategy, trace, verbose, cached, limits) -> dict:
                 if done.error is not None:
                     _failed(graph, done)
                 finish(state, done.key, done.result)
+                if tail is not None:
+                    tail.finish(done.key)
                 if follows and dependents[done.key]:
                     fresh.append(done.key)  # its dependents may follow now
                 record(_event(done, attrs_of(done.key), t0))

@@ -38,6 +38,7 @@ from foldgraph.graph._gc import gc_paused
 from .admission import make_budget, parse_memory_limit
 from .scheduler import admit, finish, start_state
 from .strategies import resolve, selector
+from .tail import Tail
 from .trace import Trace, TraceEvent
 
 __all__ = ["simulate", "SimResult", "Slot"]
@@ -66,6 +67,7 @@ class SimResult:
 
     Attributes: ``makespan``, ``utilization``, ``peak_live_bytes``,
     ``peak_memory`` (idle + live buffers + running nodes' peaks, bytes),
+    ``raised`` (``{node: threads}`` the tail policy gave),
     ``schedule`` (list of :class:`Slot`), ``critical_path``, ``work``,
     ``n_workers``, ``lower_bound``, and ``trace``: a
     :class:`~foldgraph.engine.trace.Trace` of the schedule, built on first
@@ -86,7 +88,8 @@ class SimResult:
     """
 
     __slots__ = ("makespan", "utilization", "peak_live_bytes", "schedule", "critical_path",
-                 "work", "n_workers", "_graph", "_view", "_trace", "peak_memory")  # fmt: skip
+                 "work", "n_workers", "_graph", "_view", "_trace", "peak_memory",
+                 "raised")  # fmt: skip
 
     def __init__(self, makespan, utilization, peak_live_bytes, schedule, critical_path, work,
                  n_workers, graph=None, view=None):  # fmt: skip
@@ -94,7 +97,7 @@ class SimResult:
         self.peak_live_bytes, self.schedule = peak_live_bytes, schedule
         self.critical_path, self.work, self.n_workers = critical_path, work, n_workers
         self._graph, self._view, self._trace = graph, view, None
-        self.peak_memory = 0
+        self.peak_memory, self.raised = 0, {}
 
     def __repr__(self) -> str:
         return (f"SimResult(makespan={self.makespan:.4g}, utilization={self.utilization:.3f}, "
@@ -169,7 +172,7 @@ class _Costed:
 
 def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = True,
              node_memory=None, memory_limit=None, idle_memory: int = 0, cores: int | None = None,
-             policy=None) -> SimResult:  # fmt: skip
+             policy=None, tail: bool = False, speedup=None) -> SimResult:  # fmt: skip
     """Simulate running ``graph`` on ``n_workers`` workers with ``strategy``.
 
     Parameters
@@ -201,6 +204,14 @@ def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = 
         The admission rule (benchmarks compare
         :func:`~foldgraph.engine.admission.all_or_sequential`); default
         first fit.
+    tail : bool, default=False
+        The loop's tail policy (:class:`~foldgraph.engine.tail.Tail`): cores
+        left idle go to the critical ready node, which then runs
+        ``speedup(node, threads)`` times faster. A node whose ``threads``
+        attribute is None is never raised; one without it may be.
+    speedup : callable, optional
+        ``speedup(node, threads)``; default
+        :func:`~foldgraph.engine.tail.speedup` of the node's estimator family.
 
     Returns
     -------
@@ -226,10 +237,18 @@ def simulate(graph, n_workers: int, strategy="fifo", costs=None, memory: bool = 
     ...              memory_limit=100)
     >>> r.makespan, r.peak_memory, [(s.node, s.start) for s in r.schedule]
     (3.0, 70, [('a', 0.0), ('b', 2.0), ('c', 2.0)])
+
+    With the tail policy, ``c`` runs alone after ``a`` and takes both cores;
+    at a speed-up of 1.6 on 2 threads it ends sooner:
+
+    >>> r = simulate(g, 2, "critical_path", tail=True, speedup=lambda k, t: 1.6 if t == 2 else 1.0)
+    >>> r.makespan, r.raised, [(s.node, s.start, s.end) for s in r.schedule][-1]
+    (2.625, {'c': 2}, ('c', 2.0, 2.625))
     """
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"n_workers={n_workers!r}: pass a positive int")
-    limits = (parse_memory_limit(memory_limit), node_memory, idle_memory, cores, policy)
+    limits = (parse_memory_limit(memory_limit), node_memory, idle_memory, cores, policy,
+              (tail, speedup))  # fmt: skip
     with gc_paused():  # millions of small objects, no cycle: a full collection is waste
         return _simulate(graph, n_workers, strategy, costs, memory, limits)
 
@@ -247,7 +266,7 @@ def _node_memory(view, node_memory) -> dict | None:
 
 
 def _sim_budget(view, n_workers, memory, limits):
-    limit, node_memory, idle, cores, policy = limits
+    limit, node_memory, idle, cores, policy, _ = limits
     if not memory and limit is None and policy is None:
         return None
     read = {b for k in view.nx for b, *_ in view.attrs(k).get("reads", ())}
@@ -256,31 +275,48 @@ def _sim_budget(view, n_workers, memory, limits):
                        memory=_node_memory(view, node_memory), count=True)  # fmt: skip
 
 
+def _sim_tail(view, n_workers, limits):
+    on, speedup = limits[-1]
+    if not on:
+        return None
+    tail = Tail(view, limits[3] or n_workers, moldable=True, speed=speedup)
+    return tail if tail.raisable else None
+
+
 def _simulate(graph, n_workers, strategy, costs, memory, limits) -> SimResult:
     cost = _costs(graph, costs)
     view = _Costed(graph, cost)
     strat = resolve(strategy)
     state = start_state(view.nx, strat.priorities(view, n_workers), None, view.children)
     state.budget = _sim_budget(view, n_workers, memory, limits)
+    tail = _sim_tail(view, n_workers, limits)
     select = selector(strat)
     live = _Live(view) if memory else None
     free = list(range(n_workers))  # a heap of idle worker ids
     events: list = []  # heap of (end, worker, key)
-    now, schedule = 0.0, []
+    now, schedule, raised = 0.0, [], {}
     while state.ready or events:
-        if state.ready and free:
-            for key in admit(state, len(free), view, select):  # the loop's own decision
-                worker = heapq.heappop(free)
-                heapq.heappush(events, (now + cost[key], worker, key))
-                schedule.append(Slot(key, worker, now, now + cost[key]))
+        # as in the loop: a raised node's borrowed cores keep workers idle
+        if state.ready and (n := tail.slots(len(free), state.running) if tail else len(free)) > 0:
+            keys = admit(state, n, view, select)  # the loop's own decision
+            if tail is not None:
+                raised.update(tail.start(state, keys, now))  # the ends are in tail.ends
+            for key in keys:
+                worker, end = heapq.heappop(free), tail.ends[key] if tail else now + cost[key]
+                heapq.heappush(events, (end, worker, key))
+                schedule.append(Slot(key, worker, now, end))
                 if live is not None:
                     live.start(key)
         now, worker, key = heapq.heappop(events)
         finish(state, key, None)
+        if tail is not None:
+            tail.finish(key)
         heapq.heappush(free, worker)
         if live is not None:
             live.finish(key)
-    return _result(graph, view, cost, schedule, n_workers, live, state.budget)
+    result = _result(graph, view, cost, schedule, n_workers, live, state.budget)
+    result.raised = raised
+    return result
 
 
 def _result(graph, view, cost, schedule, n_workers, live, budget) -> SimResult:

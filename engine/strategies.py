@@ -119,7 +119,9 @@ class Memory(Strategy):
     ready nodes come before those of an unrelated chain, so an output buffer
     is consumed (and could be released) before the next one is opened. This
     keeps the peak of live buffer bytes low when there are independent
-    branches (e.g. several stacks in one graph).
+    branches (e.g. several stacks in one graph). A node that no node waits
+    for (a full fit, often a buffer's last reader) comes right after the
+    last node it waits for, so the buffers it reads can be released early.
 
     Examples
     --------
@@ -156,7 +158,13 @@ class Memory(Strategy):
                     continue
                 seen.add(child)
                 stack.append((child, children(child)))
-        return {key: float(i) for i, key in enumerate(reversed(post))}
+        prio = {key: float(i) for i, key in enumerate(reversed(post))}
+        # a sink (a full fit) is a buffer's last reader: it runs right after its last
+        # input, not at the end of the walk, so the buffer can be released early
+        for key in post:
+            if not g.succ[key] and g.pred[key]:
+                prio[key] = max(prio[p] for p in g.pred[key]) + 0.5
+        return prio
 
 
 STRATEGIES = {cls.name: cls for cls in (FIFO, LPT, CriticalPath, Memory)}

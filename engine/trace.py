@@ -97,6 +97,9 @@ class Trace:
         The backend the run took (set by the manager).
     reason : str
         Why ``backend="auto"`` took it; empty for a backend given by name.
+    raised : dict of str to int
+        Nodes the tail policy gave more threads, and how many
+        (:class:`~foldgraph.engine.tail.Tail`).
 
     Examples
     --------
@@ -116,6 +119,7 @@ class Trace:
         # the backend the run took, and why when backend="auto" chose it (engine/auto.py)
         self.backend: str | None = None
         self.reason = ""
+        self.raised: dict[str, int] = {}
         if graph is not None:
             self.set_graph(graph)
 

@@ -153,13 +153,21 @@ def run_node(p: Payload, buffers: dict) -> NodeResult:
     if p.kind == "propagate":
         return copy_columns(X, p.test, p.columns, P, p.out_rows, p.cols)
     with _pools(p.threads):
-        result = _run_op(p, estimator, X, y, P, w)
+        result = _run_op(p, estimator, X, y, P, w, _predict_threads(p) if original else None)
     if original:
         estimator.set_params(**original)
     return result
 
 
-def _run_op(p: Payload, estimator, X, y, P, w) -> NodeResult:
+def _predict_threads(p: Payload):
+    """What sets a raised fit's threads back to its grant before it predicts (or None)."""
+    if p.predict_threads is None or p.predict_threads == p.threads:
+        return None
+    grant = dict.fromkeys(p.thread_params, p.predict_threads)
+    return lambda estimator: estimator.set_params(**grant)
+
+
+def _run_op(p: Payload, estimator, X, y, P, w, fitted=None) -> NodeResult:
     """The ops function of a learner or transformer node."""
     if p.kind == "transformer":
         return fit_transformer(estimator, X, y, p.train)
@@ -167,7 +175,7 @@ def _run_op(p: Payload, estimator, X, y, P, w) -> NodeResult:
         return fit_fold(
             estimator, X, y, p.train, p.test, P=P, out_rows=p.out_rows, cols=p.cols,
             preprocess=p.preprocess, proba=p.proba, classes=p.classes, scorer=p.scorer,
-            sample_weight=w, repeat=p.repeat, drop_binary=p.drop_binary,
+            sample_weight=w, repeat=p.repeat, drop_binary=p.drop_binary, fitted=fitted,
         )  # fmt: skip
     return predict_fold(
         estimator, X, p.test, y=y, P=P, out_rows=p.out_rows, cols=p.cols,

@@ -32,9 +32,29 @@ SIZE_WEIGHTS = (
 )  # fmt: skip
 
 
+_KNOWN = (*(k for k, *_ in SIZE_WEIGHTS), *FAMILY_WEIGHTS)
+
+
+def _last_step(estimator):
+    """A Pipeline's final estimator (its work dominates), else ``estimator``."""
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple):
+        return _last_step(steps[-1][1])
+    return estimator
+
+
+def _class_name(estimator, known=_KNOWN) -> str:
+    """The lower-case name of the first class of ``estimator``'s MRO matching a family:
+    a user's ``class MyForest(RandomForestRegressor)`` costs as a forest."""
+    classes = type(estimator).__mro__
+    names = [cls.__name__.lower() for cls in classes]
+    return next((n for n in names if any(k in n for k in known)), names[0])
+
+
 def _family_weight(estimator) -> tuple[float, float]:
     """(weight per row x feature, fixed seconds) of ``estimator``'s fit."""
-    name = type(estimator).__name__.lower()
+    estimator = _last_step(estimator)
+    name = _class_name(estimator)
     for key, param, per_unit, fixed in SIZE_WEIGHTS:
         size = getattr(estimator, param, None)
         if key in name and isinstance(size, (int, float)) and size > 0:
@@ -68,6 +88,15 @@ def estimate_cost(estimator, n_rows: int, n_features: int) -> float:
     0.35
     >>> round(estimate_cost(HistGradientBoostingRegressor(max_iter=100), 1000, 10), 4)
     0.267
+
+    A Pipeline costs as its final estimator; a subclass as its closest known base:
+
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> class MyForest(RandomForestRegressor):
+    ...     pass
+    >>> round(estimate_cost(make_pipeline(StandardScaler(), MyForest(50)), 1000, 10), 4)
+    0.35
     """
     weight, fixed = _family_weight(estimator)
     return max(n_rows, 1) * max(n_features, 1) * weight * 1e-7 + fixed
@@ -117,7 +146,8 @@ def estimate_memory(estimator, bytes_read: int) -> int:
     """
     if estimator is None:
         return int(bytes_read)
-    name = type(estimator).__name__.lower()
+    estimator = _last_step(estimator)
+    name = _class_name(estimator, MEMORY_FACTORS)
     factor = next((f for k, f in MEMORY_FACTORS.items() if k in name), DEFAULT_MEMORY_FACTOR)
     extra = 0.0
     trees = getattr(estimator, "n_estimators", None)

@@ -23,8 +23,8 @@ node at the tail of a run.
 
 from __future__ import annotations
 
-__all__ = ["THREAD_SAFE", "THREAD_MODES", "check_thread_mode", "node_threads",
-           "thread_params", "set_cores", "without_n_jobs"]  # fmt: skip
+__all__ = ["THREAD_SAFE", "EXACT_PREDICT", "THREAD_MODES", "check_thread_mode", "node_threads",
+           "thread_params", "exact_predict", "set_cores", "without_n_jobs"]  # fmt: skip
 
 #: estimators whose results do not depend on their ``n_jobs`` nor on OpenMP/BLAS
 #: threads, by module and class name (and their subclasses): joblib splits their independent work
@@ -42,6 +42,12 @@ THREAD_SAFE = {
         "RadiusNeighborsClassifier", "NearestNeighbors", "LocalOutlierFactor",
     }),
 }  # fmt: skip
+
+#: those of :data:`THREAD_SAFE` whose predictions, too, do not depend on their thread count:
+#: a neighbour search is exact per query row. Forests, isolation forests and bagging sum
+#: their members' predictions per thread (in the order threads finish, or by thread
+#: chunk), so their last bits depend on ``n_jobs``: a raised fit predicts on its base grant.
+EXACT_PREDICT = {"sklearn.neighbors": THREAD_SAFE["sklearn.neighbors"]}
 
 #: ``ParallelProcessing(threads=...)``: who may have its threads set by foldgraph
 THREAD_MODES = ("safe", "auto", None)
@@ -124,13 +130,27 @@ def node_threads(estimator, n_cpus: int) -> int:
     return best
 
 
-def _is_safe(owner) -> bool:
-    """Whether ``owner``'s class or a base of it is in :data:`THREAD_SAFE`."""
+def _is_safe(owner, table=THREAD_SAFE) -> bool:
+    """Whether ``owner``'s class or a base of it is in ``table`` (:data:`THREAD_SAFE`)."""
     for cls in type(owner).__mro__:  # a subclass keeps its base's parallel fit
         module = cls.__module__
-        if cls.__name__ in THREAD_SAFE.get(module.rsplit(".", 1)[0], THREAD_SAFE.get(module, ())):
+        if cls.__name__ in table.get(module.rsplit(".", 1)[0], table.get(module, ())):
             return True
     return False
+
+
+def exact_predict(estimator) -> bool:
+    """Whether every ``n_jobs`` of ``estimator`` belongs to an :data:`EXACT_PREDICT` estimator.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> exact_predict(KNeighborsRegressor()), exact_predict(RandomForestRegressor())
+    (True, False)
+    """
+    owners = _owners(_params(estimator), estimator).values()
+    return bool(owners) and all(_is_safe(owner, EXACT_PREDICT) for owner in owners)
 
 
 def thread_params(estimator, mode="safe") -> tuple[str, ...]:

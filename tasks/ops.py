@@ -177,6 +177,7 @@ def fit_fold(
     sample_weight=None,
     repeat: int = 0,
     drop_binary: bool = False,
+    fitted=None,
 ) -> NodeResult:
     """Fit ``estimator`` on ``train`` rows and predict ``test`` rows into ``P``.
 
@@ -209,6 +210,9 @@ def fit_fold(
         the ``r`` predictions already in ``P`` and its own.
     drop_binary : bool, default=False
         With ``proba`` and two classes, write the second class's column only.
+    fitted : callable, optional
+        Called with the fitted estimator before it predicts (the worker sets
+        the threads it predicts on).
 
     Returns
     -------
@@ -233,6 +237,8 @@ def fit_fold(
     fit_time = time.perf_counter() - start
     if not test:
         return NodeResult(estimator, fit_time)
+    if fitted is not None:
+        fitted(estimator)
     X_test, y_test = take(X, test), None if y is None else take(y, test)
     if preprocess is not None:
         X_test, y_test = apply_transform(preprocess, X_test, y_test)

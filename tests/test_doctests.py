@@ -78,6 +78,7 @@ CHECKED = [
     "foldgraph.engine.simulate",
     "foldgraph.engine.strategies",
     "foldgraph.engine.tail",
+    "foldgraph.engine.speedups",
     "foldgraph.engine.trace",
     "foldgraph.engine.worker",
     "foldgraph.graph.builders",

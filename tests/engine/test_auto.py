@@ -1,6 +1,7 @@
 """backend="auto": the choice per run, its reasons, and the same numbers as sequential."""
 
 import os
+import re
 import threading
 
 import numpy as np
@@ -149,3 +150,69 @@ def test_auto_gives_the_numbers_of_sequential(cost, monkeypatch):
     assert ens.trace_.backend == ("sequential" if cost < 1 else "multiprocessing")
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
     worker_pool().shutdown()
+
+
+WAIT_FOR_BACKGROUND = """
+import numpy as np
+from foldgraph import FoldIndex, Learner, ParallelProcessing
+from foldgraph.engine.pool import worker_pool
+from foldgraph.testing import Sleepy
+
+X, y = np.ones((40, 2)), np.arange(40.0)
+small, large = Learner(Sleepy(0.3), FoldIndex(3), name="s"), Learner(Sleepy(0.3), FoldIndex(7), name="l")
+for learner in (small, large):  # durations learned (1.2 s and 2.4 s of work), no workers yet
+    ParallelProcessing("sequential").map(learner, "fit", X, y)
+for learner in (small, large):
+    with ParallelProcessing() as pp:
+        pp.map(learner, "fit", X, y)
+        print(pp.trace.backend, "|", pp.trace.reason)
+print("started", worker_pool().started)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_waits_for_workers_starting_in_the_background(no_leaks):
+    """The first run goes sequential and starts the workers in the background; the next,
+    larger one waits for them (not starting 2 more beside them), then runs on them."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", WAIT_FOR_BACKGROUND], capture_output=True,
+                          text=True, timeout=120, check=True)  # fmt: skip
+    out = done.stdout.splitlines()
+    first, second, started = out
+    assert re.match(r"sequential \| 1\.2\d s of work: starting worker processes \(1\.50 s\)", first)
+    assert first.endswith("starting them in the background for the next runs")
+    assert re.match(r"multiprocessing \| 2\.4\d s of work: about ", second)
+    assert second.endswith("once those starting in the background are up")
+    assert started == "started 2"  # one start, not two side by side
+
+
+EXPLICIT_AFTER_BACKGROUND = """
+import numpy as np
+from foldgraph import FoldIndex, Learner, ParallelProcessing
+from foldgraph.engine.pool import worker_pool
+from foldgraph.testing import Sleepy
+
+X, y = np.ones((40, 2)), np.arange(40.0)
+small = Learner(Sleepy(0.3), FoldIndex(3), name="s")
+ParallelProcessing("sequential").map(small, "fit", X, y)  # its durations learned
+with ParallelProcessing() as pp:
+    pp.map(small, "fit", X, y)
+    print(pp.trace.reason.endswith("in the background for the next runs"))
+with ParallelProcessing("multiprocessing", n_jobs=2) as pp:  # while they start
+    pp.map(small, "fit", X, y)
+    pids = set(pp.worker_pids)
+print(pids <= set(worker_pool().pids), worker_pool().started)
+"""
+
+
+@pytest.mark.slow
+def test_an_explicit_process_manager_takes_the_workers_starting_in_the_background():
+    """Not two starts side by side, and its workers go back to the pool at clear()."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", EXPLICIT_AFTER_BACKGROUND],
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    assert done.stdout.splitlines() == ["True", "True 2"]
