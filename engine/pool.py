@@ -19,7 +19,7 @@ run that asked, and shrinks by the idle timeout. The pool's workers stop
 
 - after :attr:`WorkerPool.idle_timeout` seconds without a run (default 300,
   or the environment variable ``FOLDGRAPH_IDLE_TIMEOUT``; ``0`` stops every
-  worker as soon as its manager is cleared: no reuse);
+  worker as soon as its manager is cleared: no reuse; ``inf``: never);
 - at interpreter exit (``atexit``);
 - on :meth:`WorkerPool.shutdown`.
 
@@ -187,6 +187,8 @@ class WorkerPool:
             if not any(self._idle.values()):
                 return
             left = max(self._last + self._timeout - time.monotonic(), 0.0)
+            if left > threading.TIMEOUT_MAX:  # inf (never): a timer would fail (OverflowError)
+                return
             # a daemon thread: never holds the interpreter's exit
             self._timer = threading.Timer(left, self._expire)
             self._timer.daemon = True

@@ -220,3 +220,28 @@ def test_a_process_backend_inside_a_worker_process_says_what_to_do():
     outer.add_meta(LinearRegression())
     with pytest.raises(RuntimeError, match="backend='auto' .*or 'sequential'"):
         outer.fit(X, y)
+
+
+def test_an_infinite_idle_timeout_keeps_the_workers_without_a_failing_timer():
+    """``idle_timeout=inf`` (never stop idle workers): the pool arms no timer, which
+    would die in its thread with OverflowError (printed with its traceback)."""
+    import threading
+
+    from foldgraph.engine.pool import WorkerPool, worker_pool
+
+    pool = worker_pool()
+    before = pool.idle_timeout
+    failures = []
+    hook, threading.excepthook = threading.excepthook, failures.append
+    try:
+        pool.idle_timeout = float("inf")
+        X, y = np.ones((12, 2)), np.arange(12.0)
+        with ParallelProcessing("multiprocessing", n_jobs=1, start_method="fork") as pp:
+            pp.map(Learner(LinearRegression(), FoldIndex(2), name="ols"), "fit", X, y)
+            pids = pp.worker_pids
+        assert set(pids) <= set(pool.pids)  # kept, idle
+        assert pool._timer is None and not failures
+        assert WorkerPool(idle_timeout=float("inf")).idle_timeout == float("inf")
+    finally:
+        threading.excepthook = hook
+        pool.idle_timeout = before
