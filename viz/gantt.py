@@ -301,6 +301,11 @@ def gantt(records, n_workers: int = 1, tasks=None, ideal: float | None = None, p
     ax.set_ylim(len(run.workers) - 0.5, -0.5)  # worker 0 on top
     _bars(ax, run, colors, scale, xmax)
     _axes_style(ax, run, scale, unit)
+    if run.start > 0.05 * run.end:  # a cold start: say what the empty stretch is
+        ax.axvspan(0, run.start * scale, color="#eeeeee", zorder=1)
+        ax.text(run.start * scale / 2, (len(run.workers) - 1) / 2, "before the first node:\n"
+                "workers starting", ha="center", va="center", fontsize=7, family=FONT,
+                color="#666666", zorder=3)  # fmt: skip
     if mem_ax is not None:  # the time axis moves under the panel
         memory_panel(records, mem_ax, scale)
         mem_ax.set_xlabel(ax.get_xlabel(), fontsize=8, family=FONT)
