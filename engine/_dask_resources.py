@@ -20,7 +20,7 @@ gated by the loop's run-wide admission alone (``memory_limit``, see
 
 from __future__ import annotations
 
-import warnings
+from foldgraph.errors import warn_at_caller
 
 from .admission import MemoryBudgetWarning
 
@@ -88,10 +88,9 @@ class MemoryRequests:
         if need > self.cap:
             if key not in self.warned:
                 self.warned.add(key)
-                warnings.warn(
+                warn_at_caller(
                     f"node {key!r} needs an estimated {need:,} bytes, over the {RESOURCE} "
                     f"resource of every dask worker (at most {self.cap:,.0f}): it asks for "
-                    f"{self.cap:,.0f} and runs alone on its worker", MemoryBudgetWarning,
-                    stacklevel=2)  # fmt: skip
+                    f"{self.cap:,.0f} and runs alone on its worker", MemoryBudgetWarning)  # fmt: skip
             need = self.cap
         return {RESOURCE: need}

@@ -34,8 +34,9 @@ from __future__ import annotations
 import heapq
 import numbers
 import re
-import warnings
 from dataclasses import dataclass, field
+
+from foldgraph.errors import warn_at_caller
 
 from .liveness import Liveness, nbytes
 
@@ -234,10 +235,10 @@ def _warn_alone(key, mem: int, budget: Budget) -> None:
     floor = budget.idle + budget.live
     if budget.limit is None or mem <= budget.limit - floor or budget.limit <= floor:
         return  # only the cores were short, or make_budget warned once for the whole run
-    warnings.warn(
+    warn_at_caller(
         f"node {key!r} needs an estimated {mem:,} bytes, over memory_limit={budget.limit:,} "
         f"even alone (the job's buffers and idle processes hold {budget.idle + budget.live:,})"
-        f": it runs alone", MemoryBudgetWarning, stacklevel=4)  # fmt: skip
+        f": it runs alone", MemoryBudgetWarning)  # fmt: skip
 
 
 def node_needs(graph, memory=None) -> dict:
@@ -296,10 +297,10 @@ def make_budget(graph, limit, cores: int, keep=None, release=None, idle=0, memor
             budget.live -= size
     budget.peak = budget.idle + budget.live
     if limit is not None and limit <= budget.peak:
-        warnings.warn(
+        warn_at_caller(
             f"memory_limit={limit:,} bytes is below what the run holds before any node runs "
             f"(idle processes {budget.idle:,} + buffers {budget.live:,}): every node runs "
-            f"alone; raise the limit", MemoryBudgetWarning, stacklevel=3)  # fmt: skip
+            f"alone; raise the limit", MemoryBudgetWarning)  # fmt: skip
     return budget
 
 

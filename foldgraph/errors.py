@@ -13,7 +13,7 @@ foldgraph: every layer may use it.
 from __future__ import annotations
 
 __all__ = ["FoldgraphError", "GraphError", "TaskError", "WorkerDied", "NodeTimeout", "RemoteTraceback",
-           "wrap_error"]
+           "wrap_error", "warn_at_caller"]
 
 
 class FoldgraphError(Exception):
@@ -262,3 +262,25 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+def warn_at_caller(message: str, category: type[Warning]) -> None:
+    """Warn with the location of the first caller outside foldgraph (your ``fit`` line),
+    however deep in the engine the check sits.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_at_caller("careful", RuntimeWarning)
+    >>> caught[0].filename.endswith("errors.py"), str(caught[0].message)
+    (False, 'careful')
+    """
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(1), 2  # stacklevel 2: the caller of this function
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "foldgraph":
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

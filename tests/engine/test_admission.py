@@ -275,6 +275,8 @@ def test_ensemble_memory_limit_flows_and_set_params_takes_effect():
         tight = est.fit(X, y).predict(X)
     budget = [str(w.message) for w in caught if w.category is MemoryBudgetWarning]
     assert len(budget) == 2  # once per run (fit and predict), not once per node
+    # it points at the user's line, not at the engine's check
+    assert {w.filename for w in caught if w.category is MemoryBudgetWarning} == {__file__}
     assert all(m.startswith("memory_limit=1 bytes is below what the run holds before any "
                             "node runs (idle processes ") for m in budget)  # fmt: skip
     assert np.array_equal(free, tight)
