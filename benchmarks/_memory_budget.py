@@ -109,14 +109,19 @@ class LimitedFit:
     def report(self, samples: list, t0: float) -> dict:
         """The limit, its terms, what ran at once and each node's estimate against its peak."""
         nodes, at_once, estimated = [], 0, 0
-        for graph, trace, _ in self.runs:  # each map's times count from its own start
+        peak_at = max(samples, key=lambda s: s[1])[0]
+        for graph, trace, ended in self.runs:  # each map's times count from its own start
             spans = []
+            # the map started about when its last node ended, before it returned
+            began = ended - max((e.end for e in trace.events), default=0.0) - t0
             for e in trace.events:
                 estimate = graph.nx.nodes[e.key].get("memory", 0)
                 spans.append((e.start, e.end, estimate))
                 measured = None if e.peak_bytes is None else rnd(e.peak_bytes / MB, 1)
-                nodes.append({"key": e.key, "estimate_mb": rnd(estimate / MB, 1),
-                              "measured_mb": measured})  # fmt: skip
+                nodes.append({"key": e.key, "worker": e.worker, "estimate_mb": rnd(estimate / MB, 1),
+                              "measured_mb": measured, "start_s": rnd(began + e.start, 2),
+                              "end_s": rnd(began + e.end, 2),
+                              "running_at_peak": began + e.start <= peak_at - t0 <= began + e.end})  # fmt: skip
             at_once = max(at_once, max_overlap([(a, b) for a, b, _ in spans]))
             estimated = max(estimated, max_overlap_sum(spans))
         over = [s for s in samples if self.limit is not None and s[1] > self.limit]
