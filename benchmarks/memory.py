@@ -37,6 +37,13 @@ Usage::
     .venv/bin/python benchmarks/memory.py              # 200,000 rows, 3 repetitions
     .venv/bin/python benchmarks/memory.py --quick      # 20,000 rows, 1 repetition
     .venv/bin/python benchmarks/memory.py --one foldgraph-multiprocessing
+    .venv/bin/python benchmarks/memory.py --limits --repeat 2   # under memory_limit
+
+``--limits`` runs the budget configurations instead (issue 19; see
+``_memory_budget.py``): the sequential backend, then 2 workers under
+``memory_limit = idle + buffers + k x the largest node estimate`` for k = 1
+(the smallest feasible), 1.5, 1.75, 2 and no limit, each limit computed in
+its own interpreter; it writes ``benchmarks/results/memory_limits.json``.
 
 Writes ``benchmarks/results/memory.json`` and prints a markdown table.
 """
