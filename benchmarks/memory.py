@@ -37,6 +37,13 @@ Usage::
     .venv/bin/python benchmarks/memory.py              # 200,000 rows, 3 repetitions
     .venv/bin/python benchmarks/memory.py --quick      # 20,000 rows, 1 repetition
     .venv/bin/python benchmarks/memory.py --one foldgraph-multiprocessing
+    .venv/bin/python benchmarks/memory.py --limits --repeat 2   # under memory_limit
+
+``--limits`` runs the budget configurations instead (issue 19; see
+``_memory_budget.py``): the sequential backend, then 2 workers under
+``memory_limit = idle + buffers + k x the largest node estimate`` for k = 1
+(the smallest feasible), 1.5, 1.75, 2 and no limit, each limit computed in
+its own interpreter; it writes ``benchmarks/results/memory_limits.json``.
 
 Writes ``benchmarks/results/memory.json`` and prints a markdown table.
 """
@@ -55,7 +62,8 @@ import time
 from pathlib import Path
 
 import _common  # noqa: F401  (first: it sets one BLAS thread per process before numpy loads)
-from _common import RESULTS, display, environment, median, rnd, write_json
+from _common import RESULTS, display, environment, git_state, median, rnd, write_json
+from _memory_budget import LIMIT_CONFIGS, LimitedFit, estimators, limits_table, stack_fit
 from _memory_report import CONFIGS, MB, RATIOS, ratios, summarize, table
 from _memory_sampling import Sampler, baseline
 
@@ -73,18 +81,16 @@ def make_data(n_rows: int, n_features: int = 50):
 
 
 def make_fit(config: str):
-    """Return (setup, fit, teardown) for ``config``; setup starts workers with a warm-up fit."""
-    import numpy as np
+    """Return (fit, teardown, manager) for ``config`` (run_one warms it up)."""
     from sklearn.ensemble import StackingRegressor
-    from sklearn.linear_model import LinearRegression, Ridge
+    from sklearn.linear_model import LinearRegression
     from sklearn.model_selection import KFold
-    from sklearn.tree import DecisionTreeRegressor
 
-    from foldgraph import FoldIndex, FullIndex, Learner, ParallelProcessing
+    from foldgraph import ParallelProcessing
 
-    def estimators():
-        return [("ridge", Ridge()), ("tree", DecisionTreeRegressor(max_depth=6))]
-
+    if config in LIMIT_CONFIGS:
+        fit = LimitedFit(config)
+        return fit, fit.clear, None
     if config.startswith("foldgraph"):
         backend = config.split("-")[1]
         manager = (
@@ -92,17 +98,7 @@ def make_fit(config: str):
             if backend == "multiprocessing"
             else ParallelProcessing("sequential")
         )
-
-        def fit(X, y):
-            base = [Learner(est, FoldIndex(5), name=name) for name, est in estimators()]
-            P = manager.map(base, "fit", X, y, return_preds=[n for n, _ in estimators()])
-            Z = np.hstack(P)
-            del P
-            meta = Learner(LinearRegression(), FullIndex(), name="meta")
-            manager.map(meta, "fit", Z, y)
-            return meta
-
-        return fit, manager.clear, manager
+        return (lambda X, y: stack_fit(manager, X, y)), manager.clear, manager
 
     n_jobs = int(config.rsplit("=", 1)[1])
 
@@ -134,6 +130,9 @@ def run_one(config: str, n_rows: int) -> dict:
     wX, wy = make_data(1000)
     fit(wX, wy)  # warm-up: starts the workers, imports the estimators
     del wX, wy
+    if isinstance(fit, LimitedFit):  # its limit: idle workers, buffers, the largest node
+        fit.arm(X, y)
+        manager = fit.manager
     gc.collect()
     time.sleep(0.3)
     base = baseline()
@@ -154,6 +153,7 @@ def run_one(config: str, n_rows: int) -> dict:
     peak_own = None if base_own is None else max(s[5] for s in sampler.samples)
     intervals = [b[0] - a[0] for a, b in zip(sampler.samples, sampler.samples[1:])]
     pids = manager.worker_pids if manager is not None else []
+    budget = fit.report(sampler.samples, t0) if isinstance(fit, LimitedFit) else {}
     teardown()
     if tmpdir is not None:
         shutil.rmtree(tmpdir, ignore_errors=True)
@@ -177,6 +177,7 @@ def run_one(config: str, n_rows: int) -> dict:
         "sample_interval_median_ms": (median(intervals) or 0) * 1e3,
         "sample_interval_max_ms": max(intervals, default=0) * 1e3,
         "foldgraph_worker_pids": pids,
+        **budget,
     }
 
 
@@ -208,13 +209,18 @@ DEFINITIONS = {
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--one", choices=CONFIGS, help="run one configuration, print JSON")
+    parser.add_argument("--one", choices=CONFIGS + LIMIT_CONFIGS, help="run one configuration, print JSON")
     parser.add_argument("--rows", type=int, default=None, help="rows of X (default 200,000)")
     parser.add_argument("--quick", action="store_true", help="20,000 rows, 1 repetition")
     parser.add_argument("--repeat", type=int, default=None, help="default 3 (1 with --quick)")
     parser.add_argument(
         "--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS), help="default: all"
     )
+    parser.add_argument(
+        "--limits", action="store_true",
+        help="the budget runs instead: sequential, then 2 workers under memory_limit = idle + "
+        "buffers + k x the largest node, k = 1 (smallest feasible) ... unlimited",
+    )  # fmt: skip
     parser.add_argument("--output", default=None)
     return parser.parse_args(argv)
 
@@ -269,6 +275,8 @@ def main(argv=None) -> int:
     env = environment()
     configs = [c for c in CONFIGS if c in args.configs]
     started = time.perf_counter()
+    if args.limits:
+        return main_limits(args, n_rows, repeat, env, started)
     runs = run_all(configs, n_rows, repeat, started)
     summary = {c: summarize(runs[c]) for c in configs}
     found = ratios(summary)
@@ -291,6 +299,30 @@ def main(argv=None) -> int:
     out = Path(args.output) if args.output else default
     write_json(out, result)
     print_report(result, env, main_ratio, out)
+    return 0
+
+
+def main_limits(args, n_rows: int, repeat: int, env: dict, started: float) -> int:
+    """``--limits``: every budget configuration and the sequential run, ``repeat`` times."""
+    runs = run_all(["foldgraph-sequential", *LIMIT_CONFIGS], n_rows, repeat, started)
+    table = limits_table(runs)
+    result = {
+        "benchmark": "memory-limits",
+        "environment": env,
+        "git": git_state(),
+        "n_rows": n_rows,
+        "repeat": repeat,
+        "definitions": {**DEFINITIONS, "limit_mb": "idle_memory of the process tree after "
+                        "the warm-up + the base graph's buffers + k x its largest node "
+                        "estimate + slack, measured in the run's own interpreter"},
+        "table": table,
+        "runs": runs,
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }  # fmt: skip
+    default = RESULTS / ("memory_limits_quick.json" if args.quick else "memory_limits.json")
+    out = Path(args.output) if args.output else default
+    write_json(out, result)
+    print(f"\n{table}\n\nwrote {display(out)} ({result['total_seconds']}s)")
     return 0
 
 
