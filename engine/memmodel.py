@@ -14,7 +14,9 @@ run, :meth:`MemoryModel.apply` sets two attributes on every node:
   ``"model"`` (an estimate).
 
 An estimate is :func:`~foldgraph.graph.estimate.estimate_memory` (bytes the
-node reads x a factor of its estimator family), refined as runs accumulate:
+node reads x a factor of its estimator family) plus the rows it copies to
+gather them (:func:`~foldgraph.graph.estimate.copied_bytes`: a middle fold's
+training rows are two ranges, gathered into a new array), refined as runs accumulate:
 once nodes of an estimator class have been measured, the estimates of that
 class are scaled by ``sum(measured peaks) / sum(their estimates)`` over its
 measured nodes that read at least :data:`LEARN_ABOVE` bytes (smaller ones
@@ -26,7 +28,7 @@ earlier nodes.
 
 from __future__ import annotations
 
-from foldgraph.graph.estimate import estimate_memory
+from foldgraph.graph.estimate import copied_bytes, estimate_memory
 
 from .costs import cost_key
 
@@ -134,7 +136,7 @@ class MemoryModel:
                 fixed = self.estimate(estimator, 0)
                 factors[task] = fixed, (self.estimate(estimator, _UNIT) - fixed) / _UNIT
             fixed, per_byte = factors[task]
-            attrs["memory"] = int(fixed + attrs.get("bytes_read", 0) * per_byte)
+            attrs["memory"] = int(fixed + attrs.get("bytes_read", 0) * per_byte + copied_bytes(attrs))
             attrs["memory_source"] = "model"
         return known
 

@@ -8,7 +8,7 @@ memory estimates (:class:`~foldgraph.engine.memmodel.MemoryModel`).
 
 from __future__ import annotations
 
-__all__ = ["estimate_cost", "estimate_memory", "FAMILY_WEIGHTS", "SIZE_WEIGHTS",
+__all__ = ["estimate_cost", "estimate_memory", "copied_bytes", "FAMILY_WEIGHTS", "SIZE_WEIGHTS",
            "MEMORY_FACTORS"]
 
 #: relative cost of one (row x feature) for estimator families; see estimate_cost
@@ -157,3 +157,29 @@ def estimate_memory(estimator, bytes_read: int) -> int:
     if name.startswith(("svr", "svc", "nusvr", "nusvc", "oneclasssvm")) and cache:
         extra = float(cache) * 2**20
     return int(bytes_read * factor + extra)
+
+
+def copied_bytes(attrs: dict) -> int:
+    """Bytes a node copies to gather its rows, on top of :func:`estimate_memory`.
+
+    Rows of one range are a view of the input (no copy); rows of several
+    ranges (the training rows of a middle fold) are gathered into a new
+    array, with their targets. ``attrs`` are the node's attributes
+    (``train``, ``test``, ``bytes_read``).
+
+    Examples
+    --------
+    Fold 1 of 3 on 30 rows of 8 bytes: its 20 training rows are two ranges,
+    a copy of 160 bytes; fold 0's are one range, a view.
+
+    >>> copied_bytes({"train": ((0, 10), (20, 30)), "test": ((10, 20),), "bytes_read": 240})
+    160
+    >>> copied_bytes({"train": ((10, 30),), "test": ((0, 10),), "bytes_read": 240})
+    0
+    """
+    train, test = attrs.get("train") or (), attrs.get("test") or ()
+    rows = sum(b - a for a, b in (*train, *test))
+    if rows == 0:
+        return 0
+    gathered = sum(sum(b - a for a, b in part) for part in (train, test) if len(part) > 1)
+    return int(attrs.get("bytes_read", 0) * gathered / rows)

@@ -181,3 +181,34 @@ def test_gantt_draws_a_memory_panel(tmp_path):
     assert top * 2**20 <= sum(trace.peaks().values()) + 1
     without = trace.gantt(tmp_path / "h.png", memory=False)
     assert len(without.figure.axes) == 1
+
+
+@pytest.mark.parametrize("make", [lambda: __import__("sklearn.linear_model").linear_model.Ridge(),
+                                  lambda: __import__("sklearn.tree").tree.DecisionTreeRegressor(
+                                      max_depth=6, random_state=0)])
+def test_model_estimates_cover_what_each_fold_allocates(make):
+    """Every fold's model estimate covers the bytes its fit allocates (tracemalloc: numpy's
+    arrays, not the shared input): a middle fold gathers its two ranges of training rows
+    into a copy, which the estimate adds (the budget's overrun of issue 19)."""
+    import tracemalloc
+
+    from foldgraph.engine.payload import make_payload
+    from foldgraph.engine.scheduler import start_state
+    from foldgraph.engine.worker import run_node
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20_000, 40)), rng.standard_normal(20_000)
+    graph = map_graph(Learner(make(), FoldIndex(5), name="m"), "fit", X, y)
+    MemoryModel().apply(graph)
+    state = start_state(graph.nx, dict.fromkeys(graph.nx, 0))
+    buffers = {"X": X, "y": y, "P:m": np.zeros((len(X), 1))}
+    for key in graph.nx:
+        payload = make_payload(graph, key, state)
+        tracemalloc.start()
+        run_node(payload, buffers)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        attrs = graph.attrs(key)
+        assert peak <= attrs["memory"], (key, peak, attrs["memory"])
+        if len(attrs["train"]) > 1:  # the copy alone is 0.8 of X: counted
+            assert attrs["memory"] >= 0.8 * X.nbytes
