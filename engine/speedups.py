@@ -12,17 +12,15 @@ __all__ = ["SPEEDUPS", "family_of", "speedup", "scaled_cost"]
 
 #: speed-up of one fold fit (20,000 x 20 rows: fit 16,000, predict 4,000) given 2
 #: threads instead of 1, per estimator family, measured by
-#: ``python benchmarks/threads.py`` (medians of 5) on the reference machine, 2 cores
-#: shared with other users' work: 1.0 CPU of foreign load during the run
-#: (2026-12-07 01:36-01:42 UTC; an earlier run under 1.4 CPUs gave 0.99, 0.90, 0.07,
-#: 0.06), so 2 threads found about one free core. Under that load forests gained
-#: nothing, k-NN 13 %, and OpenMP/BLAS, whose threads wait on each other, lost 6-9x:
-#: the model (:func:`speedup`) counts a figure under 1 as no gain. Re-run the script
-#: on a quiet machine and replace the figures (benchmarks/README.md, "Cores per node").
+#: ``python benchmarks/threads.py`` (medians of 5, alternated) on the reference
+#: machine, 2 cores, quiet (foreign load 0.0 CPUs; 2026-12-07 05:17-05:25 UTC):
 #: forest: RandomForestRegressor(50, max_depth=10, n_jobs=k); neighbors:
 #: KNeighborsRegressor(n_jobs=k); boost: HistGradientBoostingRegressor(max_iter=100)
-#: (OpenMP); linear: Ridge (BLAS); k = 1, 2 (with threadpool_limits(k)).
-SPEEDUPS = {"forest": 1.01, "neighbors": 1.13, "boost": 0.16, "linear": 0.11}
+#: (OpenMP); linear: Ridge (BLAS); k = 1, 2 (with threadpool_limits(k)). Under
+#: other users' load (1.0-1.4 CPUs) the same script gave 0.99-1.01, 0.90-1.13,
+#: 0.07-0.16 and 0.06-0.11: threads that wait on each other lose to a busy core;
+#: the model (:func:`speedup`) counts a figure under 1 as no gain.
+SPEEDUPS = {"forest": 1.98, "neighbors": 1.26, "boost": 1.25, "linear": 1.09}
 
 #: class-name substrings of each family, looked up in this order
 _FAMILIES = (
