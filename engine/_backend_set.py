@@ -70,8 +70,7 @@ class BackendSet:
         warming = _WARMING.locked()  # workers starting in the background: ready in about
         wake = max(0.0, _WARM_UNTIL[0] - time.monotonic()) if warming else None
         choice = auto.choose(graph, self.n_workers, idle, wake)
-        if choice.backend == "multiprocessing" and warming:
-            _await_background(wake)
+        if choice.backend == "multiprocessing" and warming:  # get() waits for them
             return choice._replace(reason=f"{choice.reason}, once those starting in the "
                                           f"background are up")  # fmt: skip
         if choice.prewarm:
